@@ -1,0 +1,37 @@
+using System.CommandLine;
+using Kv.Cli.Commands;
+
+namespace Kv.Cli;
+
+/// <summary>
+/// Builds kvctl's command tree: nouns are command groups, verbs are leaves (STYLE.md).
+/// Handlers take their output writers as arguments so tests call them directly.
+/// </summary>
+internal static class KvctlApp
+{
+    public static RootCommand Build(TextWriter stdout)
+    {
+        var root = new RootCommand("kvctl: operate a replicated, transactional range store");
+        root.Subcommands.Add(VersionCommand.Build(stdout));
+        return root;
+    }
+
+    /// <summary>Parses and runs; returns the process exit code (ExitCodes).</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var root = Build(stdout);
+        var result = root.Parse(args);
+        if (result.Errors.Count > 0)
+        {
+            foreach (var error in result.Errors)
+            {
+                stderr.WriteLine($"error: {error.Message}");
+            }
+
+            stderr.WriteLine("Run 'kvctl --help' for usage.");
+            return ExitCodes.Usage;
+        }
+
+        return result.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+    }
+}

@@ -1,0 +1,3 @@
+using Kv.Cli;
+
+return KvctlApp.Run(args, Console.Out, Console.Error);

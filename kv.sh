@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# The one entry point a newcomer needs.
+#   ./kv.sh demo    set up what is missing, build, and walk through the product
+#   ./kv.sh test    everything CI runs; ends with "N passed, N failed[, N skipped]"
+#   ./kv.sh bench   the benchmarks behind docs/PERFORMANCE.md
+#   ./kv.sh build   set up and build only
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+ROOT=$PWD
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'kv.sh: %s\n' "$*" >&2; exit 1; }
+
+# Installs what a fresh Debian 12 machine of this kind lacks. Idempotent and quiet when all is there.
+ensure_deps() {
+  command -v dotnet >/dev/null || die "the .NET 10 SDK is not on PATH; install it (https://dot.net) and run again"
+  local pkgs=()
+  ldconfig -p 2>/dev/null | grep -q 'librocksdb\.so\.7\.8' || pkgs+=(librocksdb7.8)
+  [ -f /usr/include/rocksdb/c.h ] || pkgs+=(librocksdb-dev)   # headers for the C peer in bench/
+  command -v cc >/dev/null || pkgs+=(gcc libc6-dev)
+  if [ ${#pkgs[@]} -gt 0 ]; then
+    say "installing ${pkgs[*]} (apt)"
+    local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${pkgs[@]}" >/dev/null
+  fi
+  local d
+  for d in $(find tests bench -name package.json -not -path '*/node_modules/*' 2>/dev/null); do
+    d=$(dirname "$d")
+    if [ ! -d "$d/node_modules" ] || [ "$d/package-lock.json" -nt "$d/node_modules" ]; then
+      command -v npm >/dev/null || die "npm is needed for the interop tests in $d; install Node.js 20 and npm"
+      say "installing npm packages in $d"
+      (cd "$d" && npm ci --no-audit --no-fund --loglevel=error >/dev/null && touch node_modules)
+    fi
+  done
+}
+
+build() { # configuration
+  say "building ($1)"
+  dotnet build ControlPlane.sln -c "$1" -nologo -v q -clp:ErrorsOnly
+}
+
+# Sums the TRX files of one run and prints the closing line; returns non-zero on any failure.
+run_tests() {
+  local results="$ROOT/artifacts/test-results"
+  rm -rf "$results"; mkdir -p "$results"
+  say "running tests"
+  local rc=0
+  dotnet test ControlPlane.sln -c Debug --no-build -nologo --logger "trx" --results-directory "$results" \
+    -- RunConfiguration.TreatNoTestsAsError=false || rc=$?
+
+  local passed=0 failed=0 skipped=0 f p fl sk
+  for f in "$results"/*.trx; do
+    [ -e "$f" ] || continue
+    p=$(grep -o '<Counters [^>]*' "$f" | grep -o ' passed="[0-9]*"' | grep -o '[0-9]*' || echo 0)
+    fl=$(grep -o '<Counters [^>]*' "$f" | grep -o ' failed="[0-9]*"' | grep -o '[0-9]*' || echo 0)
+    sk=$(grep -o '<Counters [^>]*' "$f" | grep -o ' notExecuted="[0-9]*"' | grep -o '[0-9]*' || echo 0)
+    passed=$((passed + p)); failed=$((failed + fl)); skipped=$((skipped + sk))
+    if [ "$sk" -gt 0 ]; then
+      echo "skipped in $(basename "$f"):"
+      grep -o 'testName="[^"]*"[^>]*outcome="NotExecuted"' "$f" | sed 's/testName="\([^"]*\)".*/  \1/' || true
+    fi
+  done
+  if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    echo "the test run itself failed (exit $rc) before every result was recorded; see the output above"
+    failed=$((failed + 1))
+  fi
+
+  # Pester tests need a PowerShell runtime, which cannot be installed here (shared/ENVIRONMENT.md).
+  local its
+  its=$( { grep -rhoE '^\s*It\s' tests/pester 2>/dev/null || true; } | wc -l)
+  if [ "$its" -gt 0 ]; then
+    if command -v pwsh >/dev/null; then
+      say "running Pester tests"
+      local out
+      out=$(pwsh -NoProfile -Command "\$c = New-PesterConfiguration; \$c.Run.Path='tests/pester'; \$c.Run.PassThru=\$true; \$r = Invoke-Pester -Configuration \$c; \"PESTER \$(\$r.PassedCount) \$(\$r.FailedCount) \$(\$r.SkippedCount)\"" | tee /dev/stderr | grep '^PESTER ' || echo "PESTER 0 1 0")
+      read -r _ p fl sk <<<"$out"
+      passed=$((passed + p)); failed=$((failed + fl)); skipped=$((skipped + sk))
+    else
+      echo "skipped: $its Pester tests in tests/pester: no PowerShell runtime (pwsh) on PATH, and none can be installed here; the cmdlets' manifest and attributes are checked by tests/Kv.PowerShell.Tests instead"
+      skipped=$((skipped + its))
+    fi
+  fi
+
+  local line="$passed passed, $failed failed"
+  [ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
+  echo "$line"
+  [ "$failed" -eq 0 ]
+}
+
+# Prints each command before running it, so the demo doubles as a tour.
+show() { printf '\n\033[36m$ %s\033[0m\n' "$*"; "$@"; }
+
+demo() {
+  local bin="$ROOT/artifacts/bin"
+  say "the tour: binaries are in $bin"
+  show "$bin/kvctl" version
+  show "$bin/kv-node" version
+}
+
+# Release binaries for the demo and benchmarks, published next to each other.
+publish_bins() {
+  say "publishing kv-node and kvctl (Release)"
+  dotnet build node/Kv.Node.csproj -c Release -nologo -v q -clp:ErrorsOnly -o artifacts/bin/node
+  dotnet build cli/Kv.Cli.csproj -c Release -nologo -v q -clp:ErrorsOnly -o artifacts/bin/cli
+  mkdir -p artifacts/bin
+  printf '#!/bin/sh\nexec dotnet "$(dirname "$0")/node/kv-node.dll" "$@"\n' > artifacts/bin/kv-node
+  printf '#!/bin/sh\nexec dotnet "$(dirname "$0")/cli/kvctl.dll" "$@"\n' > artifacts/bin/kvctl
+  chmod +x artifacts/bin/kv-node artifacts/bin/kvctl
+}
+
+cmd=${1:-help}
+case "$cmd" in
+  test)
+    ensure_deps
+    build Debug
+    run_tests
+    ;;
+  build)
+    ensure_deps
+    build Debug
+    ;;
+  demo)
+    ensure_deps
+    publish_bins
+    demo
+    ;;
+  bench)
+    shift
+    ensure_deps
+    exec bash "$ROOT/bench/run.sh" "$@"
+    ;;
+  help|-h|--help)
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    ;;
+  *)
+    echo "kv.sh: unknown command '$cmd'" >&2
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+    ;;
+esac

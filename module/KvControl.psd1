@@ -1,0 +1,16 @@
+@{
+    RootModule        = 'KvControl.dll'
+    ModuleVersion     = '0.1.0'
+    GUID              = '6f0d3c1e-8d7a-4b3e-9a51-2f4c7e1b9d20'
+    Author            = 'KvControl authors'
+    Description       = 'Cmdlets to operate a replicated, transactional range store: ranges, replicas, operations, snapshots, GC and in-doubt transactions.'
+    PowerShellVersion = '7.4'
+    CompatiblePSEditions = @('Core')
+    FormatsToProcess  = @('KvControl.format.ps1xml')
+    CmdletsToExport   = @(
+        'Get-KvVersion'
+    )
+    FunctionsToExport = @()
+    AliasesToExport   = @()
+    VariablesToExport = @()
+}
