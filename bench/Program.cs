@@ -1,0 +1,13 @@
+// kv-bench SUITE [options]: each suite prints a Markdown table for docs/PERFORMANCE.md.
+// Suites register here, one line each.
+var suites = new SortedDictionary<string, Func<string[], int>>(StringComparer.Ordinal)
+{
+};
+
+if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
+{
+    Console.Error.WriteLine($"usage: kv-bench SUITE [options]; suites: {string.Join(", ", suites.Keys)}");
+    return 2;
+}
+
+return run(args[1..]);
