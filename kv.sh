@@ -93,10 +93,13 @@ run_tests() {
 show() { printf '\n\033[36m$ %s\033[0m\n' "$*"; "$@"; }
 
 demo() {
-  local bin="$ROOT/artifacts/bin"
-  say "the tour: binaries are in $bin"
+  local bin="$ROOT/artifacts/bin" data="$ROOT/.kv/demo"
+  say "the tour: binaries are in $bin, demo data in $data"
   show "$bin/kvctl" version
   show "$bin/kv-node" version
+  say "the storage engine: RocksDB with the store's column families, written, synced, reopened and read back"
+  show "$bin/kv-node" storage check --data-dir "$data/storage-check"
+  say "the multi-node cluster, kvctl's cluster commands and the operator arrive with the next issues (see README.md, Status)"
 }
 
 # Release binaries for the demo and benchmarks, published next to each other.

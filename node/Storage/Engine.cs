@@ -76,6 +76,20 @@ public sealed unsafe class Engine : IDisposable
             throw new StorageException(StorageErrorKind.InvalidArgument, $"cannot open the engine at {full}: no store exists there and creating one was not requested. Check the data directory, or allow creation.", null);
         }
 
+        if (options.CreateIfMissing)
+        {
+            // RocksDB creates only the last component of the path; an operator naming
+            // /var/lib/kv/store1 expects the parents too.
+            try
+            {
+                Directory.CreateDirectory(full);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new StorageException(StorageErrorKind.IOError, $"cannot create the data directory {full}: {e.Message}. Check the path and its permissions.", null, e);
+            }
+        }
+
         var cfOptions = new ColumnFamilyOptions[columnFamilies.Count];
         for (var i = 0; i < cfOptions.Length; i++)
         {
@@ -116,7 +130,7 @@ public sealed unsafe class Engine : IDisposable
             if (err != null)
             {
                 native.Destroy();
-                NativeError.ThrowIfSet(err, "opening", null, full);
+                NativeError.ThrowIfSet(err, "opening the engine", null, full);
             }
 
             return new Engine(full, options, new DbHandle(db, handles, native));
@@ -362,7 +376,7 @@ public sealed unsafe class Engine : IDisposable
                 rocksdb_checkpoint_create(checkpoint, d, 0, &err);
             }
 
-            NativeError.ThrowIfSet(err, "checkpoint to " + full, null, Path);
+            NativeError.ThrowIfSet(err, "checkpoint into " + full + " of the engine", null, Path);
         }
         finally
         {

@@ -48,7 +48,7 @@ public sealed unsafe class SstFileWriter : IDisposable
         if (err != null)
         {
             writer.Dispose();
-            NativeError.ThrowIfSet(err, "opening SST file " + path, null, engine.Path);
+            NativeError.ThrowIfSet(err, "opening an SST file", null, path);
         }
 
         return new SstFileWriter(engine, writer, path);
@@ -66,7 +66,7 @@ public sealed unsafe class SstFileWriter : IDisposable
             rocksdb_sstfilewriter_put(native, k, (nuint)key.Length, v, (nuint)value.Length, &err);
         }
 
-        NativeError.ThrowIfSet(err, "SST put to " + Path, null, _engine.Path);
+        NativeError.ThrowIfSet(err, "SST put", null, Path);
     }
 
     /// <summary>Records a deletion of <paramref name="key"/> that hides older versions when ingested.</summary>
@@ -80,7 +80,7 @@ public sealed unsafe class SstFileWriter : IDisposable
             rocksdb_sstfilewriter_delete(native, k, (nuint)key.Length, &err);
         }
 
-        NativeError.ThrowIfSet(err, "SST delete to " + Path, null, _engine.Path);
+        NativeError.ThrowIfSet(err, "SST delete", null, Path);
     }
 
     /// <summary>Completes the file and returns its size in bytes. A file with no entries cannot be finished.</summary>
@@ -89,7 +89,7 @@ public sealed unsafe class SstFileWriter : IDisposable
         var native = Native;
         byte* err = null;
         rocksdb_sstfilewriter_finish(native, &err);
-        NativeError.ThrowIfSet(err, "finishing SST file " + Path, null, _engine.Path);
+        NativeError.ThrowIfSet(err, "finishing an SST file", null, Path);
         _finished = true;
         ulong size;
         rocksdb_sstfilewriter_file_size(native, &size);

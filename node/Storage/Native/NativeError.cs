@@ -14,7 +14,7 @@ internal static unsafe class NativeError
     {
         if (error != null)
         {
-            Throw(error, columnFamily is null ? $"{operation} in the engine at {path}" : $"{operation} on column family '{columnFamily}' in the engine at {path}");
+            Throw(error, columnFamily is null ? $"{operation} at {path}" : $"{operation} on column family '{columnFamily}' at {path}");
         }
     }
 
