@@ -6,10 +6,17 @@ using static Kv.Node.Tests.Storage.Bytes;
 
 namespace Kv.Node.Tests.Storage;
 
+/// <summary>Runs alone: it measures the whole process's descriptors and native heap.</summary>
+[CollectionDefinition(nameof(ProcessWideMeasurements), DisableParallelization = true)]
+public sealed class ProcessWideMeasurements
+{
+}
+
 /// <summary>
 /// Opening, using and disposing engines thousands of times must leave file descriptors and
 /// memory flat: every native object has one owner that frees it.
 /// </summary>
+[Collection(nameof(ProcessWideMeasurements))]
 public sealed partial class EngineLeakTests
 {
     private readonly ITestOutputHelper _output;
