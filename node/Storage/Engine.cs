@@ -269,7 +269,8 @@ public sealed unsafe class Engine : IDisposable
 
         CheckSnapshot(snapshot);
         using var lease = Enter();
-        return new EngineIterator(new IteratorHandle(_db, handle, lowerBound, upperBound, snapshot?.Handle, fillCache), Path);
+        // The iterator handle references the snapshot itself, and refuses a disposed one.
+        return new EngineIterator(new IteratorHandle(_db, handle, lowerBound, upperBound, snapshot?.RawHandle, fillCache), Path);
     }
 
     /// <summary>A consistent view of the whole store at this moment, for reads and iterators. Dispose it.</summary>
@@ -484,7 +485,7 @@ public sealed unsafe class Engine : IDisposable
         }
     }
 
-    /// <summary>Writes the memtables of every column family to SST files (atomically across families) and waits.</summary>
+    /// <summary>Writes the memtable of each column family to SST files, one family after another, and waits.</summary>
     public void Flush()
     {
         using var lease = Enter();

@@ -19,6 +19,9 @@ public sealed class EngineSnapshot : IDisposable
 
     internal Engine Engine { get; }
 
+    /// <summary>The handle whether or not it is closed, for callers that reference it themselves.</summary>
+    internal SnapshotHandle RawHandle => _handle;
+
     internal SnapshotHandle Handle => _handle.IsClosed
         ? throw new ObjectDisposedException(nameof(EngineSnapshot), "the snapshot was disposed; take a new one with Engine.GetSnapshot")
         : _handle;

@@ -113,6 +113,24 @@ internal sealed unsafe class IteratorHandle : DbChildHandle
     public IteratorHandle(DbHandle parent, nint cf, ReadOnlySpan<byte> lowerBound, ReadOnlySpan<byte> upperBound, SnapshotHandle? snapshot, bool fillCache)
         : base(parent)
     {
+        // Until Attach, the handle is invalid and ReleaseHandle will never run: a failure here
+        // must give back what it took, or the database would stay referenced (and locked) forever.
+        if (snapshot is not null)
+        {
+            var added = false;
+            try
+            {
+                snapshot.DangerousAddRef(ref added);
+            }
+            catch (ObjectDisposedException)
+            {
+                Parent.DangerousRelease();
+                throw new ObjectDisposedException(nameof(EngineSnapshot), "the snapshot was disposed; take a new one with Engine.GetSnapshot");
+            }
+
+            _snapshot = snapshot;
+        }
+
         _readOptions = rocksdb_readoptions_create();
         rocksdb_readoptions_set_fill_cache(_readOptions, fillCache ? (byte)1 : (byte)0);
         if (lowerBound.Length + upperBound.Length > 0)
@@ -133,9 +151,6 @@ internal sealed unsafe class IteratorHandle : DbChildHandle
 
         if (snapshot is not null)
         {
-            var added = false;
-            snapshot.DangerousAddRef(ref added);
-            _snapshot = snapshot;
             rocksdb_readoptions_set_snapshot(_readOptions, snapshot.DangerousGetHandle());
         }
 

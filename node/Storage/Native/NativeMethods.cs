@@ -66,7 +66,6 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library)] internal static partial void rocksdb_options_set_keep_log_file_num(nint options, nuint value);
     [LibraryImport(Library)] internal static partial void rocksdb_options_set_max_log_file_size(nint options, nuint value);
     [LibraryImport(Library)] internal static partial void rocksdb_options_set_info_log_level(nint options, int value);
-    [LibraryImport(Library)] internal static partial void rocksdb_options_set_atomic_flush(nint options, byte value);
     [LibraryImport(Library)] internal static partial void rocksdb_options_set_block_based_table_factory(nint options, nint tableOptions);
     [LibraryImport(Library)] internal static partial void rocksdb_options_enable_statistics(nint options);
     [LibraryImport(Library)] internal static partial byte* rocksdb_options_statistics_get_string(nint options);

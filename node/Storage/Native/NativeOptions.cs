@@ -55,9 +55,9 @@ internal sealed class NativeOptions
         // Keep RocksDB's own LOG files bounded: operators look at our logs first.
         rocksdb_options_set_keep_log_file_num(db, 5);
         rocksdb_options_set_max_log_file_size(db, 16 << 20);
-        // Column families are flushed together, so a crash never leaves one CF's memtable
-        // persisted without another's: the WAL alone then decides what survives.
-        rocksdb_options_set_atomic_flush(db, 1);
+        // No atomic_flush: the WAL is always on, and recovery replays it for every column family
+        // whose memtable was not yet flushed, so a batch across families stays atomic through a
+        // crash without forcing the small families to flush whenever a large one does.
         if (options.EnableStatistics)
         {
             rocksdb_options_enable_statistics(db);

@@ -114,6 +114,20 @@ public sealed class IteratorAndSnapshotTests : IDisposable
     }
 
     [Fact]
+    public void An_iterator_refused_for_a_disposed_snapshot_leaves_the_engine_closable()
+    {
+        // Regression: a refusal inside the iterator's construction once kept its reference on
+        // the database, so the directory stayed locked after the engine was disposed.
+        var snapshot = _engine.GetSnapshot();
+        snapshot.Dispose();
+        var e = Assert.Throws<ObjectDisposedException>(() => _engine.NewIterator(ColumnFamily.Default, snapshot: snapshot));
+        Assert.Contains("snapshot was disposed", e.Message, StringComparison.Ordinal);
+        _engine.Dispose();
+        using var reopened = Engine.Open(_dir.Path);
+        Assert.Equal("A", Str(reopened.Get(ColumnFamily.Default, Of("a"))));
+    }
+
+    [Fact]
     public void Inverted_bounds_are_refused()
     {
         Assert.Throws<ArgumentException>(() => _engine.NewIterator(ColumnFamily.Default, Of("z"), Of("a")));
