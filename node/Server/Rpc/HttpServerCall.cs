@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Security.Cryptography.X509Certificates;
 using Kv.Client.Rpc;
 using Kv.Client.Rpc.Wire;
@@ -36,6 +37,7 @@ internal sealed class HttpServerCall<TRequest, TResponse> : ServerCallContext, I
     private Metadata? _trailers;
     private bool _messageWritten;   // a message went into the body: the status must go in trailers
     private bool _finished;
+    private volatile bool _clientGone;   // a transport read or write failed because the client left
     private TRequest _current = default!;
 
     public HttpServerCall(HttpContext http, Method<TRequest, TResponse> method, RpcServerOptions options, ILogger logger)
@@ -123,7 +125,16 @@ internal sealed class HttpServerCall<TRequest, TResponse> : ServerCallContext, I
         var reader = _http.Request.BodyReader;
         while (true)
         {
-            var result = await reader.ReadAsync(token).ConfigureAwait(false);
+            ReadResult result;
+            try
+            {
+                result = await reader.ReadAsync(token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or InvalidOperationException)
+            {
+                throw ClientGone(ex);
+            }
+
             var buffer = result.Buffer;
             if (TryReadFrame(ref buffer, out var payload))
             {
@@ -249,7 +260,7 @@ internal sealed class HttpServerCall<TRequest, TResponse> : ServerCallContext, I
             return rpc.Status;
         }
 
-        if (_token.IsCancellationRequested)
+        if (_token.IsCancellationRequested || (_clientGone && exception is OperationCanceledException))
         {
             return CancellationStatus();
         }
@@ -272,7 +283,7 @@ internal sealed class HttpServerCall<TRequest, TResponse> : ServerCallContext, I
             RpcLog.CallRefused(_logger, _method.FullName, status.StatusCode, status.Detail);
         }
 
-        if (_http.RequestAborted.IsCancellationRequested)
+        if (_clientGone || _http.RequestAborted.IsCancellationRequested)
         {
             return;   // the stream was reset: nobody to tell
         }
@@ -301,11 +312,20 @@ internal sealed class HttpServerCall<TRequest, TResponse> : ServerCallContext, I
     {
         using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(_token, cancellationToken) : null;
         var token = linked?.Token ?? _token;
-        var result = await _http.Response.BodyWriter.FlushAsync(token).ConfigureAwait(false);
+        FlushResult result;
+        try
+        {
+            result = await _http.Response.BodyWriter.FlushAsync(token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException)
+        {
+            throw ClientGone(ex);
+        }
+
         if (result.IsCanceled || result.IsCompleted)
         {
             // The client went away (or the response was aborted): the write went nowhere.
-            throw new OperationCanceledException("the response stream is closed", token);
+            throw ClientGone(null);
         }
     }
 
@@ -315,7 +335,23 @@ internal sealed class HttpServerCall<TRequest, TResponse> : ServerCallContext, I
         response.Headers.ContentType = GrpcProtocol.ContentType;
     }
 
-    private Status CancellationStatus() => _http.RequestAborted.IsCancellationRequested
+    /// <summary>
+    /// The stream was reset or the connection dropped. Kestrel signals RequestAborted on the
+    /// thread pool, so the token may not show it yet: report it to the handler as the
+    /// cancellation it is, right away.
+    /// </summary>
+    private OperationCanceledException ClientGone(Exception? cause)
+    {
+        if (_token.IsCancellationRequested && !_http.RequestAborted.IsCancellationRequested)
+        {
+            return new OperationCanceledException("the deadline passed", cause, _token);
+        }
+
+        _clientGone = true;
+        return new OperationCanceledException("the client reset the stream or the connection was lost", cause, _token);
+    }
+
+    private Status CancellationStatus() => _clientGone || _http.RequestAborted.IsCancellationRequested
         ? new Status(StatusCode.Cancelled, "the client cancelled the call")
         : new Status(StatusCode.DeadlineExceeded, "Deadline Exceeded");
 
