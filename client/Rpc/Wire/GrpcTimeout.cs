@@ -89,7 +89,8 @@ public static class GrpcTimeout
         return timeout != TimeSpan.MinValue;
     }
 
-    private static long CeilDiv(long a, long b) => (a + b - 1) / b;
+    // Written to avoid overflow near long.MaxValue (TimeSpan.MaxValue).
+    private static long CeilDiv(long a, long b) => (a / b) + (a % b != 0 ? 1 : 0);
 
     private static string Format(long value, char unit) =>
         value.ToString(CultureInfo.InvariantCulture) + unit;
