@@ -72,6 +72,7 @@ public sealed class StatusTests(EchoServerFixture server) : IClassFixture<EchoSe
     public async Task Deadline_exceeded_is_reported_to_the_client_and_observed_by_the_handler()
     {
         var tag = Guid.NewGuid().ToString();
+        await server.Client.UnaryAsync(new EchoRequest());   // connect first: the deadline is for the handler
 
         var ex = await Assert.ThrowsAsync<RpcException>(() =>
             server.Client.UnaryAsync(new EchoRequest { DelayMs = -1, Tag = tag }, CallOptions.WithTimeout(TimeSpan.FromMilliseconds(200))));

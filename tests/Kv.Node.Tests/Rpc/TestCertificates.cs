@@ -51,7 +51,8 @@ internal sealed class TestCertificates : IDisposable
 
         var serial = new byte[8];
         RandomNumberGenerator.Fill(serial);
-        using var issued = request.Create(Authority, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1), serial);
+        // Inside the CA's validity (a later UtcNow could overshoot the CA's notAfter).
+        using var issued = request.Create(Authority, Authority.NotBefore.ToUniversalTime(), Authority.NotAfter.ToUniversalTime().AddMinutes(-1), serial);
         using var withKey = issued.CopyWithPrivateKey(key);
         // Round-trip through PKCS#12 so SslStream gets a certificate with a usable private key.
         return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
