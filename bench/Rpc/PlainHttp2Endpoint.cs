@@ -60,19 +60,27 @@ internal sealed class PlainHttp2Endpoint : IAsyncDisposable
         var writer = http.Response.BodyWriter;
         if (http.Request.Path.Value == "/unary")
         {
-            new EchoResponse { Payload = request.Payload }.WriteTo(writer);
+            Write(writer, new EchoResponse { Payload = request.Payload });
             return;
         }
 
         var response = RpcBenchService.Response(request);
         for (var i = 0; i < request.Count; i++)
         {
-            var size = response.CalculateSize();
-            BinaryPrimitives.WriteInt32BigEndian(writer.GetSpan(4), size);
+            BinaryPrimitives.WriteInt32BigEndian(writer.GetSpan(4), response.CalculateSize());
             writer.Advance(4);
-            response.WriteTo(writer);
+            Write(writer, response);
             await writer.FlushAsync(http.RequestAborted);
         }
+    }
+
+    // Sized span, not protobuf's IBufferWriter path: that one starts with Advance(0), which
+    // Kestrel refuses as the very first call on a response body.
+    private static void Write(PipeWriter writer, EchoResponse message)
+    {
+        var size = message.CalculateSize();
+        message.WriteTo(writer.GetSpan(size)[..size]);
+        writer.Advance(size);
     }
 
     private static async Task<EchoRequest> ReadRequestAsync(PipeReader reader)

@@ -40,6 +40,7 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
     private Status? _status;
     private Metadata? _trailers;
     private bool _requestCompleted;
+    private bool _timerArmed;                        // a deadline timer runs on _cts
     private volatile bool _cancelledByCaller;
     private volatile bool _disposed;
     private TResponse _current = default!;
@@ -264,6 +265,7 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
             if (remaining < MaxTimer)
             {
                 _cts.CancelAfter(remaining);
+                _timerArmed = true;
             }
         }
 
@@ -432,7 +434,7 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
             _status = status;
         }
 
-        if (!_disposed)
+        if (_timerArmed && !_disposed)
         {
             try
             {

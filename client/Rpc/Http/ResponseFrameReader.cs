@@ -11,7 +11,9 @@ namespace Kv.Client.Rpc.Http;
 /// </summary>
 internal sealed class ResponseFrameReader(Stream stream) : IDisposable
 {
-    private const int InitialBufferSize = 4096;
+    // Large enough that a streamed burst of small messages is read in few calls; pooled, so
+    // a unary call pays no more for it than for a small one.
+    private const int InitialBufferSize = 16 * 1024;
 
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
     private int _start;     // first unread byte

@@ -120,7 +120,7 @@ internal sealed class HttpServerCall<TRequest, TResponse> : ServerCallContext, I
 
     public async ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken = default)
     {
-        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(_token, cancellationToken) : null;
+        using var linked = NeedsLink(cancellationToken) ? CancellationTokenSource.CreateLinkedTokenSource(_token, cancellationToken) : null;
         var token = linked?.Token ?? _token;
         var reader = _http.Request.BodyReader;
         while (true)
@@ -310,7 +310,7 @@ internal sealed class HttpServerCall<TRequest, TResponse> : ServerCallContext, I
 
     private async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
-        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(_token, cancellationToken) : null;
+        using var linked = NeedsLink(cancellationToken) ? CancellationTokenSource.CreateLinkedTokenSource(_token, cancellationToken) : null;
         var token = linked?.Token ?? _token;
         FlushResult result;
         try
@@ -328,6 +328,13 @@ internal sealed class HttpServerCall<TRequest, TResponse> : ServerCallContext, I
             throw ClientGone(null);
         }
     }
+
+    /// <summary>
+    /// Handlers usually pass the call's own token: linking it to itself would cost a
+    /// CancellationTokenSource per message on the hot path for nothing.
+    /// </summary>
+    private bool NeedsLink(CancellationToken cancellationToken) =>
+        cancellationToken.CanBeCanceled && cancellationToken != _token;
 
     private static void PrepareResponse(HttpResponse response)
     {
