@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using System.Globalization;
+using Google.Protobuf;
+using Kv.Bench.Harness;
+using Kv.Client.Contracts;
+using Kv.Client.Rpc.Http;
+using Kv.Node.Server.Rpc;
+using Kv.Proto.V1;
+
+namespace Kv.Bench.Rpc;
+
+/// <summary>
+/// kv-bench rpc [--seconds S] [--runs N]: our gRPC server and client against a plain Kestrel
+/// HTTP/2 endpoint and SocketsHttpHandler client doing the same work, in one process and one
+/// run. Runs of the two alternate so machine noise hits both alike; figures are medians.
+/// </summary>
+internal static class RpcBench
+{
+    private const int UnaryPayload = 100;
+    private const int StreamMessages = 50_000;
+    private const int StreamMessageSize = 100;
+
+    public static int Run(string[] args)
+    {
+        var seconds = Option(args, "--seconds", 2.0);
+        var runs = (int)Option(args, "--runs", 5);
+        RunAsync(TimeSpan.FromSeconds(seconds), runs).GetAwaiter().GetResult();
+        return 0;
+    }
+
+    private static async Task RunAsync(TimeSpan duration, int runs)
+    {
+        await using var grpcServer = await RpcServer.StartAsync(new RpcServerOptions(), [RpcBenchService.Bind()]);
+        await using var plainServer = await PlainHttp2Endpoint.StartAsync();
+        using var channel = new RpcChannel(grpcServer.Address);
+        using var plain = new PlainHttp2Client(plainServer.Address);
+        var grpc = new EchoClient(channel);
+
+        var unaryRequest = new EchoRequest { Payload = ByteString.CopyFrom(new byte[UnaryPayload]) };
+        var streamRequest = new EchoRequest { Count = StreamMessages, ResponseSize = StreamMessageSize };
+
+        async Task GrpcUnary()
+        {
+            var response = await grpc.UnaryAsync(unaryRequest);
+            Check(response.Payload.Length == UnaryPayload);
+        }
+
+        async Task PlainUnary()
+        {
+            var response = await plain.UnaryAsync(unaryRequest);
+            Check(response.Payload.Length == UnaryPayload);
+        }
+
+        async Task<long> GrpcStream()
+        {
+            using var call = grpc.ServerStream(streamRequest);
+            long n = 0;
+            while (await call.ResponseStream.MoveNextAsync())
+            {
+                n++;
+            }
+
+            RpcBenchService.EnsureOk(call.GetStatus());
+            return n;
+        }
+
+        Console.WriteLine($"## RPC: our gRPC layer vs plain Kestrel HTTP/2 ({runs} runs of {duration.TotalSeconds:0.#} s each, medians; unary payload {UnaryPayload} B; stream {StreamMessages} x {StreamMessageSize} B)");
+        Console.WriteLine();
+        Console.WriteLine("| workload | gRPC (ours) | plain HTTP/2 | ours / plain |");
+        Console.WriteLine("| --- | --- | --- | --- |");
+        foreach (var concurrency in new[] { 1, 64 })
+        {
+            var ours = new Measurements();
+            var theirs = new Measurements();
+            for (var run = -1; run < runs; run++)
+            {
+                // run -1 is the warm-up of both (JIT, connections), not recorded.
+                ours.Add(run, await MeasureUnaryAsync(GrpcUnary, concurrency, duration));
+                theirs.Add(run, await MeasureUnaryAsync(PlainUnary, concurrency, duration));
+            }
+
+            Row($"unary, {concurrency} concurrent: calls/s", ours.Throughput, theirs.Throughput, higherIsBetter: true);
+            Row($"unary, {concurrency} concurrent: p50 latency (µs)", ours.P50, theirs.P50, higherIsBetter: false);
+            Row($"unary, {concurrency} concurrent: p99 latency (µs)", ours.P99, theirs.P99, higherIsBetter: false);
+        }
+
+        var oursStream = new List<double>();
+        var theirsStream = new List<double>();
+        for (var run = -1; run < runs; run++)
+        {
+            var a = Runner.OpsPerSecond(() => GrpcStream().GetAwaiter().GetResult(), runs: 1, warmups: 0)[0];
+            var b = Runner.OpsPerSecond(() => plain.StreamAsync(streamRequest).GetAwaiter().GetResult(), runs: 1, warmups: 0)[0];
+            if (run >= 0)
+            {
+                oursStream.Add(a);
+                theirsStream.Add(b);
+            }
+        }
+
+        Row("server streaming: messages/s", oursStream, theirsStream, higherIsBetter: true);
+    }
+
+    private static async Task<(double Throughput, double P50, double P99)> MeasureUnaryAsync(Func<Task> call, int concurrency, TimeSpan duration)
+    {
+        var latencies = new List<double>[concurrency];
+        var ops = Runner.OpsPerSecond(() =>
+        {
+            var stopAt = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+            var workers = new Task[concurrency];
+            for (var w = 0; w < concurrency; w++)
+            {
+                var list = latencies[w] = new List<double>(100_000);
+                workers[w] = Task.Run(async () =>
+                {
+                    while (Stopwatch.GetTimestamp() < stopAt)
+                    {
+                        var start = Stopwatch.GetTimestamp();
+                        await call();
+                        list.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+                    }
+                });
+            }
+
+            Task.WaitAll(workers);
+            return latencies.Sum(l => (long)l.Count);
+        }, runs: 1, warmups: 0)[0];
+
+        var all = latencies.SelectMany(l => l).ToArray();
+        return (ops, Sample.Quantile(all, 0.50), Sample.Quantile(all, 0.99));
+    }
+
+    private static void Row(string name, IReadOnlyCollection<double> ours, IReadOnlyCollection<double> theirs, bool higherIsBetter)
+    {
+        var a = Sample.Median(ours);
+        var b = Sample.Median(theirs);
+        var ratio = higherIsBetter ? a / b : b / a;
+        Console.WriteLine($"| {name} | {Sample.Format(a)} | {Sample.Format(b)} | {ratio.ToString("P0", CultureInfo.InvariantCulture)} |");
+    }
+
+    private static void Check(bool ok)
+    {
+        if (!ok)
+        {
+            throw new InvalidOperationException("benchmark response had the wrong payload");
+        }
+    }
+
+    private static double Option(string[] args, string name, double fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? double.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+
+    /// <summary>Per-run figures of one side; run -1 (warm-up) is dropped.</summary>
+    private sealed class Measurements
+    {
+        public List<double> Throughput { get; } = [];
+
+        public List<double> P50 { get; } = [];
+
+        public List<double> P99 { get; } = [];
+
+        public void Add(int run, (double Throughput, double P50, double P99) m)
+        {
+            if (run < 0)
+            {
+                return;
+            }
+
+            Throughput.Add(m.Throughput);
+            P50.Add(m.P50);
+            P99.Add(m.P99);
+        }
+    }
+}

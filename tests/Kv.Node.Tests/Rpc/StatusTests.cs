@@ -1,0 +1,188 @@
+using Google.Protobuf;
+using Kv.Client.Rpc;
+using Kv.Client.Rpc.Http;
+using Kv.Proto.V1;
+
+namespace Kv.Node.Tests.Rpc;
+
+/// <summary>Our client against our server: statuses, deadlines, cancellation, limits.</summary>
+public sealed class StatusTests(EchoServerFixture server) : IClassFixture<EchoServerFixture>
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task Handler_status_and_non_ASCII_message_survive_percent_encoding()
+    {
+        const string message = "räksmörgås 100% ✓ \r\n日本";
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() =>
+            server.Client.UnaryAsync(new EchoRequest { FailCode = (int)StatusCode.FailedPrecondition, FailMessage = message }));
+
+        Assert.Equal(StatusCode.FailedPrecondition, ex.StatusCode);
+        Assert.Equal(message, ex.Status.Detail);
+    }
+
+    [Fact]
+    public async Task Unknown_method_is_UNIMPLEMENTED()
+    {
+        var missing = new Method<EchoRequest, EchoResponse>(MethodType.Unary, "kv.v1.Echo", "NoSuchMethod", Marshallers.Create(EchoRequest.Parser), Marshallers.Create(EchoResponse.Parser));
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => server.Channel.UnaryAsync(missing, new EchoRequest()));
+
+        Assert.Equal(StatusCode.Unimplemented, ex.StatusCode);
+        Assert.Contains("/kv.v1.Echo/NoSuchMethod", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Unknown_service_is_UNIMPLEMENTED_even_for_streams()
+    {
+        var missing = new Method<EchoRequest, EchoResponse>(MethodType.DuplexStreaming, "no.Such", "Service", Marshallers.Create(EchoRequest.Parser), Marshallers.Create(EchoResponse.Parser));
+        using var call = server.Channel.DuplexStreaming(missing);
+
+        var ex = await Assert.ThrowsAsync<RpcException>(async () => await call.ResponseStream.MoveNextAsync());
+
+        Assert.Equal(StatusCode.Unimplemented, ex.StatusCode);
+    }
+
+    [Fact]
+    public async Task Handler_exception_is_INTERNAL_without_its_details()
+    {
+        var ex = await Assert.ThrowsAsync<RpcException>(() => server.Channel.UnaryAsync(FaultyService.Throw, new EchoRequest()));
+
+        Assert.Equal(StatusCode.Internal, ex.StatusCode);
+        Assert.DoesNotContain(FaultyService.SecretInException, ex.Status.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("at ", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Handler_exception_after_messages_arrives_in_trailers()
+    {
+        using var call = server.Channel.ServerStreaming(FaultyService.ThrowAfterMessages, new EchoRequest());
+
+        Assert.True(await call.ResponseStream.MoveNextAsync());
+        Assert.True(await call.ResponseStream.MoveNextAsync());
+        var ex = await Assert.ThrowsAsync<RpcException>(async () => await call.ResponseStream.MoveNextAsync());
+
+        Assert.Equal(StatusCode.Internal, ex.StatusCode);
+        Assert.DoesNotContain(FaultyService.SecretInException, ex.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(StatusCode.Internal, call.GetStatus().StatusCode);
+    }
+
+    [Fact]
+    public async Task Deadline_exceeded_is_reported_to_the_client_and_observed_by_the_handler()
+    {
+        var tag = Guid.NewGuid().ToString();
+        await server.Client.UnaryAsync(new EchoRequest());   // connect first: the deadline is for the handler
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() =>
+            server.Client.UnaryAsync(new EchoRequest { DelayMs = -1, Tag = tag }, CallOptions.WithTimeout(TimeSpan.FromMilliseconds(200))));
+
+        Assert.Equal(StatusCode.DeadlineExceeded, ex.StatusCode);
+        // Client and server timers race (the client also resets the stream at its deadline), so
+        // the handler may see either; what matters is that it stopped waiting.
+        Assert.Contains(await server.Echo.CallEnded(tag).WaitAsync(Patience), new[] { StatusCode.DeadlineExceeded, StatusCode.Cancelled });
+    }
+
+    [Fact]
+    public async Task A_deadline_already_past_fails_without_a_call()
+    {
+        var ex = await Assert.ThrowsAsync<RpcException>(() =>
+            server.Client.UnaryAsync(new EchoRequest(), new CallOptions(Deadline: DateTime.UtcNow.AddSeconds(-1))));
+
+        Assert.Equal(StatusCode.DeadlineExceeded, ex.StatusCode);
+    }
+
+    [Fact]
+    public async Task Client_cancellation_is_CANCELLED_and_observed_by_the_handler()
+    {
+        var tag = Guid.NewGuid().ToString();
+        using var cts = new CancellationTokenSource();
+        using var call = server.Client.ServerStream(new EchoRequest { Count = 0, Tag = tag }, new CallOptions(CancellationToken: cts.Token));
+        Assert.True(await call.ResponseStream.MoveNextAsync());
+
+        await cts.CancelAsync();
+
+        Assert.Equal(StatusCode.Cancelled, await server.Echo.CallEnded(tag).WaitAsync(Patience));
+        var ex = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await call.ResponseStream.MoveNextAsync())
+            {
+            }
+        });
+        Assert.Equal(StatusCode.Cancelled, ex.StatusCode);
+    }
+
+    [Fact]
+    public async Task Disposing_an_unfinished_call_cancels_it_on_the_server()
+    {
+        var tag = Guid.NewGuid().ToString();
+        var call = server.Client.Bidi();
+        await call.RequestStream.WriteAsync(new EchoRequest { Tag = tag });
+        Assert.True(await call.ResponseStream.MoveNextAsync());
+
+        call.Dispose();
+
+        Assert.Equal(StatusCode.Cancelled, await server.Echo.CallEnded(tag).WaitAsync(Patience));
+    }
+
+    [Fact]
+    public async Task Request_over_the_server_limit_is_RESOURCE_EXHAUSTED_and_the_next_call_works()
+    {
+        var big = ByteString.CopyFrom(new byte[EchoServerFixture.MaxReceive + 1]);
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => server.Client.UnaryAsync(new EchoRequest { Payload = big }));
+
+        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+        Assert.Equal("ok", (await server.Client.UnaryAsync(new EchoRequest { Message = "ok" })).Message);
+    }
+
+    [Fact]
+    public async Task Request_just_under_the_server_limit_is_accepted()
+    {
+        // Message = 5-byte prefix aside, the protobuf encoding adds a tag and a length to the payload.
+        var payload = ByteString.CopyFrom(new byte[EchoServerFixture.MaxReceive - 16]);
+
+        var response = await server.Client.UnaryAsync(new EchoRequest { Payload = payload });
+
+        Assert.Equal(payload.Length, response.Payload.Length);
+    }
+
+    [Fact]
+    public async Task Response_over_the_client_limit_is_RESOURCE_EXHAUSTED()
+    {
+        using var channel = new RpcChannel(server.Server.Address, new RpcChannelOptions { MaxReceiveMessageSize = 1000 });
+        var client = new Kv.Client.Contracts.EchoClient(channel);
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.UnaryAsync(new EchoRequest { ResponseSize = 2000 }));
+
+        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+        Assert.Equal(500, (await client.UnaryAsync(new EchoRequest { ResponseSize = 500 })).Payload.Length);
+    }
+
+    [Fact]
+    public async Task Request_over_the_client_send_limit_fails_before_sending()
+    {
+        using var channel = new RpcChannel(server.Server.Address, new RpcChannelOptions { MaxSendMessageSize = 100 });
+        var client = new Kv.Client.Contracts.EchoClient(channel);
+        var tag = Guid.NewGuid().ToString();
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.UnaryAsync(new EchoRequest { Tag = tag, Payload = ByteString.CopyFrom(new byte[200]) }));
+
+        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+        Assert.False(server.Echo.CallEnded(tag).IsCompleted);
+    }
+
+    [Fact]
+    public async Task Unreachable_server_is_UNAVAILABLE()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        using var channel = new RpcChannel(new Uri($"http://127.0.0.1:{port}"));
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => new Kv.Client.Contracts.EchoClient(channel).UnaryAsync(new EchoRequest()));
+
+        Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
+    }
+}
