@@ -73,7 +73,10 @@ internal sealed class CPeer : IDisposable
         }
 
         var p50 = double.Parse(Field(line, "p50_us"), CultureInfo.InvariantCulture);
-        return new WorkloadResult(double.Parse(Field(line, "ops_per_s"), CultureInfo.InvariantCulture), p50 < 0 ? double.NaN : p50);
+        return new WorkloadResult(
+            double.Parse(Field(line, "ops_per_s"), CultureInfo.InvariantCulture),
+            double.Parse(Field(line, "cpu_ops_per_s"), CultureInfo.InvariantCulture),
+            p50 < 0 ? double.NaN : p50);
     }
 
     public void Dispose()

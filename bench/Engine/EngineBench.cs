@@ -17,18 +17,19 @@ namespace Kv.Bench.Engine;
 /// 3. Each run, every workload runs once on each side, in turns; the side that goes first
 ///    alternates from run to run, so drift in the machine's load falls on both.
 /// 4. The table gives medians over runs, the ratio C#/C of the medians, and the overhead
-///    (C's ops/s over C#'s, minus one: the extra time per operation the binding costs).
+///    (C's ops/s over C#'s, minus one: the extra time per operation the binding costs), once by
+///    wall time and once by the issuing thread's CPU time, which a loaded machine disturbs far less.
 /// The temp folder is removed at the end, also on failure.
 /// </summary>
 internal static class EngineBench
 {
-    private static readonly string[] Workloads = ["put", "get", "batch-sync", "scan-forward", "scan-reverse"];
+    private static readonly string[] AllWorkloads = ["put", "get", "batch-sync", "scan-forward", "scan-reverse"];
 
     public static int Run(string[] args)
     {
-        if (!TryParse(args, out var config, out var peerPath))
+        if (!TryParse(args, out var config, out var peerPath, out var workloads))
         {
-            Console.Error.WriteLine("usage: kv-bench engine [--runs N] [--warmups N] [--keys N (power of two)] [--get-ops N] [--batches N] [--batch-size N] [--scan-passes N] [--c-peer PATH]");
+            Console.Error.WriteLine("usage: kv-bench engine [--runs N] [--warmups N] [--keys N (power of two)] [--get-ops N] [--batches N] [--batch-size N] [--scan-passes N] [--c-peer PATH] [--workloads put,get,batch-sync,scan-forward,scan-reverse]");
             return 2;
         }
 
@@ -50,7 +51,7 @@ internal static class EngineBench
         var loadAtStart = LoadAverage();
         try
         {
-            return Measure(config, peerPath, root, loadAtStart);
+            return Measure(config, workloads, peerPath, root, loadAtStart);
         }
         finally
         {
@@ -58,7 +59,7 @@ internal static class EngineBench
         }
     }
 
-    private static int Measure(EngineBenchConfig config, string peerPath, string root, string loadAtStart)
+    private static int Measure(EngineBenchConfig config, string[] workloads, string peerPath, string root, string loadAtStart)
     {
         Console.Error.WriteLine($"engine: loading {config.Keys} keys on each side under {root}");
         using var csharp = new EngineWorkloads(config, Path.Combine(root, "csharp"));
@@ -72,7 +73,7 @@ internal static class EngineBench
 
         for (var w = 0; w < config.Warmups; w++)
         {
-            foreach (var workload in Workloads)
+            foreach (var workload in workloads)
             {
                 Console.Error.WriteLine($"engine: warm-up {w + 1}/{config.Warmups} {workload}");
                 csharp.Run(workload);
@@ -81,14 +82,14 @@ internal static class EngineBench
         }
 
         var results = new Dictionary<string, (List<WorkloadResult> CSharp, List<WorkloadResult> C)>(StringComparer.Ordinal);
-        foreach (var workload in Workloads)
+        foreach (var workload in workloads)
         {
             results[workload] = ([], []);
         }
 
         for (var run = 0; run < config.Runs; run++)
         {
-            foreach (var workload in Workloads)
+            foreach (var workload in workloads)
             {
                 Console.Error.WriteLine($"engine: run {run + 1}/{config.Runs} {workload}");
                 var (mine, theirs) = results[workload];
@@ -105,40 +106,47 @@ internal static class EngineBench
             }
         }
 
-        Console.WriteLine(Table(config, results, loadAtStart, LoadAverage()));
+        Console.WriteLine(Table(config, workloads, results, loadAtStart, LoadAverage()));
         return 0;
     }
 
-    private static string Table(EngineBenchConfig config, Dictionary<string, (List<WorkloadResult> CSharp, List<WorkloadResult> C)> results, string loadAtStart, string loadAtEnd)
+    private static string Table(EngineBenchConfig config, string[] workloads, Dictionary<string, (List<WorkloadResult> CSharp, List<WorkloadResult> C)> results, string loadAtStart, string loadAtEnd)
     {
         var s = new StringBuilder();
         s.AppendLine(CultureInfo.InvariantCulture, $"### engine: node/Storage (C#) vs bench/c/engine_bench (C), {StorageEngine.NativeLibrary}");
         s.AppendLine();
         s.AppendLine(CultureInfo.InvariantCulture, $"{config.Keys} keys of 16 B with 100 B values in the default column family; get: {config.GetOps} random existing keys; batch-sync: {config.Batches} batches of {config.BatchSize} puts, sync=true (ops are batches); scans: {config.ScanPasses} passes over every key (ops are entries). Medians of {config.Runs} runs per side after {config.Warmups} warm-up, C# and C interleaved. {Environment.ProcessorCount} cores; load average {loadAtStart} at the start, {loadAtEnd} at the end. The two stores' OPTIONS files are identical.");
         s.AppendLine();
-        s.AppendLine("| workload | C# median ops/s | C median ops/s | ratio C#/C | C# overhead | C# p50 | C p50 |");
-        s.AppendLine("|---|--:|--:|--:|--:|--:|--:|");
-        foreach (var workload in Workloads)
+        s.AppendLine("| workload | C# median ops/s | C median ops/s | ratio C#/C | C# overhead | C# ops/CPU-s | C ops/CPU-s | ratio C#/C (CPU) | C# overhead (CPU) | C# p50 | C p50 |");
+        s.AppendLine("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+        foreach (var workload in workloads)
         {
             var (mine, theirs) = results[workload];
-            var csharpOps = Sample.Median(OpsPerSecond(mine));
-            var cOps = Sample.Median(OpsPerSecond(theirs));
-            s.AppendLine(CultureInfo.InvariantCulture, $"| {workload} | {Sample.Format(csharpOps)} | {Sample.Format(cOps)} | {csharpOps / cOps:F3} | {(cOps / csharpOps) - 1:+0.0%;-0.0%} | {P50(mine)} | {P50(theirs)} |");
+            var wall = (CSharp: Sample.Median(Select(mine, r => r.OpsPerSecond)), C: Sample.Median(Select(theirs, r => r.OpsPerSecond)));
+            var cpu = (CSharp: Sample.Median(Select(mine, r => r.OpsPerCpuSecond)), C: Sample.Median(Select(theirs, r => r.OpsPerCpuSecond)));
+            s.AppendLine(CultureInfo.InvariantCulture, $"| {workload} | {Sample.Format(wall.CSharp)} | {Sample.Format(wall.C)} | {wall.CSharp / wall.C:F3} | {Overhead(wall)} | {Sample.Format(cpu.CSharp)} | {Sample.Format(cpu.C)} | {cpu.CSharp / cpu.C:F3} | {Overhead(cpu)} | {P50(mine)} | {P50(theirs)} |");
         }
 
         s.AppendLine();
-        s.AppendLine("Every run (ops/s), in order:");
+        s.AppendLine("Every run in order, ops/s (ops/CPU-s):");
         s.AppendLine();
-        foreach (var workload in Workloads)
+        foreach (var workload in workloads)
         {
             var (mine, theirs) = results[workload];
-            s.AppendLine(CultureInfo.InvariantCulture, $"- {workload}: C# {string.Join(", ", OpsPerSecond(mine).Select(Sample.Format))}; C {string.Join(", ", OpsPerSecond(theirs).Select(Sample.Format))}");
+            s.AppendLine(CultureInfo.InvariantCulture, $"- {workload}: C# {Runs(mine)}; C {Runs(theirs)}");
         }
 
         return s.ToString();
     }
 
-    private static double[] OpsPerSecond(List<WorkloadResult> runs) => runs.Select(r => r.OpsPerSecond).ToArray();
+    private static double[] Select(List<WorkloadResult> runs, Func<WorkloadResult, double> field) => runs.Select(field).ToArray();
+
+    private static string Runs(List<WorkloadResult> runs) =>
+        string.Join(", ", runs.Select(r => $"{Sample.Format(r.OpsPerSecond)} ({Sample.Format(r.OpsPerCpuSecond)})"));
+
+    /// <summary>The extra time per operation the binding costs: C's rate over C#'s, minus one.</summary>
+    private static string Overhead((double CSharp, double C) rates) =>
+        ((rates.C / rates.CSharp) - 1).ToString("+0.0%;-0.0%", CultureInfo.InvariantCulture);
 
     /// <summary>Median over runs of each run's p50 latency, in microseconds; a dash where it was not measured.</summary>
     private static string P50(List<WorkloadResult> runs) =>
@@ -178,15 +186,27 @@ internal static class EngineBench
         }
     }
 
-    private static bool TryParse(string[] args, out EngineBenchConfig config, out string? peerPath)
+    private static bool TryParse(string[] args, out EngineBenchConfig config, out string? peerPath, out string[] workloads)
     {
         config = new EngineBenchConfig();
         peerPath = null;
+        workloads = AllWorkloads;
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "--c-peer" && i + 1 < args.Length)
             {
                 peerPath = Path.GetFullPath(args[++i]);
+                continue;
+            }
+
+            if (args[i] == "--workloads" && i + 1 < args.Length)
+            {
+                workloads = args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                if (workloads.Length == 0 || !workloads.All(AllWorkloads.Contains))
+                {
+                    return false;
+                }
+
                 continue;
             }
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using Kv.Bench.Harness;
 using Kv.Node.Storage;
 using StorageEngine = Kv.Node.Storage.Engine;
 
@@ -35,8 +36,11 @@ internal sealed record EngineBenchConfig
     ];
 }
 
-/// <summary>One timed run of one workload: operations per second, and one operation's median latency where measured.</summary>
-internal readonly record struct WorkloadResult(double OpsPerSecond, double P50Micros);
+/// <summary>
+/// One timed run of one workload: operations per second of wall time and of the issuing thread's
+/// CPU time (<see cref="ThreadCpuTime"/>), and one operation's median latency where measured (else NaN).
+/// </summary>
+internal readonly record struct WorkloadResult(double OpsPerSecond, double OpsPerCpuSecond, double P50Micros);
 
 /// <summary>
 /// The C# side of the engine suite: the workloads of bench/c/engine_bench.c, function for function,
@@ -119,9 +123,11 @@ internal sealed class EngineWorkloads : IDisposable
         var mask = (ulong)_config.Keys - 1;
         var keys = (ulong)_config.Keys;
         TimeSpan elapsed;
+        double cpu;
         using (var engine = StorageEngine.Open(path))
         {
             var start = Stopwatch.GetTimestamp();
+            var cpuStart = ThreadCpuTime.Seconds();
             for (ulong i = 0; i < keys; i++)
             {
                 var k = PutIndex(i, mask);
@@ -131,10 +137,11 @@ internal sealed class EngineWorkloads : IDisposable
             }
 
             elapsed = Stopwatch.GetElapsedTime(start);
+            cpu = ThreadCpuTime.Seconds() - cpuStart;
         }
 
         Directory.Delete(path, recursive: true);
-        return new WorkloadResult(keys / elapsed.TotalSeconds, double.NaN);
+        return new WorkloadResult(keys / elapsed.TotalSeconds, keys / cpu, double.NaN);
     }
 
     /// <summary>Pinned gets of random existing keys, each value copied into a buffer.</summary>
@@ -144,6 +151,7 @@ internal sealed class EngineWorkloads : IDisposable
         var ops = (ulong)_config.GetOps;
         ulong found = 0;
         var start = Stopwatch.GetTimestamp();
+        var cpuStart = ThreadCpuTime.Seconds();
         for (ulong i = 0; i < ops; i++)
         {
             SetKey(GetIndex(i, mask));
@@ -154,12 +162,13 @@ internal sealed class EngineWorkloads : IDisposable
         }
 
         var elapsed = Stopwatch.GetElapsedTime(start);
+        var cpu = ThreadCpuTime.Seconds() - cpuStart;
         if (found != ops)
         {
             throw new InvalidOperationException($"get found {found} of {ops} keys");
         }
 
-        return new WorkloadResult(ops / elapsed.TotalSeconds, double.NaN);
+        return new WorkloadResult(ops / elapsed.TotalSeconds, ops / cpu, double.NaN);
     }
 
     /// <summary>Batches of BatchSize puts written with sync; ops are batches, p50 is one batch's latency.</summary>
@@ -169,6 +178,7 @@ internal sealed class EngineWorkloads : IDisposable
         var batchSize = (ulong)_config.BatchSize;
         using var batch = _syncs.NewWriteBatch();
         var start = Stopwatch.GetTimestamp();
+        var cpuStart = ThreadCpuTime.Seconds();
         for (var b = 0; b < _config.Batches; b++)
         {
             var t0 = Stopwatch.GetTimestamp();
@@ -186,9 +196,10 @@ internal sealed class EngineWorkloads : IDisposable
         }
 
         var elapsed = Stopwatch.GetElapsedTime(start);
+        var cpu = ThreadCpuTime.Seconds() - cpuStart;
         Array.Sort(_latencyTicks);
         var p50 = _latencyTicks[((_latencyTicks.Length + 1) / 2) - 1] * 1e6 / Stopwatch.Frequency;
-        return new WorkloadResult(_config.Batches / elapsed.TotalSeconds, p50);
+        return new WorkloadResult(_config.Batches / elapsed.TotalSeconds, _config.Batches / cpu, p50);
     }
 
     /// <summary>ScanPasses passes over every entry, forward or backward, touching each key and value.</summary>
@@ -197,6 +208,7 @@ internal sealed class EngineWorkloads : IDisposable
         long entries = 0;
         ulong touched = 0;
         var start = Stopwatch.GetTimestamp();
+        var cpuStart = ThreadCpuTime.Seconds();
         for (var pass = 0; pass < _config.ScanPasses; pass++)
         {
             using var it = _reads.NewIterator(ColumnFamily.Default);
@@ -212,12 +224,13 @@ internal sealed class EngineWorkloads : IDisposable
         }
 
         var elapsed = Stopwatch.GetElapsedTime(start);
+        var cpu = ThreadCpuTime.Seconds() - cpuStart;
         if (entries != (long)_config.Keys * _config.ScanPasses || touched == 0)
         {
             throw new InvalidOperationException($"scan saw {entries} entries, expected {(long)_config.Keys * _config.ScanPasses}");
         }
 
-        return new WorkloadResult(entries / elapsed.TotalSeconds, double.NaN);
+        return new WorkloadResult(entries / elapsed.TotalSeconds, entries / cpu, double.NaN);
     }
 
     /// <summary>Loads every key for reads, then flushes and compacts into one sorted level, as load() in engine_bench.c.</summary>

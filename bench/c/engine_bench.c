@@ -17,8 +17,10 @@
  *   --serve    set up, print "ready", then run one workload per line read from stdin
  *              (put, get, batch-sync, scan-forward, scan-reverse, quit) and print its result.
  * Each result is one line:
- *   result workload=NAME ops=N seconds=S ops_per_s=X p50_us=Y
- * where p50_us is the median latency of one operation (only measured for batch-sync, else -1).
+ *   result workload=NAME ops=N seconds=S ops_per_s=X cpu_ops_per_s=C p50_us=Y
+ * where cpu_ops_per_s counts only the CPU time of the thread that issues the operations (so time
+ * spent descheduled on a loaded machine drops out), and p50_us is the median latency of one
+ * operation (only measured for batch-sync, else -1).
  * Everything it creates lives under DIR, which the caller removes.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -85,6 +87,14 @@ static double now_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU time of the calling thread: RocksDB's background threads and other processes are not in it. */
+static double thread_cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -175,10 +185,10 @@ static int compare_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void report(const char *workload, uint64_t ops, double seconds, double p50_us)
+static void report(const char *workload, uint64_t ops, double seconds, double cpu_seconds, double p50_us)
 {
-    printf("result workload=%s ops=%llu seconds=%.6f ops_per_s=%.1f p50_us=%.1f\n", workload,
-           (unsigned long long)ops, seconds, (double)ops / seconds, p50_us);
+    printf("result workload=%s ops=%llu seconds=%.6f ops_per_s=%.1f cpu_ops_per_s=%.1f p50_us=%.1f\n", workload,
+           (unsigned long long)ops, seconds, (double)ops / seconds, (double)ops / cpu_seconds, p50_us);
     fflush(stdout);
 }
 
@@ -192,7 +202,7 @@ static void run_put(const struct config *c)
     struct store s = open_store(path);
     uint64_t mask = c->keys - 1;
     char *err = NULL;
-    double start = now_seconds();
+    double start = now_seconds(), cpu_start = thread_cpu_seconds();
     for (uint64_t i = 0; i < c->keys; i++) {
         uint64_t k = put_index(i, mask);
         set_key(k);
@@ -201,10 +211,10 @@ static void run_put(const struct config *c)
                        (const char *)value_buf, VALUE_BYTES, &err);
         die_on(err, "put");
     }
-    double seconds = now_seconds() - start;
+    double seconds = now_seconds() - start, cpu_seconds = thread_cpu_seconds() - cpu_start;
     close_store(&s);
     remove_tree(path);
-    report("put", c->keys, seconds, -1);
+    report("put", c->keys, seconds, cpu_seconds, -1);
 }
 
 /* Pinned gets of random existing keys, each value copied into a buffer. */
@@ -213,7 +223,7 @@ static void run_get(const struct config *c, struct store *s)
     uint64_t mask = c->keys - 1;
     uint64_t found = 0;
     char *err = NULL;
-    double start = now_seconds();
+    double start = now_seconds(), cpu_start = thread_cpu_seconds();
     for (uint64_t i = 0; i < c->get_ops; i++) {
         set_key(get_index(i, mask));
         rocksdb_pinnableslice_t *slice = rocksdb_get_pinned_cf(s->db, read_default, s->cf[0], (const char *)key_buf, KEY_BYTES, &err);
@@ -226,12 +236,12 @@ static void run_get(const struct config *c, struct store *s)
             found++;
         }
     }
-    double seconds = now_seconds() - start;
+    double seconds = now_seconds() - start, cpu_seconds = thread_cpu_seconds() - cpu_start;
     if (found != c->get_ops) {
         fprintf(stderr, "engine_bench: get found %llu of %llu keys\n", (unsigned long long)found, (unsigned long long)c->get_ops);
         exit(1);
     }
-    report("get", c->get_ops, seconds, -1);
+    report("get", c->get_ops, seconds, cpu_seconds, -1);
 }
 
 /* Batches of batch_size puts written with sync=true; ops are batches, p50 is one batch's latency. */
@@ -247,7 +257,7 @@ static void run_batch_sync(const struct config *c, struct store *s)
     uint64_t mask = c->keys - 1;
     rocksdb_writebatch_t *batch = rocksdb_writebatch_create();
     char *err = NULL;
-    double start = now_seconds();
+    double start = now_seconds(), cpu_start = thread_cpu_seconds();
     for (uint64_t b = 0; b < c->batches; b++) {
         double t0 = now_seconds();
         rocksdb_writebatch_clear(batch);
@@ -261,17 +271,17 @@ static void run_batch_sync(const struct config *c, struct store *s)
         die_on(err, "write batch");
         latency[b] = (now_seconds() - t0) * 1e6;
     }
-    double seconds = now_seconds() - start;
+    double seconds = now_seconds() - start, cpu_seconds = thread_cpu_seconds() - cpu_start;
     rocksdb_writebatch_destroy(batch);
     qsort(latency, c->batches, sizeof *latency, compare_double);
-    report("batch-sync", c->batches, seconds, latency[(c->batches + 1) / 2 - 1]);
+    report("batch-sync", c->batches, seconds, cpu_seconds, latency[(c->batches + 1) / 2 - 1]);
 }
 
 /* scan_passes passes over every entry, forward or backward, touching each key and value. */
 static void run_scan(const struct config *c, struct store *s, int forward)
 {
     uint64_t entries = 0, touched = 0;
-    double start = now_seconds();
+    double start = now_seconds(), cpu_start = thread_cpu_seconds();
     for (uint64_t pass = 0; pass < c->scan_passes; pass++) {
         rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, read_default, s->cf[0]);
         if (forward)
@@ -294,13 +304,13 @@ static void run_scan(const struct config *c, struct store *s, int forward)
         die_on(err, "iterate");
         rocksdb_iter_destroy(it);
     }
-    double seconds = now_seconds() - start;
+    double seconds = now_seconds() - start, cpu_seconds = thread_cpu_seconds() - cpu_start;
     if (entries != c->keys * c->scan_passes || touched == 0) {
         fprintf(stderr, "engine_bench: scan saw %llu entries, expected %llu\n", (unsigned long long)entries,
                 (unsigned long long)(c->keys * c->scan_passes));
         exit(1);
     }
-    report(forward ? "scan-forward" : "scan-reverse", entries, seconds, -1);
+    report(forward ? "scan-forward" : "scan-reverse", entries, seconds, cpu_seconds, -1);
 }
 
 /* Loads every key into a store for reads, then flushes and compacts it into one sorted level. */
