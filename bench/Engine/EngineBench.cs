@@ -25,11 +25,14 @@ internal static class EngineBench
 {
     private static readonly string[] AllWorkloads = ["put", "get", "batch-sync", "scan-forward", "scan-reverse"];
 
+    // Analysis only, by --workloads: the C peer runs its plain forward scan for it.
+    private static readonly string[] ExtraWorkloads = ["scan-forward-raw"];
+
     public static int Run(string[] args)
     {
         if (!TryParse(args, out var config, out var peerPath, out var workloads))
         {
-            Console.Error.WriteLine("usage: kv-bench engine [--runs N] [--warmups N] [--keys N (power of two)] [--get-ops N] [--batches N] [--batch-size N] [--scan-passes N] [--c-peer PATH] [--workloads put,get,batch-sync,scan-forward,scan-reverse]");
+            Console.Error.WriteLine("usage: kv-bench engine [--runs N] [--warmups N] [--keys N (power of two)] [--get-ops N] [--batches N] [--batch-size N] [--scan-passes N] [--c-peer PATH] [--workloads put,get,batch-sync,scan-forward,scan-reverse[,scan-forward-raw]]");
             return 2;
         }
 
@@ -202,7 +205,7 @@ internal static class EngineBench
             if (args[i] == "--workloads" && i + 1 < args.Length)
             {
                 workloads = args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                if (workloads.Length == 0 || !workloads.All(AllWorkloads.Contains))
+                if (workloads.Length == 0 || !workloads.All(w => AllWorkloads.Contains(w) || ExtraWorkloads.Contains(w)))
                 {
                     return false;
                 }

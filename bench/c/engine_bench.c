@@ -278,7 +278,7 @@ static void run_batch_sync(const struct config *c, struct store *s)
 }
 
 /* scan_passes passes over every entry, forward or backward, touching each key and value. */
-static void run_scan(const struct config *c, struct store *s, int forward)
+static void run_scan(const struct config *c, struct store *s, int forward, const char *name)
 {
     uint64_t entries = 0, touched = 0;
     double start = now_seconds(), cpu_start = thread_cpu_seconds();
@@ -310,7 +310,7 @@ static void run_scan(const struct config *c, struct store *s, int forward)
                 (unsigned long long)(c->keys * c->scan_passes));
         exit(1);
     }
-    report(forward ? "scan-forward" : "scan-reverse", entries, seconds, cpu_seconds, -1);
+    report(name, entries, seconds, cpu_seconds, -1);
 }
 
 /* Loads every key into a store for reads, then flushes and compacts it into one sorted level. */
@@ -347,9 +347,11 @@ static int run_one(const struct config *c, const char *workload, struct store *r
     else if (strcmp(workload, "batch-sync") == 0)
         run_batch_sync(c, syncs);
     else if (strcmp(workload, "scan-forward") == 0)
-        run_scan(c, reads, 1);
+        run_scan(c, reads, 1, workload);
+    else if (strcmp(workload, "scan-forward-raw") == 0) /* the C# side's analysis variant; the same scan here */
+        run_scan(c, reads, 1, workload);
     else if (strcmp(workload, "scan-reverse") == 0)
-        run_scan(c, reads, 0);
+        run_scan(c, reads, 0, workload);
     else
         return 0;
     return 1;
