@@ -34,7 +34,7 @@ internal sealed class CPeer : IDisposable
     }
 
     /// <summary>Starts the peer over <paramref name="directory"/> and waits until it has loaded its read store.</summary>
-    public static CPeer Start(string executable, string directory, EngineBenchConfig config)
+    public static CPeer Start(string executable, string directory, EngineBenchConfig config, bool atomicFlush)
     {
         var info = new ProcessStartInfo(executable)
         {
@@ -48,6 +48,8 @@ internal sealed class CPeer : IDisposable
             info.ArgumentList.Add(argument);
         }
 
+        info.ArgumentList.Add("--atomic-flush");
+        info.ArgumentList.Add(atomicFlush ? "1" : "0");
         info.ArgumentList.Add("--serve");
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {executable}");
         var peer = new CPeer(process);

@@ -66,7 +66,10 @@ internal static class EngineBench
     {
         Console.Error.WriteLine($"engine: loading {config.Keys} keys on each side under {root}");
         using var csharp = new EngineWorkloads(config, Path.Combine(root, "csharp"));
-        using var c = CPeer.Start(peerPath, Path.Combine(root, "c"), config);
+        // The engine's atomic_flush choice is still moving, so the peer mirrors it; every other
+        // option must already agree, which the comparison below checks.
+        var atomicFlush = OptionsOf(csharp.ReadStorePath).Contains("atomic_flush=true", StringComparer.Ordinal);
+        using var c = CPeer.Start(peerPath, Path.Combine(root, "c"), config, atomicFlush);
         var optionsDifference = CompareOptions(csharp.ReadStorePath, Path.Combine(root, "c", "reads"));
         if (optionsDifference is not null)
         {
@@ -158,24 +161,25 @@ internal static class EngineBench
     /// <summary>Null when RocksDB wrote the same OPTIONS file (minus comments) for both stores, else the first difference.</summary>
     private static string? CompareOptions(string csharpStore, string cStore)
     {
-        static string[] Newest(string store) =>
-            File.ReadAllLines(Directory.GetFiles(store, "OPTIONS-*").Order(StringComparer.Ordinal).Last())
-                .Where(line => !line.TrimStart().StartsWith('#')).ToArray();
-
-        var mine = Newest(csharpStore);
-        var theirs = Newest(cStore);
+        var mine = OptionsOf(csharpStore);
+        var theirs = OptionsOf(cStore);
         for (var i = 0; i < Math.Max(mine.Length, theirs.Length); i++)
         {
             var a = i < mine.Length ? mine[i] : "(end of file)";
             var b = i < theirs.Length ? theirs[i] : "(end of file)";
             if (a != b)
             {
-                return $"line {i + 1}: C# '{a.Trim()}' vs C '{b.Trim()}'";
+                return $"line {i + 1}: C# '{a}' vs C '{b}'";
             }
         }
 
         return null;
     }
+
+    /// <summary>The lines of the newest OPTIONS file RocksDB wrote for a store, trimmed, without comments.</summary>
+    private static string[] OptionsOf(string store) =>
+        File.ReadAllLines(Directory.GetFiles(store, "OPTIONS-*").Order(StringComparer.Ordinal).Last())
+            .Select(line => line.Trim()).Where(line => !line.StartsWith('#')).ToArray();
 
     private static string LoadAverage()
     {

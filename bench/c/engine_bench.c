@@ -5,14 +5,17 @@
  * with the options node/Storage/Native/NativeOptions.cs builds from `new EngineOptions()`:
  * the five column families of DESIGN section 3 with their per-CF write buffer, bloom filter and
  * compression, a shared 128 MiB LRU block cache with index and filter blocks in it, statistics
- * on, atomic flush, 1 MiB bytes_per_sync. Change both files together, or the ratio means nothing.
+ * on, 1 MiB bytes_per_sync. Change both files together, or the ratio means nothing: the suite
+ * compares the OPTIONS files RocksDB writes for the two stores and stops when they differ.
+ * atomic_flush alone is taken from the command line (the C# side passes what its own store has),
+ * because the engine's choice there is still moving.
  *
  * Keys are 16 bytes ("kvbench:" then the big-endian index), values 100 bytes (the big-endian
  * index, then a fixed filler), and every key order comes from the same integer formulas as the
  * C# side (see put_index and get_index).
  *
  * Usage: engine_bench DIR [--keys N] [--get-ops N] [--batches N] [--batch-size N]
- *                        [--scan-passes N] [--runs N | --serve]
+ *                        [--scan-passes N] [--atomic-flush 0|1] [--runs N | --serve]
  *   --runs N   set up, run every workload once to warm up, then N times, and print results.
  *   --serve    set up, print "ready", then run one workload per line read from stdin
  *              (put, get, batch-sync, scan-forward, scan-reverse, quit) and print its result.
@@ -55,6 +58,7 @@ struct config {
     uint64_t scan_passes;
     int runs;
     int serve;
+    int atomic_flush;
 };
 
 /* One open database with its option objects, destroyed in the order RocksDB requires. */
@@ -121,7 +125,7 @@ static uint64_t get_index(uint64_t i, uint64_t mask)
 static void set_key(uint64_t index) { store_be64(key_buf + 8, index); }
 static void set_value(uint64_t index) { store_be64(value_buf, index); }
 
-static struct store open_store(const char *path)
+static struct store open_store(const char *path, int atomic_flush)
 {
     struct store s;
     memset(&s, 0, sizeof s);
@@ -134,7 +138,7 @@ static struct store open_store(const char *path)
     rocksdb_options_set_bytes_per_sync(s.db_options, 1u << 20);
     rocksdb_options_set_keep_log_file_num(s.db_options, 5);
     rocksdb_options_set_max_log_file_size(s.db_options, 16u << 20);
-    rocksdb_options_set_atomic_flush(s.db_options, 1);
+    rocksdb_options_set_atomic_flush(s.db_options, (unsigned char)atomic_flush);
     rocksdb_options_enable_statistics(s.db_options);
     for (int i = 0; i < CF_COUNT; i++) {
         rocksdb_options_t *o = rocksdb_options_create();
@@ -199,7 +203,7 @@ static void run_put(const struct config *c)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/put-%u", c->dir, put_dirs++);
-    struct store s = open_store(path);
+    struct store s = open_store(path, c->atomic_flush);
     uint64_t mask = c->keys - 1;
     char *err = NULL;
     double start = now_seconds(), cpu_start = thread_cpu_seconds();
@@ -371,7 +375,7 @@ static uint64_t parse_count(const char *flag, const char *text)
 
 int main(int argc, char **argv)
 {
-    struct config c = {NULL, 1u << 18, 1u << 18, 300, 16, 8, 5, 0};
+    struct config c = {NULL, 1u << 18, 1u << 18, 300, 16, 8, 5, 0, 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--serve") == 0)
@@ -386,12 +390,14 @@ int main(int argc, char **argv)
             c.batch_size = parse_count(a, argv[++i]);
         else if (i + 1 < argc && strcmp(a, "--scan-passes") == 0)
             c.scan_passes = parse_count(a, argv[++i]);
+        else if (i + 1 < argc && strcmp(a, "--atomic-flush") == 0 && (strcmp(argv[i + 1], "0") == 0 || strcmp(argv[i + 1], "1") == 0))
+            c.atomic_flush = argv[++i][0] == '1';
         else if (i + 1 < argc && strcmp(a, "--runs") == 0)
             c.runs = (int)parse_count(a, argv[++i]);
         else if (a[0] != '-' && c.dir == NULL)
             c.dir = a;
         else {
-            fprintf(stderr, "usage: engine_bench DIR [--keys N] [--get-ops N] [--batches N] [--batch-size N] [--scan-passes N] [--runs N | --serve]\n");
+            fprintf(stderr, "usage: engine_bench DIR [--keys N] [--get-ops N] [--batches N] [--batch-size N] [--scan-passes N] [--atomic-flush 0|1] [--runs N | --serve]\n");
             return 2;
         }
     }
@@ -416,9 +422,9 @@ int main(int argc, char **argv)
 
     char path[4096];
     snprintf(path, sizeof path, "%s/reads", c.dir);
-    struct store reads = open_store(path);
+    struct store reads = open_store(path, c.atomic_flush);
     snprintf(path, sizeof path, "%s/syncs", c.dir);
-    struct store syncs = open_store(path);
+    struct store syncs = open_store(path, c.atomic_flush);
     load(&c, &reads);
 
     static const char *const all[] = {"put", "get", "batch-sync", "scan-forward", "scan-reverse"};
