@@ -17,6 +17,8 @@
  * Usage: engine_bench DIR [--keys N] [--get-ops N] [--batches N] [--batch-size N]
  *                        [--scan-passes N] [--atomic-flush 0|1] [--runs N | --serve]
  *   --runs N   set up, run every workload once to warm up, then N times, and print results.
+ *   --fsync-probe  only measure the disk under DIR: 300 appends of one batch's WAL record (2,200 B)
+ *              each followed by fdatasync, and print p50/p90/p99 latency. Sync batches cannot beat it.
  *   --serve    set up, print "ready", then run one workload per line read from stdin
  *              (put, get, batch-sync, scan-forward, scan-reverse, quit) and print its result.
  * Each result is one line:
@@ -36,6 +38,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #define KEY_BYTES 16
 #define VALUE_BYTES 100
@@ -59,6 +63,7 @@ struct config {
     int runs;
     int serve;
     int atomic_flush;
+    int fsync_probe;
 };
 
 /* One open database with its option objects, destroyed in the order RocksDB requires. */
@@ -342,6 +347,35 @@ static void load(const struct config *c, struct store *s)
     rocksdb_compact_range_cf(s->db, s->cf[0], NULL, 0, NULL, 0);
 }
 
+/* The floor under batch-sync: how long this disk takes to make one small append durable. */
+static int fsync_probe(const char *dir)
+{
+    enum { rounds = 300 };
+    char path[4096];
+    snprintf(path, sizeof path, "%s/fsync-probe", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+    if (fd < 0) {
+        perror("engine_bench: fsync probe");
+        return 1;
+    }
+    static char record[2200]; /* about one 16-put batch in the WAL */
+    static double latency[rounds];
+    for (int i = 0; i < rounds; i++) {
+        double t0 = now_seconds();
+        if (write(fd, record, sizeof record) != (ssize_t)sizeof record || fdatasync(fd) != 0) {
+            perror("engine_bench: fsync probe");
+            return 1;
+        }
+        latency[i] = (now_seconds() - t0) * 1e6;
+    }
+    close(fd);
+    unlink(path);
+    qsort(latency, rounds, sizeof latency[0], compare_double);
+    printf("fsync-probe bytes=%zu rounds=%d p50_us=%.0f p90_us=%.0f p99_us=%.0f\n", sizeof record, rounds,
+           latency[rounds / 2 - 1], latency[rounds * 9 / 10 - 1], latency[rounds * 99 / 100 - 1]);
+    return 0;
+}
+
 static int run_one(const struct config *c, const char *workload, struct store *reads, struct store *syncs)
 {
     if (strcmp(workload, "put") == 0)
@@ -375,11 +409,13 @@ static uint64_t parse_count(const char *flag, const char *text)
 
 int main(int argc, char **argv)
 {
-    struct config c = {NULL, 1u << 18, 1u << 18, 300, 16, 8, 5, 0, 1};
+    struct config c = {NULL, 1u << 18, 1u << 18, 300, 16, 8, 5, 0, 1, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--serve") == 0)
             c.serve = 1;
+        else if (strcmp(a, "--fsync-probe") == 0)
+            c.fsync_probe = 1;
         else if (i + 1 < argc && strcmp(a, "--keys") == 0)
             c.keys = parse_count(a, argv[++i]);
         else if (i + 1 < argc && strcmp(a, "--get-ops") == 0)
@@ -397,7 +433,7 @@ int main(int argc, char **argv)
         else if (a[0] != '-' && c.dir == NULL)
             c.dir = a;
         else {
-            fprintf(stderr, "usage: engine_bench DIR [--keys N] [--get-ops N] [--batches N] [--batch-size N] [--scan-passes N] [--atomic-flush 0|1] [--runs N | --serve]\n");
+            fprintf(stderr, "usage: engine_bench DIR [--keys N] [--get-ops N] [--batches N] [--batch-size N] [--scan-passes N] [--atomic-flush 0|1] [--runs N | --serve | --fsync-probe]\n");
             return 2;
         }
     }
@@ -409,6 +445,9 @@ int main(int argc, char **argv)
         perror("engine_bench: mkdir");
         return 1;
     }
+
+    if (c.fsync_probe)
+        return fsync_probe(c.dir);
 
     write_buffered = rocksdb_writeoptions_create();
     write_sync = rocksdb_writeoptions_create();
