@@ -16,7 +16,8 @@ die() { printf 'kv.sh: %s\n' "$*" >&2; exit 1; }
 ensure_deps() {
   command -v dotnet >/dev/null || die "the .NET 10 SDK is not on PATH; install it (https://dot.net) and run again"
   local pkgs=()
-  ldconfig -p 2>/dev/null | grep -q 'librocksdb\.so\.7\.8' || pkgs+=(librocksdb7.8)
+  # grep without -q: with pipefail, -q's early exit can SIGPIPE ldconfig and fail the pipeline.
+  ldconfig -p 2>/dev/null | grep 'librocksdb\.so\.7\.8' >/dev/null || pkgs+=(librocksdb7.8)
   [ -f /usr/include/rocksdb/c.h ] || pkgs+=(librocksdb-dev)   # headers for the C peer in bench/
   command -v cc >/dev/null || pkgs+=(gcc libc6-dev)
   if [ ${#pkgs[@]} -gt 0 ]; then

@@ -3,6 +3,14 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 dotnet build bench/Kv.Bench.csproj -c Release -nologo -v q -clp:ErrorsOnly
+
+# The C peer of the engine suite, over the same librocksdb. Debian's runtime package ships only the
+# versioned soname; librocksdb-dev (which ./kv.sh installs) adds librocksdb.so, so fall back to the file.
+c_peer=bench/c/engine_bench
+if [ ! -x "$c_peer" ] || [ "$c_peer.c" -nt "$c_peer" ]; then
+  cflags=(-O2 -std=c11 -Wall -Wextra -Werror -o "$c_peer" "$c_peer.c")
+  cc "${cflags[@]}" -lrocksdb 2>/dev/null || cc "${cflags[@]}" -l:librocksdb.so.7.8
+fi
 bench=(dotnet bench/bin/Release/net10.0/kv-bench.dll)
 if [ $# -gt 0 ]; then
   exec "${bench[@]}" "$@"
