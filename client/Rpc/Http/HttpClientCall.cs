@@ -33,7 +33,10 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
     private readonly object _sync = new();
     private HttpContent? _content;
     private StreamingRequestContent? _requestBody;   // null for calls with one request
-    private Task<bool> _responseTask = Task.FromResult(false); // true: a body follows; false: the call ended
+    private static readonly Task<bool> BodyFollows = Task.FromResult(true);
+    private static readonly Task<bool> CallEnded = Task.FromResult(false);
+
+    private Task<bool> _responseTask = CallEnded; // true: a body follows; false: the call ended
     private HttpResponseMessage? _response;
     private ResponseFrameReader? _reader;            // owned by the reading path only
     private Task<Metadata>? _headersTask;
@@ -81,9 +84,11 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
     {
         try
         {
-            if (TryCreateSingleRequestContent(request, out var content))
+            // Nothing else looks at _responseTask of a unary call, so it is awaited here rather
+            // than kept as a task of its own.
+            if (TryCreateSingleRequestContent(request, out var content) && Start(content) is { } send)
             {
-                Start(content);
+                _responseTask = await ReceiveHeadersCoreAsync(send).ConfigureAwait(false) ? BodyFollows : CallEnded;
             }
 
             return await ReadSingleResponseCoreAsync().ConfigureAwait(false);
@@ -96,9 +101,9 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
 
     public void StartServerStreaming(TRequest request)
     {
-        if (TryCreateSingleRequestContent(request, out var content))
+        if (TryCreateSingleRequestContent(request, out var content) && Start(content) is { } send)
         {
-            Start(content);
+            _responseTask = ReceiveHeadersAsync(send);
             RegisterAbort();
         }
     }
@@ -106,7 +111,11 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
     public void StartStreaming()
     {
         _requestBody = new StreamingRequestContent();
-        Start(_requestBody);
+        if (Start(_requestBody) is { } send)
+        {
+            _responseTask = ReceiveHeadersAsync(send);
+        }
+
         RegisterAbort();
     }
 
@@ -281,7 +290,8 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
     private Status SendLimitStatus(int size) =>
         new(StatusCode.ResourceExhausted, $"Sending message exceeds the maximum configured message size ({size} vs. {_channel.Options.MaxSendMessageSize})");
 
-    private void Start(HttpContent content)
+    /// <summary>Sends the request headers; returns the response task, or null when the call already ended.</summary>
+    private Task<HttpResponseMessage>? Start(HttpContent content)
     {
         _content = content;
         string? timeout = null;
@@ -291,7 +301,7 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
             if (remaining <= TimeSpan.Zero)
             {
                 Finish(new Status(StatusCode.DeadlineExceeded, "Deadline Exceeded (the deadline passed before the call started)"));
-                return;
+                return null;
             }
 
             timeout = GrpcTimeout.Encode(remaining);
@@ -331,7 +341,7 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
             send = Task.FromException<HttpResponseMessage>(ex);
         }
 
-        _responseTask = ReceiveHeadersAsync(send);
+        return send;
     }
 
     /// <summary>Streaming calls are not always awaiting something: reset the stream as soon as the call is cancelled.</summary>
@@ -358,7 +368,12 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
 
     private void OnCancelled() => Finish(CancellationStatus());
 
-    private async Task<bool> ReceiveHeadersAsync(Task<HttpResponseMessage> send)
+    private async Task<bool> ReceiveHeadersAsync(Task<HttpResponseMessage> send) =>
+        await ReceiveHeadersCoreAsync(send).ConfigureAwait(false);
+
+    /// <summary>Pooled state machine: awaited exactly once, by UnaryAsync or ReceiveHeadersAsync.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ReceiveHeadersCoreAsync(Task<HttpResponseMessage> send)
     {
         HttpResponseMessage response;
         try

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography.X509Certificates;
 using Kv.Client.Rpc;
 using Kv.Client.Rpc.Wire;
@@ -180,8 +181,12 @@ internal sealed class HttpServerCall<TRequest, TResponse> : ServerCallContext, I
         }
     }
 
-    /// <summary>The one request of a unary or server-streaming call.</summary>
-    public async Task<TRequest> ReadSingleRequestAsync()
+    /// <summary>
+    /// The one request of a unary or server-streaming call. A ValueTask (pooled when it
+    /// waits), as the request has usually arrived with the headers: no Task per call.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<TRequest> ReadSingleRequestAsync()
     {
         if (!await MoveNextAsync().ConfigureAwait(false))
         {
