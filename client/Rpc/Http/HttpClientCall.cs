@@ -25,6 +25,10 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
     // CancellationTokenSource.CancelAfter accepts at most uint.MaxValue - 1 ms (about 49 days).
     private static readonly TimeSpan MaxTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
+    // Completed results for _responseTask, so a unary call keeps no Task of its own.
+    private static readonly Task<bool> BodyFollows = Task.FromResult(true);
+    private static readonly Task<bool> CallEnded = Task.FromResult(false);
+
     private readonly RpcChannel _channel;
     private readonly Method<TRequest, TResponse> _method;
     private readonly CallOptions _options;
@@ -33,9 +37,6 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
     private readonly object _sync = new();
     private HttpContent? _content;
     private StreamingRequestContent? _requestBody;   // null for calls with one request
-    private static readonly Task<bool> BodyFollows = Task.FromResult(true);
-    private static readonly Task<bool> CallEnded = Task.FromResult(false);
-
     private Task<bool> _responseTask = CallEnded; // true: a body follows; false: the call ended
     private HttpResponseMessage? _response;
     private ResponseFrameReader? _reader;            // owned by the reading path only
