@@ -10,9 +10,11 @@ using Kv.Proto.V1;
 namespace Kv.Bench.Rpc;
 
 /// <summary>
-/// kv-bench rpc [--seconds S] [--runs N]: our gRPC server and client against a plain Kestrel
-/// HTTP/2 endpoint and SocketsHttpHandler client doing the same work, in one process and one
-/// run. Runs of the two alternate so machine noise hits both alike; figures are medians.
+/// kv-bench rpc [--seconds S] [--runs N] [--alloc]: our gRPC server and client against a plain
+/// Kestrel HTTP/2 endpoint and SocketsHttpHandler client doing the same work, in one process and
+/// one run. Runs of the two alternate so machine noise hits both alike; figures are medians.
+/// With --alloc it reports managed bytes allocated per call (client and server together, whole
+/// process) instead: a measure the noise of a shared machine does not move.
 /// </summary>
 internal static class RpcBench
 {
@@ -24,6 +26,19 @@ internal static class RpcBench
     {
         var seconds = Option(args, "--seconds", 2.0);
         var runs = (int)Option(args, "--runs", 5);
+        if (args.Contains("--alloc"))
+        {
+            AllocAsync().GetAwaiter().GetResult();
+            return 0;
+        }
+
+        var loop = Array.IndexOf(args, "--loop");
+        if (loop >= 0 && loop + 1 < args.Length)
+        {
+            LoopAsync(args[loop + 1], TimeSpan.FromSeconds(seconds)).GetAwaiter().GetResult();
+            return 0;
+        }
+
         RunAsync(TimeSpan.FromSeconds(seconds), runs).GetAwaiter().GetResult();
         return 0;
     }
@@ -61,10 +76,11 @@ internal static class RpcBench
             }
 
             RpcBenchService.EnsureOk(call.GetStatus());
+            Check(n == StreamMessages);
             return n;
         }
 
-        Console.WriteLine($"## RPC: our gRPC layer vs plain Kestrel HTTP/2 ({runs} runs of {duration.TotalSeconds:0.#} s each, medians; unary payload {UnaryPayload} B; stream {StreamMessages} x {StreamMessageSize} B)");
+        Console.WriteLine($"## RPC: our gRPC layer vs plain Kestrel HTTP/2 ({runs} runs of {duration.TotalSeconds:0.#} s each, medians; unary payload {UnaryPayload} B; streams of {StreamMessages} x {StreamMessageSize} B back to back)");
         Console.WriteLine();
         Console.WriteLine("| workload | gRPC (ours) | plain HTTP/2 | ours / plain |");
         Console.WriteLine("| --- | --- | --- | --- |");
@@ -84,12 +100,26 @@ internal static class RpcBench
             Row($"unary, {concurrency} concurrent: p99 latency (µs)", ours.P99, theirs.P99, higherIsBetter: false);
         }
 
+        // Each run streams back to back for the whole duration: one stream of 50,000 messages
+        // lasts only some 50 ms, too short to average out a shared machine's noise.
+        long Repeat(Func<Task<long>> stream)
+        {
+            var stopAt = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+            long messages = 0;
+            do
+            {
+                messages += stream().GetAwaiter().GetResult();
+            }
+            while (Stopwatch.GetTimestamp() < stopAt);
+            return messages;
+        }
+
         var oursStream = new List<double>();
         var theirsStream = new List<double>();
         for (var run = -1; run < runs; run++)
         {
-            var a = Runner.OpsPerSecond(() => GrpcStream().GetAwaiter().GetResult(), runs: 1, warmups: 0)[0];
-            var b = Runner.OpsPerSecond(() => plain.StreamAsync(streamRequest).GetAwaiter().GetResult(), runs: 1, warmups: 0)[0];
+            var a = Runner.OpsPerSecond(() => Repeat(GrpcStream), runs: 1, warmups: 0)[0];
+            var b = Runner.OpsPerSecond(() => Repeat(() => plain.StreamAsync(streamRequest)), runs: 1, warmups: 0)[0];
             if (run >= 0)
             {
                 oursStream.Add(a);
@@ -98,6 +128,113 @@ internal static class RpcBench
         }
 
         Row("server streaming: messages/s", oursStream, theirsStream, higherIsBetter: true);
+    }
+
+    /// <summary>
+    /// Bytes allocated per unary call (sequential) and per streamed message, ours and plain,
+    /// counted by <see cref="GC.GetTotalAllocatedBytes"/> over many calls after a warm-up.
+    /// </summary>
+    private static async Task AllocAsync()
+    {
+        await using var grpcServer = await RpcServer.StartAsync(new RpcServerOptions(), [RpcBenchService.Bind()]);
+        await using var plainServer = await PlainHttp2Endpoint.StartAsync();
+        using var channel = new RpcChannel(grpcServer.Address);
+        using var plain = new PlainHttp2Client(plainServer.Address);
+        var grpc = new EchoClient(channel);
+        var unaryRequest = new EchoRequest { Payload = ByteString.CopyFrom(new byte[UnaryPayload]) };
+        var streamRequest = new EchoRequest { Count = StreamMessages, ResponseSize = StreamMessageSize };
+
+        static async Task<double> PerCall(Func<Task> call, int n)
+        {
+            for (var i = 0; i < Math.Min(n, 2000); i++)
+            {
+                await call();
+            }
+
+            var before = GC.GetTotalAllocatedBytes(precise: true);
+            for (var i = 0; i < n; i++)
+            {
+                await call();
+            }
+
+            return (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)n;
+        }
+
+        const int Calls = 20_000;
+        var oursUnary = await PerCall(async () => await grpc.UnaryAsync(unaryRequest), Calls);
+        var plainUnary = await PerCall(async () => await plain.UnaryAsync(unaryRequest), Calls);
+        var oursStream = await PerCall(async () =>
+        {
+            using var call = grpc.ServerStream(streamRequest);
+            while (await call.ResponseStream.MoveNextAsync())
+            {
+            }
+        }, 4) / StreamMessages;
+        var plainStream = await PerCall(async () => await plain.StreamAsync(streamRequest), 4) / StreamMessages;
+        Console.WriteLine("| allocated bytes (client + server) | gRPC (ours) | plain HTTP/2 |");
+        Console.WriteLine("| --- | --- | --- |");
+        Console.WriteLine($"| per unary call | {oursUnary:0} | {plainUnary:0} |");
+        Console.WriteLine($"| per streamed message | {oursStream:0.0} | {plainStream:0.0} |");
+    }
+
+    /// <summary>
+    /// For profilers: runs one side of one workload (ours-unary, plain-unary, ours-stream,
+    /// plain-stream; unary at 64 concurrent calls) for the given time, so a sampling profile
+    /// of the process shows that side alone.
+    /// </summary>
+    private static async Task LoopAsync(string workload, TimeSpan duration)
+    {
+        await using var grpcServer = await RpcServer.StartAsync(new RpcServerOptions(), [RpcBenchService.Bind()]);
+        await using var plainServer = await PlainHttp2Endpoint.StartAsync();
+        using var channel = new RpcChannel(grpcServer.Address);
+        using var plain = new PlainHttp2Client(plainServer.Address);
+        var grpc = new EchoClient(channel);
+        var unaryRequest = new EchoRequest { Payload = ByteString.CopyFrom(new byte[UnaryPayload]) };
+        var streamRequest = new EchoRequest { Count = StreamMessages, ResponseSize = StreamMessageSize };
+        var stopAt = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        long ops = 0;
+        switch (workload)
+        {
+            case "ours-unary":
+            case "plain-unary":
+                var workers = new Task[64];
+                for (var w = 0; w < workers.Length; w++)
+                {
+                    workers[w] = Task.Run(async () =>
+                    {
+                        while (Stopwatch.GetTimestamp() < stopAt)
+                        {
+                            _ = workload == "ours-unary" ? await grpc.UnaryAsync(unaryRequest) : await plain.UnaryAsync(unaryRequest);
+                            Interlocked.Increment(ref ops);
+                        }
+                    });
+                }
+
+                await Task.WhenAll(workers);
+                break;
+            case "ours-stream":
+                while (Stopwatch.GetTimestamp() < stopAt)
+                {
+                    using var call = grpc.ServerStream(streamRequest);
+                    while (await call.ResponseStream.MoveNextAsync())
+                    {
+                        ops++;
+                    }
+                }
+
+                break;
+            case "plain-stream":
+                while (Stopwatch.GetTimestamp() < stopAt)
+                {
+                    ops += await plain.StreamAsync(streamRequest);
+                }
+
+                break;
+            default:
+                throw new ArgumentException($"unknown workload {workload}");
+        }
+
+        Console.WriteLine($"{workload}: {ops / duration.TotalSeconds:0} per second");
     }
 
     private static async Task<(double Throughput, double P50, double P99)> MeasureUnaryAsync(Func<Task> call, int concurrency, TimeSpan duration)

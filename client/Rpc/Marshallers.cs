@@ -13,6 +13,9 @@ public static class Marshallers
         return new Marshaller<T>(
             static m => m.CalculateSize(),
             static (m, writer) => m.WriteTo(writer),
+            parser.ParseFrom,
+            // Protobuf checks that the span is filled exactly, as our contract requires.
+            static (m, span) => m.WriteTo(span),
             parser.ParseFrom);
     }
 }

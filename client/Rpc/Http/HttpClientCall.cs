@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
 using Google.Protobuf;
 using Kv.Client.Rpc.Wire;
 
@@ -24,15 +25,19 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
     // CancellationTokenSource.CancelAfter accepts at most uint.MaxValue - 1 ms (about 49 days).
     private static readonly TimeSpan MaxTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
+    // Completed results for _responseTask, so a unary call keeps no Task of its own.
+    private static readonly Task<bool> BodyFollows = Task.FromResult(true);
+    private static readonly Task<bool> CallEnded = Task.FromResult(false);
+
     private readonly RpcChannel _channel;
     private readonly Method<TRequest, TResponse> _method;
     private readonly CallOptions _options;
-    private readonly CancellationTokenSource _cts;   // the caller's token, the deadline and Dispose, in one
-    private readonly CancellationToken _token;       // _cts.Token, read once: _cts may be disposed later
+    private readonly CancellationTokenSource? _cts;  // the caller's token, the deadline and Dispose, in one; see the constructor
+    private readonly CancellationToken _token;       // _cts.Token (read once: _cts may be disposed later), else the caller's token
     private readonly object _sync = new();
     private HttpContent? _content;
     private StreamingRequestContent? _requestBody;   // null for calls with one request
-    private Task<bool> _responseTask = Task.FromResult(false); // true: a body follows; false: the call ended
+    private Task<bool> _responseTask = CallEnded; // true: a body follows; false: the call ended
     private HttpResponseMessage? _response;
     private ResponseFrameReader? _reader;            // owned by the reading path only
     private Task<Metadata>? _headersTask;
@@ -50,10 +55,21 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
         _channel = channel;
         _method = method;
         _options = options;
-        _cts = options.CancellationToken.CanBeCanceled
-            ? CancellationTokenSource.CreateLinkedTokenSource(options.CancellationToken)
-            : new CancellationTokenSource();
-        _token = _cts.Token;
+        // A unary call without a deadline needs no source of its own: nothing but the caller's
+        // token can cancel it (UnaryAsync reads it to its end before disposing it), so that
+        // token is the call's. Streaming calls need one (Dispose resets a stream that is still
+        // open, and MoveNextAsync/WriteAsync link per-operation tokens into it), as do deadlines.
+        if (method.Type != MethodType.Unary || HasDeadline(options))
+        {
+            _cts = options.CancellationToken.CanBeCanceled
+                ? CancellationTokenSource.CreateLinkedTokenSource(options.CancellationToken)
+                : new CancellationTokenSource();
+            _token = _cts.Token;
+        }
+        else
+        {
+            _token = options.CancellationToken;
+        }
     }
 
     public IClientStreamWriter<TRequest> RequestStream => this;
@@ -69,12 +85,14 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
     {
         try
         {
-            if (TryCreateSingleRequestContent(request, out var content))
+            // Nothing else looks at _responseTask of a unary call, so it is awaited here rather
+            // than kept as a task of its own.
+            if (TryCreateSingleRequestContent(request, out var content) && Start(content) is { } send)
             {
-                Start(content);
+                _responseTask = await ReceiveHeadersCoreAsync(send).ConfigureAwait(false) ? BodyFollows : CallEnded;
             }
 
-            return await ReadSingleResponseAsync().ConfigureAwait(false);
+            return await ReadSingleResponseCoreAsync().ConfigureAwait(false);
         }
         finally
         {
@@ -84,9 +102,9 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
 
     public void StartServerStreaming(TRequest request)
     {
-        if (TryCreateSingleRequestContent(request, out var content))
+        if (TryCreateSingleRequestContent(request, out var content) && Start(content) is { } send)
         {
-            Start(content);
+            _responseTask = ReceiveHeadersAsync(send);
             RegisterAbort();
         }
     }
@@ -94,11 +112,24 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
     public void StartStreaming()
     {
         _requestBody = new StreamingRequestContent();
-        Start(_requestBody);
+        if (Start(_requestBody) is { } send)
+        {
+            _responseTask = ReceiveHeadersAsync(send);
+        }
+
         RegisterAbort();
     }
 
-    public async ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken = default)
+    public ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken = default)
+    {
+        // Fast path: the next message is already buffered, so nothing waits and there is
+        // nothing to cancel (a token already cancelled takes the slow path, which reports it).
+        return !cancellationToken.IsCancellationRequested && TryReadBufferedMessage()
+            ? new ValueTask<bool>(true)
+            : MoveNextSlowAsync(cancellationToken);
+    }
+
+    private async ValueTask<bool> MoveNextSlowAsync(CancellationToken cancellationToken)
     {
         using var registration = RegisterCallerToken(cancellationToken);
         if (await ReadMessageAsync().ConfigureAwait(false))
@@ -110,12 +141,16 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
         return false;
     }
 
-    public async Task<TResponse> ReadSingleResponseAsync()
+    public Task<TResponse> ReadSingleResponseAsync() => ReadSingleResponseCoreAsync().AsTask();
+
+    /// <summary>Pooled state machine: awaited exactly once, by UnaryAsync or ReadSingleResponseAsync.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<TResponse> ReadSingleResponseCoreAsync()
     {
         if (!await ReadMessageAsync().ConfigureAwait(false))
         {
             ThrowIfFailed();
-            throw new RpcException(new Status(StatusCode.Internal, "the server ended the call with OK but sent no response message"), _trailers);
+            throw new RpcException(new Status(StatusCode.Internal, "the server ended the call with OK but sent no response message"), Trailers);
         }
 
         var response = _current;
@@ -164,7 +199,7 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
                 await _responseTask.ConfigureAwait(false);
             }
 
-            throw new RpcException(_status ?? StatusFromException(ex), _trailers, ex);
+            throw new RpcException(_status ?? StatusFromException(ex), Trailers, ex);
         }
         finally
         {
@@ -186,7 +221,10 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
 
     public Status GetStatus() => _status ?? throw new InvalidOperationException("the call has not completed yet: read the response stream to its end first");
 
-    public Metadata GetTrailers() => _status is not null ? _trailers! : throw new InvalidOperationException("the call has not completed yet: read the response stream to its end first");
+    public Metadata GetTrailers() => _status is not null ? Trailers : throw new InvalidOperationException("the call has not completed yet: read the response stream to its end first");
+
+    /// <summary>The trailers once the call ended; created on first use, as most calls have none.</summary>
+    private Metadata Trailers => _trailers ??= new Metadata();
 
     public void Dispose()
     {
@@ -198,13 +236,13 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
         _disposed = true;
         if (Finish(new Status(StatusCode.Cancelled, "the call was disposed before it completed")))
         {
-            _cts.Cancel();
+            _cts?.Cancel();
         }
 
         _abortRegistration.Dispose();
         _content?.Dispose();
         _response?.Dispose();
-        _cts.Dispose();
+        _cts?.Dispose();
     }
 
     private bool TryCreateSingleRequestContent(TRequest request, out HttpContent content)
@@ -237,6 +275,11 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
     private void Serialize(TRequest message, int size, byte[] buffer)
     {
         MessageFrame.WriteHeader(buffer, size);
+        if (_method.RequestMarshaller.TrySerialize(message, buffer.AsSpan(GrpcProtocol.FrameHeaderSize, size)))
+        {
+            return;
+        }
+
         var writer = new FixedBufferWriter(buffer, GrpcProtocol.FrameHeaderSize);
         _method.RequestMarshaller.Serialize(message, writer);
         if (writer.Written != size)
@@ -248,7 +291,8 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
     private Status SendLimitStatus(int size) =>
         new(StatusCode.ResourceExhausted, $"Sending message exceeds the maximum configured message size ({size} vs. {_channel.Options.MaxSendMessageSize})");
 
-    private void Start(HttpContent content)
+    /// <summary>Sends the request headers; returns the response task, or null when the call already ended.</summary>
+    private Task<HttpResponseMessage>? Start(HttpContent content)
     {
         _content = content;
         string? timeout = null;
@@ -258,13 +302,13 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
             if (remaining <= TimeSpan.Zero)
             {
                 Finish(new Status(StatusCode.DeadlineExceeded, "Deadline Exceeded (the deadline passed before the call started)"));
-                return;
+                return null;
             }
 
             timeout = GrpcTimeout.Encode(remaining);
             if (remaining < MaxTimer)
             {
-                _cts.CancelAfter(remaining);
+                _cts!.CancelAfter(remaining);
                 _timerArmed = true;
             }
         }
@@ -298,7 +342,7 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
             send = Task.FromException<HttpResponseMessage>(ex);
         }
 
-        _responseTask = ReceiveHeadersAsync(send);
+        return send;
     }
 
     /// <summary>Streaming calls are not always awaiting something: reset the stream as soon as the call is cancelled.</summary>
@@ -315,7 +359,7 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
         _cancelledByCaller = true;
         try
         {
-            _cts.Cancel();
+            _cts?.Cancel();
         }
         catch (ObjectDisposedException)
         {
@@ -325,7 +369,12 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
 
     private void OnCancelled() => Finish(CancellationStatus());
 
-    private async Task<bool> ReceiveHeadersAsync(Task<HttpResponseMessage> send)
+    private async Task<bool> ReceiveHeadersAsync(Task<HttpResponseMessage> send) =>
+        await ReceiveHeadersCoreAsync(send).ConfigureAwait(false);
+
+    /// <summary>Pooled state machine: awaited exactly once, by UnaryAsync or ReceiveHeadersAsync.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ReceiveHeadersCoreAsync(Task<HttpResponseMessage> send)
     {
         HttpResponseMessage response;
         try
@@ -371,7 +420,9 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
         try
         {
             var stream = await response.Content.ReadAsStreamAsync(_token).ConfigureAwait(false);
-            _reader = new ResponseFrameReader(stream);
+            _reader = new ResponseFrameReader(stream, _method.Type is MethodType.Unary or MethodType.ClientStreaming
+                ? ResponseFrameReader.SingleResponseBufferSize
+                : ResponseFrameReader.StreamBufferSize);
             return true;
         }
         catch (Exception ex)
@@ -381,6 +432,36 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
         }
     }
 
+    /// <summary>
+    /// Takes the next message into <see cref="_current"/> if the body is open and the message
+    /// is already buffered. False otherwise; a failure ends the call (as in ReadMessageAsync),
+    /// and the slow path then reports it.
+    /// </summary>
+    private bool TryReadBufferedMessage()
+    {
+        if (_status is not null || _reader is not { } reader || !_responseTask.IsCompletedSuccessfully)
+        {
+            return false;
+        }
+
+        try
+        {
+            if (reader.TryReadBuffered(_channel.Options.MaxReceiveMessageSize))
+            {
+                _current = _method.ResponseMarshaller.Deserialize(reader.Payload);
+                return true;
+            }
+        }
+        catch (Exception ex)
+        {
+            Finish(StatusFromException(ex));
+        }
+
+        return false;
+    }
+
+    /// <summary>Pooled state machine: every caller awaits it exactly once.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReadMessageAsync()
     {
         if (await _responseTask.ConfigureAwait(false) && _status is null && _reader is { } reader)
@@ -389,14 +470,14 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
             {
                 if (await reader.ReadAsync(_channel.Options.MaxReceiveMessageSize, _token).ConfigureAwait(false))
                 {
-                    _current = _method.ResponseMarshaller.Deserialize(new ReadOnlySequence<byte>(reader.Payload));
+                    _current = _method.ResponseMarshaller.Deserialize(reader.Payload);
                     return true;
                 }
 
                 var trailers = _response!.TrailingHeaders;
                 Finish(
                     TryGetStatus(trailers, out var status) ? status : new Status(StatusCode.Internal, "the server ended the response without a grpc-status"),
-                    HttpMetadata.From(trailers));
+                    HttpMetadata.FromOrNull(trailers));
             }
             catch (Exception ex)
             {
@@ -417,7 +498,7 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
             return HttpMetadata.From(response.Headers);
         }
 
-        throw new RpcException(_status ?? new Status(StatusCode.Internal, "no response headers"), _trailers);
+        throw new RpcException(_status ?? new Status(StatusCode.Internal, "no response headers"), Trailers);
     }
 
     /// <summary>Ends the call with <paramref name="status"/> unless it already ended; true if this call ended it.</summary>
@@ -430,7 +511,7 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
                 return false;
             }
 
-            _trailers = trailers ?? new Metadata();
+            _trailers = trailers;
             _status = status;
         }
 
@@ -438,7 +519,7 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
         {
             try
             {
-                _cts.CancelAfter(Timeout.InfiniteTimeSpan);
+                _cts!.CancelAfter(Timeout.InfiniteTimeSpan);
             }
             catch (ObjectDisposedException)
             {
@@ -462,7 +543,7 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
         var status = _status!.Value;
         if (status.StatusCode != StatusCode.OK)
         {
-            throw new RpcException(status, _trailers);
+            throw new RpcException(status, Trailers);
         }
     }
 
@@ -471,7 +552,7 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
         if (_status is { } status)
         {
             throw status.StatusCode != StatusCode.OK
-                ? new RpcException(status, _trailers)
+                ? new RpcException(status, Trailers)
                 : new InvalidOperationException("the call has already completed");
         }
     }
@@ -515,6 +596,9 @@ internal sealed class HttpClientCall<TRequest, TResponse> : IClientCall<TRequest
             _ => new Status(StatusCode.Internal, "error in the RPC client: " + ex.Message),
         };
     }
+
+    private static bool HasDeadline(CallOptions options) =>
+        options.Deadline is { } deadline && deadline != DateTime.MaxValue;
 
     private static bool TryGetStatus(HttpHeaders headers, out Status status)
     {

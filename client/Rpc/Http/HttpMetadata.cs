@@ -18,9 +18,12 @@ internal static class HttpMetadata
     /// Custom metadata among response headers or trailers: everything but the protocol's own
     /// headers. Binary values that are not valid base64 are dropped rather than failing the call.
     /// </summary>
-    public static Metadata From(HttpHeaders headers)
+    public static Metadata From(HttpHeaders headers) => FromOrNull(headers) ?? new Metadata();
+
+    /// <summary>As <see cref="From"/>, but null when there is no custom metadata (the usual case: no allocation).</summary>
+    public static Metadata? FromOrNull(HttpHeaders headers)
     {
-        var metadata = new Metadata();
+        Metadata? metadata = null;
         foreach (var header in headers.NonValidated)
         {
             var key = header.Key.ToLowerInvariant();
@@ -28,6 +31,8 @@ internal static class HttpMetadata
             {
                 continue;
             }
+
+            metadata ??= new Metadata();
 
             foreach (var value in header.Value)
             {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using Kv.Client.Rpc.Wire;
 
 namespace Kv.Client.Rpc.Http;
@@ -9,13 +10,15 @@ namespace Kv.Client.Rpc.Http;
 /// Contract: one reader at a time; <see cref="Payload"/> is valid until the next read;
 /// <see cref="Dispose"/> only from the reading path (never while a read is in progress).
 /// </summary>
-internal sealed class ResponseFrameReader(Stream stream) : IDisposable
+internal sealed class ResponseFrameReader(Stream stream, int initialBufferSize) : IDisposable
 {
-    // Large enough that a streamed burst of small messages is read in few calls; pooled, so
-    // a unary call pays no more for it than for a small one.
-    private const int InitialBufferSize = 16 * 1024;
+    /// <summary>For calls with one response: pooled, so a unary call pays nothing for its size.</summary>
+    public const int SingleResponseBufferSize = 16 * 1024;
 
-    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
+    /// <summary>For response streams: a burst of small messages is read in few calls.</summary>
+    public const int StreamBufferSize = 64 * 1024;
+
+    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(initialBufferSize);
     private int _start;     // first unread byte
     private int _end;       // one past the last byte read from the stream
     private int _consumed;  // bytes of the last returned message, skipped by the next read
@@ -24,15 +27,45 @@ internal sealed class ResponseFrameReader(Stream stream) : IDisposable
     public ReadOnlyMemory<byte> Payload { get; private set; }
 
     /// <summary>
-    /// Reads the next message. False at a clean end of the body; throws <see cref="RpcException"/>
-    /// for a body that ends inside a message, a compressed message (we negotiate no encoding) or
-    /// a message larger than <paramref name="maxMessageSize"/>.
+    /// Returns the next message if it is already buffered, without touching the stream. False
+    /// when more bytes are needed (then call <see cref="ReadAsync"/>). Throws as ReadAsync does.
     /// </summary>
-    public async ValueTask<bool> ReadAsync(int maxMessageSize, CancellationToken cancellationToken)
+    public bool TryReadBuffered(int maxMessageSize)
     {
         _start += _consumed;
         _consumed = 0;
         Payload = default;
+        if (_end - _start < GrpcProtocol.FrameHeaderSize)
+        {
+            return false;
+        }
+
+        var length = ReadPrefix(maxMessageSize);
+        var total = GrpcProtocol.FrameHeaderSize + length;
+        if (_end - _start < total)
+        {
+            return false;
+        }
+
+        Payload = _buffer.AsMemory(_start + GrpcProtocol.FrameHeaderSize, length);
+        _consumed = total;
+        return true;
+    }
+
+    /// <summary>
+    /// Reads the next message. False at a clean end of the body; throws <see cref="RpcException"/>
+    /// for a body that ends inside a message, a compressed message (we negotiate no encoding) or
+    /// a message larger than <paramref name="maxMessageSize"/>.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<bool> ReadAsync(int maxMessageSize, CancellationToken cancellationToken)
+    {
+        // Pooled state machine: callers (HttpClientCall only) await each read exactly once.
+        if (TryReadBuffered(maxMessageSize))
+        {
+            return true;
+        }
+
         if (!await FillAsync(GrpcProtocol.FrameHeaderSize, cancellationToken).ConfigureAwait(false))
         {
             if (_end == _start)
@@ -43,26 +76,14 @@ internal sealed class ResponseFrameReader(Stream stream) : IDisposable
             throw new RpcException(new Status(StatusCode.Internal, "the response ended inside a message prefix"));
         }
 
-        MessageFrame.ReadHeader(_buffer.AsSpan(_start, GrpcProtocol.FrameHeaderSize), out var flag, out var length);
-        if (flag != 0)
-        {
-            throw new RpcException(new Status(StatusCode.Internal, flag == 1
-                ? "the server sent a compressed message, but no message encoding was negotiated"
-                : $"invalid Compressed-Flag {flag} in a response message"));
-        }
-
-        if (length > Math.Min(maxMessageSize, int.MaxValue - GrpcProtocol.FrameHeaderSize))
-        {
-            throw new RpcException(new Status(StatusCode.ResourceExhausted, $"Received message larger than max ({length} vs. {maxMessageSize})"));
-        }
-
-        var total = GrpcProtocol.FrameHeaderSize + (int)length;
+        var length = ReadPrefix(maxMessageSize);
+        var total = GrpcProtocol.FrameHeaderSize + length;
         if (!await FillAsync(total, cancellationToken).ConfigureAwait(false))
         {
             throw new RpcException(new Status(StatusCode.Internal, $"the response ended inside a message ({_end - _start - GrpcProtocol.FrameHeaderSize} of {length} bytes)"));
         }
 
-        Payload = _buffer.AsMemory(_start + GrpcProtocol.FrameHeaderSize, (int)length);
+        Payload = _buffer.AsMemory(_start + GrpcProtocol.FrameHeaderSize, length);
         _consumed = total;
         return true;
     }
@@ -78,19 +99,36 @@ internal sealed class ResponseFrameReader(Stream stream) : IDisposable
         }
     }
 
-    /// <summary>Reads until at least <paramref name="needed"/> unread bytes are buffered; false at end of body.</summary>
-    private async ValueTask<bool> FillAsync(int needed, CancellationToken cancellationToken)
+    /// <summary>Checks the buffered prefix at <see cref="_start"/>; returns the message length.</summary>
+    private int ReadPrefix(int maxMessageSize)
     {
-        if (_start == _end)
+        MessageFrame.ReadHeader(_buffer.AsSpan(_start, GrpcProtocol.FrameHeaderSize), out var flag, out var length);
+        if (flag != 0)
         {
-            _start = _end = 0;
+            throw new RpcException(new Status(StatusCode.Internal, flag == 1
+                ? "the server sent a compressed message, but no message encoding was negotiated"
+                : $"invalid Compressed-Flag {flag} in a response message"));
         }
 
+        if (length > Math.Min(maxMessageSize, int.MaxValue - GrpcProtocol.FrameHeaderSize))
+        {
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, $"Received message larger than max ({length} vs. {maxMessageSize})"));
+        }
+
+        return (int)length;
+    }
+
+    /// <summary>Reads until at least <paramref name="needed"/> unread bytes are buffered; false at end of body.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> FillAsync(int needed, CancellationToken cancellationToken)
+    {
         while (_end - _start < needed)
         {
-            if (_buffer.Length - _start < needed)
+            // Unread bytes (less than one message) move to the front before every read, so
+            // each read may fill the whole buffer rather than what is left of its tail.
+            if (_start > 0 || _buffer.Length < needed)
             {
-                Grow(needed);
+                Compact(needed);
             }
 
             var read = await stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
@@ -105,8 +143,8 @@ internal sealed class ResponseFrameReader(Stream stream) : IDisposable
         return true;
     }
 
-    /// <summary>Makes room for <paramref name="needed"/> bytes from <see cref="_start"/>.</summary>
-    private void Grow(int needed)
+    /// <summary>Moves the unread bytes to the front, into a larger buffer if <paramref name="needed"/> does not fit.</summary>
+    private void Compact(int needed)
     {
         var unread = _end - _start;
         if (_buffer.Length >= needed)

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography.X509Certificates;
 using Kv.Client.Rpc;
 using Kv.Client.Rpc.Wire;
@@ -23,6 +24,10 @@ internal sealed class HttpServerCall<TRequest, TResponse> : ServerCallContext, I
 {
     // CancellationTokenSource.CancelAfter accepts at most uint.MaxValue - 1 ms (about 49 days).
     private static readonly TimeSpan MaxTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
+    // Messages up to this size are framed into one span of the response pipe: with the prefix
+    // it fits one of Kestrel's 4 KiB pool blocks, so asking for it costs no extra buffer.
+    private const int SpanSerializeLimit = 4096 - GrpcProtocol.FrameHeaderSize;
 
     private readonly HttpContext _http;
     private readonly Method<TRequest, TResponse> _method;
@@ -176,8 +181,12 @@ internal sealed class HttpServerCall<TRequest, TResponse> : ServerCallContext, I
         }
     }
 
-    /// <summary>The one request of a unary or server-streaming call.</summary>
-    public async Task<TRequest> ReadSingleRequestAsync()
+    /// <summary>
+    /// The one request of a unary or server-streaming call. A ValueTask (pooled when it
+    /// waits), as the request has usually arrived with the headers: no Task per call.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<TRequest> ReadSingleRequestAsync()
     {
         if (!await MoveNextAsync().ConfigureAwait(false))
         {
@@ -221,9 +230,24 @@ internal sealed class HttpServerCall<TRequest, TResponse> : ServerCallContext, I
         }
 
         var writer = response.BodyWriter;
-        MessageFrame.WriteHeader(writer.GetSpan(GrpcProtocol.FrameHeaderSize), size);
-        writer.Advance(GrpcProtocol.FrameHeaderSize);
-        _method.ResponseMarshaller.Serialize(message, writer);
+        var marshaller = _method.ResponseMarshaller;
+        if (size <= SpanSerializeLimit && marshaller.CanSerializeToSpan)
+        {
+            // Prefix and message in one span of one pool block: cheaper than protobuf's
+            // IBufferWriter path, which asks the pipe for memory more than once.
+            var framed = GrpcProtocol.FrameHeaderSize + size;
+            var span = writer.GetSpan(framed)[..framed];
+            MessageFrame.WriteHeader(span, size);
+            marshaller.TrySerialize(message, span[GrpcProtocol.FrameHeaderSize..]);
+            writer.Advance(framed);
+        }
+        else
+        {
+            MessageFrame.WriteHeader(writer.GetSpan(GrpcProtocol.FrameHeaderSize), size);
+            writer.Advance(GrpcProtocol.FrameHeaderSize);
+            marshaller.Serialize(message, writer);
+        }
+
         _messageWritten = true;
     }
 
@@ -308,14 +332,59 @@ internal sealed class HttpServerCall<TRequest, TResponse> : ServerCallContext, I
 
     public void Dispose() => _deadlineCts?.Dispose();
 
-    private async ValueTask FlushAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Flushes the response body. When the handler passes no token of its own (or the call's)
+    /// and the pipe flushes at once, as it does while the client keeps up, no state machine runs.
+    /// </summary>
+    private ValueTask FlushAsync(CancellationToken cancellationToken)
     {
-        using var linked = NeedsLink(cancellationToken) ? CancellationTokenSource.CreateLinkedTokenSource(_token, cancellationToken) : null;
-        var token = linked?.Token ?? _token;
+        if (NeedsLink(cancellationToken))
+        {
+            return FlushLinkedAsync(cancellationToken);
+        }
+
+        ValueTask<FlushResult> flush;
+        try
+        {
+            flush = _http.Response.BodyWriter.FlushAsync(_token);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException)
+        {
+            // Failures surface through the returned task, as they did when this was async.
+            return ValueTask.FromException(ClientGone(ex));
+        }
+
+        if (!flush.IsCompletedSuccessfully)
+        {
+            return AwaitFlushAsync(flush);
+        }
+
+        var result = flush.Result;
+        return result.IsCanceled || result.IsCompleted ? ValueTask.FromException(ClientGone(null)) : default;
+    }
+
+    private async ValueTask FlushLinkedAsync(CancellationToken cancellationToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(_token, cancellationToken);
+        ValueTask<FlushResult> flush;
+        try
+        {
+            flush = _http.Response.BodyWriter.FlushAsync(linked.Token);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException)
+        {
+            throw ClientGone(ex);
+        }
+
+        await AwaitFlushAsync(flush).ConfigureAwait(false);
+    }
+
+    private async ValueTask AwaitFlushAsync(ValueTask<FlushResult> flush)
+    {
         FlushResult result;
         try
         {
-            result = await _http.Response.BodyWriter.FlushAsync(token).ConfigureAwait(false);
+            result = await flush.ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or InvalidOperationException)
         {
