@@ -66,6 +66,9 @@ internal sealed class HttpServerCall<TRequest, TResponse> : ServerCallContext, I
 
     public override CancellationToken CancellationToken => _token;
 
+    public override bool DeadlineExceeded =>
+        _deadlineCts is { IsCancellationRequested: true } && !_clientGone && !_http.RequestAborted.IsCancellationRequested;
+
     public override Metadata ResponseTrailers => _trailers ??= [];
 
     public override Status Status

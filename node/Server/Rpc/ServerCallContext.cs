@@ -25,6 +25,13 @@ public abstract class ServerCallContext
     /// <summary>Fires when the client cancels, the deadline passes or the connection drops.</summary>
     public abstract CancellationToken CancellationToken { get; }
 
+    /// <summary>
+    /// Whether <see cref="CancellationToken"/> fired because the deadline passed (not because the
+    /// client left). Decided by the server's deadline timer, never by comparing clocks: the timer
+    /// may fire a moment before the clock reaches <see cref="Deadline"/>.
+    /// </summary>
+    public abstract bool DeadlineExceeded { get; }
+
     /// <summary>Custom trailers sent with the status.</summary>
     public abstract Metadata ResponseTrailers { get; }
 

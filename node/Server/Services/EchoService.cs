@@ -16,9 +16,13 @@ namespace Kv.Node.Server.Services;
 public sealed class EchoService
 {
     private readonly ConcurrentDictionary<string, TaskCompletionSource<StatusCode>> _endings = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _starts = new(StringComparer.Ordinal);
 
     /// <summary>Completes with how the handler of the call tagged <paramref name="tag"/> ended.</summary>
     public Task<StatusCode> CallEnded(string tag) => Ending(tag).Task;
+
+    /// <summary>Completes once the handler of the call tagged <paramref name="tag"/> is running (its tag known).</summary>
+    public Task CallStarted(string tag) => Start(tag).Task;
 
     public ServerServiceDefinition BindService() => ServerServiceDefinition.CreateBuilder()
         .AddMethod(EchoContract.Unary, UnaryAsync)
@@ -115,6 +119,11 @@ public sealed class EchoService
 
     private async Task<T> ObserveAsync<T>(Func<string?> tag, ServerCallContext context, Func<Task<T>> body)
     {
+        if (tag() is { } known)
+        {
+            Start(known).TrySetResult();
+        }
+
         try
         {
             var result = await body().ConfigureAwait(false);
@@ -124,7 +133,7 @@ public sealed class EchoService
         catch (OperationCanceledException)
         {
             // The transport reports a reset stream as a cancellation even before the token shows it.
-            Record(tag(), DateTime.UtcNow >= context.Deadline ? StatusCode.DeadlineExceeded : StatusCode.Cancelled);
+            Record(tag(), context.DeadlineExceeded ? StatusCode.DeadlineExceeded : StatusCode.Cancelled);
             throw;
         }
         catch (RpcException ex)
@@ -141,6 +150,9 @@ public sealed class EchoService
             Ending(tag).TrySetResult(code);
         }
     }
+
+    private TaskCompletionSource Start(string tag) =>
+        _starts.GetOrAdd(tag, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
     private TaskCompletionSource<StatusCode> Ending(string tag) =>
         _endings.GetOrAdd(tag, static _ => new TaskCompletionSource<StatusCode>(TaskCreationOptions.RunContinuationsAsynchronously));

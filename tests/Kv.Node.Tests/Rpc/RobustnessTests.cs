@@ -12,7 +12,7 @@ namespace Kv.Node.Tests.Rpc;
 public sealed class RobustnessTests(EchoServerFixture server) : IClassFixture<EchoServerFixture>
 {
     private const string Unary = "/kv.v1.Echo/Unary";
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30); // bounds waits on conditions; passing runs take milliseconds
 
     private static byte[] ValidRequest => new EchoRequest { Message = "m" }.ToByteArray();
 
@@ -231,6 +231,10 @@ public sealed class RobustnessTests(EchoServerFixture server) : IClassFixture<Ec
             await raw.OpenGrpcStreamAsync(streamId, "/kv.v1.Echo/ServerStream");
             await raw.SendDataAsync(streamId, RawGrpc.Frame(new EchoRequest { Count = 0, ResponseSize = 65536, Tag = tags[i] }.ToByteArray()), endStream: true);
         }
+
+        // Every handler is running (and stalled on flow control) before anything else is checked:
+        // a stream that never reached its handler could not show that handlers are released.
+        await Task.WhenAll(tags.Select(server.Echo.CallStarted)).WaitAsync(Patience);
 
         // Meanwhile another client is served normally, including a stream that needs flow control.
         await AssertStillServingAsync();
