@@ -787,6 +787,13 @@ internal sealed class Raft
         {
             case MessageType.AppResp:
                 pr.RecentActive = true;
+                if (m.Index > Log.LastIndex())
+                {
+                    // Bad input: nobody can have acknowledged entries we never had. Ignore it rather than
+                    // let it advance Match (and the commit index) past our log.
+                    return StepResult.Ok;
+                }
+
                 if (m.Reject)
                 {
                     var nextProbeIdx = m.RejectHint;
@@ -1126,6 +1133,13 @@ internal sealed class Raft
                 if (Lead == None)
                 {
                     return StepResult.NoLeader;
+                }
+
+                // Forwarding stamps our id as the sender, and the sender is the transferee: so only
+                // a request to make this member the leader can be forwarded; others go to the leader.
+                if (m.From != Id)
+                {
+                    return StepResult.NotLeader;
                 }
 
                 m.To = Lead;
