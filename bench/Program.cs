@@ -2,6 +2,7 @@
 // Suites register here, one line each.
 var suites = new SortedDictionary<string, Func<string[], int>>(StringComparer.Ordinal)
 {
+    ["raft"] = Kv.Bench.Raft.RaftBench.Run,
 };
 
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
