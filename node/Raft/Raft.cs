@@ -234,7 +234,11 @@ internal sealed class Raft
 
     // ---------------------------------------------------------------- ticks
 
-    public void Tick() => tick();
+    public void Tick()
+    {
+        tick();
+        AssertInvariants();
+    }
 
     private bool PastElectionTimeout() => electionElapsed >= randomizedElectionTimeout;
 
@@ -758,6 +762,11 @@ internal sealed class Raft
                 return StepProposal(m);
 
             case MessageType.ReadIndex:
+                if (m.Context == 0)
+                {
+                    return StepResult.Ok; // bad input: 0 means "no read" on heartbeats, so it could never be answered
+                }
+
                 if (Tracker.IsSingleton)
                 {
                     RespondToReadIndex(m, Log.Committed);
@@ -1171,6 +1180,11 @@ internal sealed class Raft
 
     private void HandleAppendEntries(Message m)
     {
+        if (!WellFormedEntries(m))
+        {
+            return; // bad input: not something a leader can have sent; ignore it
+        }
+
         if (m.Index < Log.Committed)
         {
             // Everything up to our commit index already matches the leader's (log matching).
@@ -1189,6 +1203,24 @@ internal sealed class Raft
         var hintIndex = Math.Min(m.Index, Log.LastIndex());
         var (hi, ht) = Log.FindConflictByTerm(hintIndex, m.LogTerm);
         Send(new Message { To = m.From, Type = MessageType.AppResp, Index = m.Index, Reject = true, RejectHint = hi, LogTerm = ht });
+    }
+
+    /// <summary>Entries must follow Index contiguously, with terms non-decreasing, at least LogTerm and at most the message's term.</summary>
+    private static bool WellFormedEntries(Message m)
+    {
+        var prevTerm = m.LogTerm;
+        for (var i = 0; i < m.Entries.Length; i++)
+        {
+            var e = m.Entries[i];
+            if (e.Index != m.Index + (ulong)i + 1 || e.Term < prevTerm || e.Term > m.Term)
+            {
+                return false;
+            }
+
+            prevTerm = e.Term;
+        }
+
+        return true;
     }
 
     private void HandleHeartbeat(Message m)

@@ -108,6 +108,19 @@ public class SnapshotAndBadInputTests
         Assert.Equal(last, c[2].LastIndex);
     }
 
+    [Fact(DisplayName = "Bad input: an append whose entries do not follow its index contiguously is ignored")]
+    public void A_malformed_append_is_ignored()
+    {
+        var c = new RaftTestCluster(3);
+        c.Elect(1);
+        var last = c[2].LastIndex;
+        var term = c[1].Term;
+        c[2].Step(new Message { Type = MessageType.App, From = 1, To = 2, Term = term, Index = last, LogTerm = term, Entries = [new Entry(term, last + 5, EntryType.Normal, Data("gap"))] });
+        c[2].Step(new Message { Type = MessageType.App, From = 1, To = 2, Term = term, Index = last, LogTerm = term, Entries = [new Entry(term + 7, last + 1, EntryType.Normal, Data("future-term"))] });
+        Assert.Empty(c.Take(MessageType.AppResp));
+        Assert.Equal(last, c[2].LastIndex);
+    }
+
     [Fact(DisplayName = "Bad input: a term from the future on a learner does not make it campaign or vote itself into power")]
     public void A_future_term_on_a_learner_is_handled_by_the_rules()
     {
