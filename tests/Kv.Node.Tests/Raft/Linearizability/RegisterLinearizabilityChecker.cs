@@ -13,9 +13,16 @@ internal static class RegisterLinearizabilityChecker
     public static bool IsLinearizable(IReadOnlyList<RegisterOp> history) => Check(history, out _);
 
     /// <summary>Returns false with a description of the longest linearizable prefix found.</summary>
-    public static bool Check(IReadOnlyList<RegisterOp> history, out string explanation)
+    public static bool Check(IReadOnlyList<RegisterOp> history, out string explanation, int maxStates = 2_000_000)
     {
-        var ops = history.Where(o => !(o.Kind == RegisterOpKind.Read && o.IsPending)).OrderBy(o => o.Invoke).ToArray();
+        // Reads without a result say nothing. A pending write whose value no read returned may be
+        // linearized "never", so dropping it is sound, and it removes most of the search's branching.
+        var observed = history.Where(o => o.Kind == RegisterOpKind.Read && !o.IsPending).Select(o => o.Value).ToHashSet();
+        var ops = history
+            .Where(o => !(o.Kind == RegisterOpKind.Read && o.IsPending))
+            .Where(o => !(o.Kind == RegisterOpKind.Write && o.IsPending && !observed.Contains(o.Value)))
+            .OrderBy(o => o.Invoke)
+            .ToArray();
         foreach (var o in ops)
         {
             if (o.Return <= o.Invoke)
@@ -24,11 +31,18 @@ internal static class RegisterLinearizabilityChecker
             }
         }
 
-        var search = new Search(ops);
+        var search = new Search(ops, maxStates);
         if (search.Run())
         {
             explanation = "linearizable";
             return true;
+        }
+
+        if (search.BudgetExceeded)
+        {
+            // Deterministic per history: a history this tangled is reported, never silently passed.
+            explanation = $"undecided: search budget of {maxStates} states exceeded on {ops.Length} ops";
+            return false;
         }
 
         explanation = $"not linearizable; deepest linearized prefix ({search.BestDepth} of {ops.Count(o => !o.IsPending)} completed ops): "
@@ -45,12 +59,17 @@ internal static class RegisterLinearizabilityChecker
         private readonly List<int> path = [];
         private int remainingCompleted;
 
-        public Search(RegisterOp[] ops)
+        private readonly int maxStates;
+
+        public Search(RegisterOp[] ops, int maxStates)
         {
             this.ops = ops;
+            this.maxStates = maxStates;
             done = new ulong[(ops.Length + 63) / 64];
             remainingCompleted = ops.Count(o => !o.IsPending);
         }
+
+        public bool BudgetExceeded { get; private set; }
 
         public int BestDepth { get; private set; } = -1;
 
@@ -67,6 +86,12 @@ internal static class RegisterLinearizabilityChecker
             if (remainingCompleted == 0)
             {
                 return true;
+            }
+
+            if (seen.Count > maxStates)
+            {
+                BudgetExceeded = true;
+                return false;
             }
 
             var completedDepth = path.Count(i => !ops[i].IsPending);

@@ -78,6 +78,22 @@ public class RegisterLinearizabilityCheckerTests
         Assert.False(RegisterLinearizabilityChecker.IsLinearizable([PendingW(1, 0, 5), R(2, 100, 101, 5), R(2, 200, 201, 0)]));
 
     [Fact]
+    public void A_history_too_tangled_for_the_budget_is_reported_not_passed()
+    {
+        // Many overlapping writes, each read back, then a read of a value nobody wrote: the search
+        // must exhaust the orders of the writes before it can say no.
+        var ops = new List<RegisterOp>();
+        for (var i = 0; i < 14; i++)
+        {
+            ops.Add(W(i, 0, 100, (ulong)i + 1));
+        }
+
+        ops.Add(R(99, 200, 201, 999));
+        Assert.False(RegisterLinearizabilityChecker.Check(ops, out var why, maxStates: 1000));
+        Assert.StartsWith("undecided", why, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_long_sequential_history_is_checked_quickly()
     {
         var ops = new List<RegisterOp>();

@@ -29,14 +29,14 @@ internal sealed class Simulation
 
     public Simulation(ulong seed, SimOptions? options = null)
     {
-        opt = options ?? new SimOptions();
+        opt = options ?? SimOptions.ForSeed(seed);
         rnd = new SimRandom(seed);
         nodes = new SimNode[opt.Universe];
         var founders = Enumerable.Range(1, opt.InitialVoters).Select(i => (ulong)i).ToArray();
         for (var i = 0; i < opt.Universe; i++)
         {
             var id = (ulong)(i + 1);
-            var n = new SimNode(id, rnd.Fork());
+            var n = new SimNode(id, rnd.Fork()) { TickSkipRate = opt.TickSkipRate + (opt.MaxClockDrift * rnd.Next(1000) / 1000.0) };
             if (id <= (ulong)opt.InitialVoters)
             {
                 // Bootstrap: the founders hold a snapshot at index 1 with the initial configuration.
@@ -130,7 +130,7 @@ internal sealed class Simulation
         {
             foreach (var n in nodes)
             {
-                if (n.Raft is { } raft && !rnd.Chance(opt.TickSkipRate))
+                if (n.Raft is { } raft && !rnd.Chance(n.TickSkipRate))
                 {
                     raft.Tick();
                 }
@@ -653,6 +653,9 @@ internal sealed class Simulation
         public RegisterStateMachine Sm { get; set; } = new();
 
         public SimRandom ElectionRandom { get; } = electionRandom;
+
+        /// <summary>Fraction of global ticks this node's clock misses (its drift).</summary>
+        public double TickSkipRate { get; init; }
     }
 
     private sealed record InFlight(Message Message, long DeliverAt);
