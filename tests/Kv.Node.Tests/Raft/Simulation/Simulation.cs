@@ -422,9 +422,12 @@ internal sealed class Simulation
         }
         else if (k < 40)
         {
-            // Symmetric partition: a random non-trivial split.
+            // Symmetric partition: a random split, or (half the time) the leader alone, which strands
+            // its freshest entries on a minority: the setting of the paper's figure 8.
             blocked.Clear();
-            var side = nodes.Select(_ => rnd.Chance(0.5)).ToArray();
+            var leader = Leader();
+            var isolateLeader = leader is not null && rnd.Chance(0.5);
+            var side = nodes.Select(n => isolateLeader ? n == leader : rnd.Chance(0.5)).ToArray();
             for (var a = 0; a < nodes.Length; a++)
             {
                 for (var b = 0; b < nodes.Length; b++)
