@@ -169,7 +169,7 @@ internal sealed class Raft
         pendingReadIndexMessages.Clear();
     }
 
-    public void BecomeFollower(ulong term, ulong lead)
+    private void BecomeFollower(ulong term, ulong lead)
     {
         step = StepFollower;
         Reset(term);
@@ -588,7 +588,7 @@ internal sealed class Raft
             term = Term;
         }
 
-        if (Poll(Id, Message.VoteResponseType(voteMsg), true) == VoteResult.Won)
+        if (Poll(Id, true) == VoteResult.Won)
         {
             // Single-voter config: we won outright.
             if (kind == CampaignKind.PreElection)
@@ -624,9 +624,8 @@ internal sealed class Raft
         }
     }
 
-    private VoteResult Poll(ulong id, MessageType t, bool granted)
+    private VoteResult Poll(ulong id, bool granted)
     {
-        _ = t;
         Tracker.RecordVote(id, granted);
         return Tracker.TallyVotes();
     }
@@ -1077,7 +1076,7 @@ internal sealed class Raft
                     return StepResult.Ok;
                 }
 
-                switch (Poll(m.From, m.Type, !m.Reject))
+                switch (Poll(m.From, !m.Reject))
                 {
                     case VoteResult.Won:
                         if (Role == RaftRole.PreCandidate)
