@@ -1,0 +1,691 @@
+using Kv.Node.Raft;
+using Kv.Node.Tests.Raft.Linearizability;
+
+namespace Kv.Node.Tests.Raft.Simulation;
+
+/// <summary>
+/// One deterministic simulated run of a Raft group: every choice (which message to deliver,
+/// drop or duplicate, which node ticks, crashes, partitions, membership changes, client
+/// operations) comes from one seeded generator, so a seed replays exactly. Faults run for
+/// FaultSteps, then the world heals for HealSteps and the group must make progress again.
+/// Safety is checked after every step; the client history is checked for linearizability at
+/// the end. Throws SafetyViolationException on any violation.
+/// </summary>
+internal sealed class Simulation
+{
+    private readonly SimOptions opt;
+    private readonly SimRandom rnd;
+    private readonly SimNode[] nodes;
+    private readonly List<InFlight> network = [];
+    private readonly HashSet<(ulong From, ulong To)> blocked = [];
+    private readonly SafetyChecker safety = new();
+    private readonly Client[] clients;
+    private readonly List<RegisterOp> history = [];
+    private readonly List<string> trace = [];
+    private long now;
+    private ulong nextReadContext = 1;
+    private bool healing;
+    private int completedInHeal;
+
+    public Simulation(ulong seed, SimOptions? options = null)
+    {
+        opt = options ?? SimOptions.ForSeed(seed);
+        rnd = new SimRandom(seed);
+        nodes = new SimNode[opt.Universe];
+        var founders = Enumerable.Range(1, opt.InitialVoters).Select(i => (ulong)i).ToArray();
+        for (var i = 0; i < opt.Universe; i++)
+        {
+            var id = (ulong)(i + 1);
+            var n = new SimNode(id, rnd.Fork()) { TickSkipRate = opt.TickSkipRate + (opt.MaxClockDrift * rnd.Next(1000) / 1000.0) };
+            if (id <= (ulong)opt.InitialVoters)
+            {
+                // Bootstrap: the founders hold a snapshot at index 1 with the initial configuration.
+                var sm = new RegisterStateMachine();
+                n.Storage.ApplySnapshot(new Snapshot(new SnapshotMetadata(1, 1, ConfState.OfVoters(founders)), sm.Snapshot()));
+                n.Storage.SetHardState(new HardState(1, 0, 1));
+            }
+
+            nodes[i] = n;
+            Start(n);
+        }
+
+        clients = Enumerable.Range(1, opt.Clients).Select(c => new Client(c)).ToArray();
+    }
+
+    /// <summary>Stats of the finished run, for the bulk test's summary.</summary>
+    public int CompletedOps => history.Count(o => !o.IsPending);
+
+    public int CommittedEntries => safety.CommittedCount;
+
+    /// <summary>The last few events, printed with a failure.</summary>
+    public IReadOnlyList<string> Trace => trace;
+
+    public void Run()
+    {
+        for (var i = 0; i < opt.FaultSteps; i++)
+        {
+            Step(faults: true);
+        }
+
+        // Heal: everything back up, no more faults or message loss; the group must recover.
+        healing = true;
+        blocked.Clear();
+        foreach (var n in nodes)
+        {
+            if (n.Raft is null)
+            {
+                Start(n);
+            }
+        }
+
+        for (var i = 0; i < opt.HealSteps; i++)
+        {
+            Step(faults: false);
+        }
+
+        foreach (var c in clients)
+        {
+            if (c.Op is not null)
+            {
+                GiveUp(c);
+            }
+        }
+
+        if (completedInHeal == 0)
+        {
+            throw new SafetyViolationException("liveness after healing", $"no client operation completed in {opt.HealSteps} steps after all faults healed; {Describe()}");
+        }
+
+        if (!RegisterLinearizabilityChecker.Check(history, out var why))
+        {
+            throw new SafetyViolationException("linearizability", why);
+        }
+    }
+
+    public string Describe() =>
+        $"in flight: {network.Count}, blocked: {blocked.Count}; " + string.Join("; ", nodes.Select(n => n.Raft is { } r
+            ? $"{n.Id}:{r.Role} t{r.Term} lead{r.Lead} c{r.Committed} a{r.Applied} li{r.LastIndex} {r.ConfState}"
+                + (r.Role == RaftRole.Leader ? " progress[" + string.Join(", ", r.Core.Tracker.Progress.OrderBy(p => p.Key).Select(p => $"{p.Key}:{p.Value}")) + "]" : "")
+            : $"{n.Id}:down"));
+
+    private void Note(string s)
+    {
+        trace.Add($"[{now}] {s}");
+        if (trace.Count > 60)
+        {
+            trace.RemoveRange(0, 20);
+        }
+    }
+
+    private void Step(bool faults)
+    {
+        now++;
+        if (faults && rnd.Chance(opt.FaultRate))
+        {
+            InjectFault();
+        }
+
+        // Logical time: every TickEvery steps each live node ticks, occasionally skipping one (clock drift).
+        if (now % opt.TickEvery == 0)
+        {
+            foreach (var n in nodes)
+            {
+                if (n.Raft is { } raft && !rnd.Chance(n.TickSkipRate))
+                {
+                    raft.Tick();
+                }
+            }
+        }
+
+        var r = rnd.Next(100);
+        if (r < 50)
+        {
+            // Deliver a few: the network must not be the bottleneck, or queues grow without bound.
+            for (var k = 1 + rnd.Next(4); k > 0; k--)
+            {
+                DeliverOne(faults);
+            }
+        }
+        else if (r < 85)
+        {
+            HandleSomeReady();
+        }
+        else
+        {
+            DriveClients();
+        }
+
+        safety.AfterStep(LiveRafts());
+    }
+
+    private IEnumerable<RaftNode> LiveRafts()
+    {
+        foreach (var n in nodes)
+        {
+            if (n.Raft is { } r)
+            {
+                yield return r;
+            }
+        }
+    }
+
+    private SimNode? RandomUp()
+    {
+        var start = rnd.Next(nodes.Length);
+        for (var i = 0; i < nodes.Length; i++)
+        {
+            var n = nodes[(start + i) % nodes.Length];
+            if (n.Raft is not null)
+            {
+                return n;
+            }
+        }
+
+        return null;
+    }
+
+    private SimNode? Leader()
+    {
+        SimNode? best = null;
+        foreach (var n in nodes)
+        {
+            if (n.Raft is { Role: RaftRole.Leader } r && (best is null || r.Term > best.Raft!.Term))
+            {
+                best = n;
+            }
+        }
+
+        return best;
+    }
+
+    // ------------------------------------------------------------------ nodes
+
+    private void Start(SimNode n)
+    {
+        var snap = n.Storage.Snapshot();
+        n.Sm = new RegisterStateMachine();
+        n.Sm.Restore(snap.Data.Span, snap.Index);
+        n.Raft = new RaftNode(
+            new RaftConfig
+            {
+                Id = n.Id,
+                ElectionTick = opt.ElectionTick,
+                HeartbeatTick = opt.HeartbeatTick,
+                Applied = snap.Index,
+                MaxSizePerMsg = opt.MaxSizePerMsg,
+                MaxInflightMsgs = opt.MaxInflight,
+                CheckQuorum = true,
+                PreVote = true,
+            },
+            n.Storage,
+            n.ElectionRandom);
+        Note($"start {n.Id} snap={snap.Index} hs={n.Storage.HardState} last={n.Storage.LastIndex()}");
+    }
+
+    private void Crash(SimNode n)
+    {
+        // Whatever the node did not persist (unstable entries, volatile state) is lost.
+        n.Raft = null;
+        Note($"crash {n.Id}");
+        foreach (var c in clients)
+        {
+            if (c.Op is { } op && op.Node == n.Id)
+            {
+                GiveUp(c);
+            }
+        }
+    }
+
+    private void HandleSomeReady()
+    {
+        var start = rnd.Next(nodes.Length);
+        for (var i = 0; i < nodes.Length; i++)
+        {
+            var n = nodes[(start + i) % nodes.Length];
+            if (n.Raft is { HasReady: true })
+            {
+                HandleReady(n);
+                return;
+            }
+        }
+    }
+
+    /// <summary>The host side of RaftNode's contract: persist, send, apply, Advance.</summary>
+    private void HandleReady(SimNode n)
+    {
+        var raft = n.Raft!;
+        var rd = raft.Ready();
+
+        // 1. Persist: snapshot, entries, hard state.
+        if (rd.Snapshot is { } snap)
+        {
+            if (!n.Storage.ApplySnapshot(snap))
+            {
+                throw new SafetyViolationException("snapshot ordering", $"node {n.Id} was handed snapshot {snap.Index} older than its stored {n.Storage.Snapshot().Index}");
+            }
+        }
+
+        n.Storage.Append(rd.Entries);
+        safety.OnPersisted(n.Id, rd.Entries, n.Storage);
+        if (rd.HardState is { } hs)
+        {
+            if (hs.Term < n.Storage.HardState.Term || (hs.Term == n.Storage.HardState.Term && n.Storage.HardState.Vote != 0 && hs.Vote != n.Storage.HardState.Vote))
+            {
+                throw new SafetyViolationException("one vote per term", $"node {n.Id} hard state {n.Storage.HardState} replaced by {hs}");
+            }
+
+            n.Storage.SetHardState(hs);
+        }
+
+        // 2. Send.
+        foreach (var m in rd.Messages)
+        {
+            network.Add(new InFlight(m, now + rnd.Next(opt.MaxDelay + 1)));
+        }
+
+        // 3. Apply.
+        if (rd.Snapshot is { } s)
+        {
+            n.Sm.Restore(s.Data.Span, s.Index);
+            Note($"{n.Id} installed snapshot {s.Index}/{s.Term} {s.Metadata.ConfState}");
+        }
+
+        foreach (var e in rd.CommittedEntries)
+        {
+            safety.OnApplied(n.Id, e);
+            if (e.Index != n.Sm.Applied + 1)
+            {
+                throw new SafetyViolationException("apply in order", $"node {n.Id} applied {e.Index} after {n.Sm.Applied}");
+            }
+
+            n.Sm.Applied = e.Index;
+            if (e.Type == EntryType.ConfChange)
+            {
+                if (!ConfChange.TryDecode(e.Data.Span, out var cc))
+                {
+                    throw new SafetyViolationException("conf change decodes", $"entry {e.Index}");
+                }
+
+                var cs = raft.ApplyConfChange(cc, out var refused);
+                Note($"{n.Id} applied conf change {cc} at {e.Index} -> {cs}" + (refused is null ? "" : $" (refused: {refused})"));
+
+                // Keep a snapshot with the current config, so new members can be caught up.
+                n.Storage.CreateSnapshot(e.Index, cs, n.Sm.Snapshot());
+            }
+            else if (n.Sm.Apply(e.Data.Span, out var w))
+            {
+                foreach (var c in clients)
+                {
+                    if (c.Op is { Kind: RegisterOpKind.Write } op && op.Node == n.Id && c.Id == w.Client && op.Seq == w.Seq)
+                    {
+                        Complete(c, w.Value);
+                    }
+                }
+            }
+        }
+
+        foreach (var rs in rd.ReadStates)
+        {
+            foreach (var c in clients)
+            {
+                if (c.Op is { Kind: RegisterOpKind.Read } op && op.Node == n.Id && op.ReadContext == rs.Context)
+                {
+                    op.ReadIndex = rs.Index;
+                }
+            }
+        }
+
+        // 4. Advance.
+        raft.Advance();
+
+        // Reads whose read index is now applied return the local value.
+        foreach (var c in clients)
+        {
+            if (c.Op is { Kind: RegisterOpKind.Read, ReadIndex: > 0 } op && op.Node == n.Id && n.Sm.Applied >= op.ReadIndex)
+            {
+                Complete(c, n.Sm.Value);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ network
+
+    private void DeliverOne(bool faults)
+    {
+        if (network.Count == 0)
+        {
+            return;
+        }
+
+        // Pick a random deliverable message: reordering comes from the random choice and delays.
+        var start = rnd.Next(network.Count);
+        for (var i = 0; i < network.Count; i++)
+        {
+            var at = (start + i) % network.Count;
+            var f = network[at];
+            if (f.DeliverAt > now)
+            {
+                continue;
+            }
+
+            network[at] = network[^1];
+            network.RemoveAt(network.Count - 1);
+            var m = f.Message;
+            var target = nodes[(int)m.To - 1];
+            var dropped = target.Raft is null || blocked.Contains((m.From, m.To)) || (faults && rnd.Chance(opt.DropRate));
+            if (dropped)
+            {
+                if (m.Type == MessageType.Snap)
+                {
+                    nodes[(int)m.From - 1].Raft?.ReportSnapshot(m.To, failed: true);
+                }
+
+                return;
+            }
+
+            if (faults && rnd.Chance(opt.DuplicateRate))
+            {
+                network.Add(new InFlight(m, now + rnd.Next(opt.MaxDelay + 1)));
+            }
+
+            target.Raft!.Step(m);
+            if (m.Type == MessageType.Snap)
+            {
+                nodes[(int)m.From - 1].Raft?.ReportSnapshot(m.To, failed: false);
+            }
+
+            return;
+        }
+    }
+
+    // ------------------------------------------------------------------ faults
+
+    private void InjectFault()
+    {
+        var k = rnd.Next(100);
+        if (k < 14)
+        {
+            var down = nodes.Count(n => n.Raft is null);
+            var n = RandomUp();
+            if (n is not null && down < 2)
+            {
+                Crash(n);
+            }
+        }
+        else if (k < 30)
+        {
+            var downs = nodes.Where(n => n.Raft is null).ToArray();
+            if (downs.Length > 0)
+            {
+                Start(rnd.Pick(downs));
+            }
+        }
+        else if (k < 40)
+        {
+            // Symmetric partition: a random split, or (half the time) the leader alone, which strands
+            // its freshest entries on a minority: the setting of the paper's figure 8.
+            blocked.Clear();
+            var leader = Leader();
+            var isolateLeader = leader is not null && rnd.Chance(0.5);
+            var side = nodes.Select(n => isolateLeader ? n == leader : rnd.Chance(0.5)).ToArray();
+            for (var a = 0; a < nodes.Length; a++)
+            {
+                for (var b = 0; b < nodes.Length; b++)
+                {
+                    if (side[a] != side[b])
+                    {
+                        blocked.Add(((ulong)a + 1, (ulong)b + 1));
+                    }
+                }
+            }
+
+            Note($"partition {string.Join("", side.Select(s => s ? 'A' : 'B'))}");
+        }
+        else if (k < 47)
+        {
+            // One-way partition: a cannot reach b, b still reaches a.
+            var a = (ulong)rnd.Next(nodes.Length) + 1;
+            var b = (ulong)rnd.Next(nodes.Length) + 1;
+            if (a != b)
+            {
+                blocked.Add((a, b));
+                Note($"one-way block {a}->{b}");
+            }
+        }
+        else if (k < 57)
+        {
+            blocked.Clear();
+            Note("heal partitions");
+        }
+        else if (k < 75)
+        {
+            if (opt.MembershipChanges)
+            {
+                ProposeMembershipChange();
+            }
+        }
+        else if (k < 85)
+        {
+            if (Leader() is { } l)
+            {
+                var voters = l.Raft!.ConfState.Voters.Where(v => v != l.Id).ToArray();
+                if (voters.Length > 0)
+                {
+                    var to = rnd.Pick(voters);
+                    Note($"transfer leader {l.Id} -> {to}: {l.Raft.TransferLeader(to)}");
+                }
+            }
+        }
+        else
+        {
+            Compact();
+        }
+    }
+
+    private void Compact()
+    {
+        var n = RandomUp();
+        if (n is null || n.Raft!.Core.Log.PendingSnapshot is not null)
+        {
+            return;
+        }
+
+        var applied = n.Sm.Applied;
+        if (applied <= n.Storage.Snapshot().Index)
+        {
+            return;
+        }
+
+        n.Storage.CreateSnapshot(applied, n.Raft.ConfState, n.Sm.Snapshot());
+        var keep = (ulong)rnd.Next(4);
+        var to = applied > keep ? applied - keep : applied;
+        if (to >= n.Storage.FirstIndex())
+        {
+            n.Storage.Compact(to);
+        }
+
+        Note($"compact {n.Id} snapshot@{applied} compact@{to}");
+    }
+
+    private void ProposeMembershipChange()
+    {
+        if (Leader() is not { } l)
+        {
+            return;
+        }
+
+        var raft = l.Raft!;
+        var cs = raft.ConfState;
+        var all = nodes.Select(x => x.Id).ToArray();
+        var nonVoters = all.Where(id => Array.IndexOf(cs.Voters, id) < 0).ToArray();
+        var outsiders = all.Where(id => !cs.Contains(id)).ToArray();
+        ConfChange? cc = null;
+        if (cs.IsJoint)
+        {
+            if (!cs.AutoLeave)
+            {
+                cc = ConfChange.LeaveJointChange;
+            }
+        }
+        else
+        {
+            switch (rnd.Next(6))
+            {
+                case 0 when outsiders.Length > 0:
+                    cc = ConfChange.Single(ConfChangeType.AddLearnerNode, rnd.Pick(outsiders));
+                    break;
+                case 1 when cs.Learners.Length > 0:
+                    cc = ConfChange.Single(ConfChangeType.AddNode, rnd.Pick(cs.Learners));
+                    break;
+                case 2 when cs.Voters.Length > 3:
+                    cc = ConfChange.Single(ConfChangeType.RemoveNode, rnd.Pick(cs.Voters));
+                    break;
+                case 3 when cs.Learners.Length > 0:
+                    cc = ConfChange.Single(ConfChangeType.RemoveNode, rnd.Pick(cs.Learners));
+                    break;
+                case 4 when nonVoters.Length > 0:
+                    {
+                        // Replace a voter through a joint configuration (dissertation 4.3).
+                        var transition = (ConfChangeTransition)rnd.Next(3);
+                        var outgoing = rnd.Pick(cs.Voters);
+                        var demote = rnd.Chance(0.3);
+                        cc = new ConfChange(transition,
+                        [
+                            new ConfChangeSingle(demote ? ConfChangeType.AddLearnerNode : ConfChangeType.RemoveNode, outgoing),
+                            new ConfChangeSingle(ConfChangeType.AddNode, rnd.Pick(nonVoters)),
+                        ]);
+                        break;
+                    }
+
+                case 5 when nonVoters.Length > 0:
+                    // A single voter added via an explicit joint config.
+                    cc = new ConfChange(ConfChangeTransition.JointExplicit, [new ConfChangeSingle(ConfChangeType.AddNode, rnd.Pick(nonVoters))]);
+                    break;
+                default:
+                    break;
+            }
+        }
+
+        if (cc is not null)
+        {
+            Note($"propose conf change {cc} at {l.Id}: {raft.ProposeConfChange(cc)}");
+        }
+    }
+
+    // ------------------------------------------------------------------ clients
+
+    private void DriveClients()
+    {
+        foreach (var c in clients)
+        {
+            if (c.Op is { } op && now - op.Invoke > opt.ClientTimeout)
+            {
+                GiveUp(c);
+            }
+        }
+
+        var client = clients[rnd.Next(clients.Length)];
+        if (client.Op is not null)
+        {
+            return;
+        }
+
+        // Usually ask the leader; sometimes a random node (forwarding, "no leader" answers, follower reads).
+        var node = rnd.Chance(0.7) ? Leader() ?? RandomUp() : RandomUp();
+        if (node is null)
+        {
+            return;
+        }
+
+        var raft = node.Raft!;
+        if (rnd.Chance(0.5))
+        {
+            var seq = ++client.Seq;
+            var value = ((ulong)client.Id << 32) | seq;
+            var res = raft.Propose(RegisterStateMachine.EncodeWrite(client.Id, seq, value));
+            if (res == StepResult.Ok)
+            {
+                client.Op = new ClientOp(RegisterOpKind.Write, node.Id, now) { Seq = seq, Value = value };
+            }
+        }
+        else
+        {
+            var ctx = nextReadContext++;
+            var res = raft.ReadIndex(ctx);
+            if (res == StepResult.Ok)
+            {
+                client.Op = new ClientOp(RegisterOpKind.Read, node.Id, now) { ReadContext = ctx };
+            }
+        }
+    }
+
+    private void Complete(Client c, ulong value)
+    {
+        var op = c.Op!;
+        history.Add(op.Kind == RegisterOpKind.Write
+            ? RegisterOp.Write(c.Id, op.Invoke, now, op.Value)
+            : RegisterOp.Read(c.Id, op.Invoke, now, value));
+        c.Op = null;
+        if (healing)
+        {
+            completedInHeal++;
+        }
+    }
+
+    private void GiveUp(Client c)
+    {
+        var op = c.Op!;
+        if (op.Kind == RegisterOpKind.Write)
+        {
+            history.Add(RegisterOp.Write(c.Id, op.Invoke, RegisterOp.Pending, op.Value));
+        }
+
+        c.Op = null;
+    }
+
+    private sealed class SimNode(ulong id, SimRandom electionRandom)
+    {
+        public ulong Id { get; } = id;
+
+        /// <summary>Durable: survives crashes.</summary>
+        public MemoryRaftStorage Storage { get; } = new();
+
+        /// <summary>Null while the process is down.</summary>
+        public RaftNode? Raft { get; set; }
+
+        public RegisterStateMachine Sm { get; set; } = new();
+
+        public SimRandom ElectionRandom { get; } = electionRandom;
+
+        /// <summary>Fraction of global ticks this node's clock misses (its drift).</summary>
+        public double TickSkipRate { get; init; }
+    }
+
+    private sealed record InFlight(Message Message, long DeliverAt);
+
+    private sealed class Client(int id)
+    {
+        public int Id { get; } = id;
+
+        public ulong Seq { get; set; }
+
+        public ClientOp? Op { get; set; }
+    }
+
+    private sealed class ClientOp(RegisterOpKind kind, ulong node, long invoke)
+    {
+        public RegisterOpKind Kind { get; } = kind;
+
+        public ulong Node { get; } = node;
+
+        public long Invoke { get; } = invoke;
+
+        public ulong Seq { get; init; }
+
+        public ulong Value { get; init; }
+
+        public ulong ReadContext { get; init; }
+
+        public ulong ReadIndex { get; set; }
+    }
+}
