@@ -171,6 +171,12 @@ internal sealed class Raft
 
     private void BecomeFollower(ulong term, ulong lead)
     {
+        if (term < Term)
+        {
+            // Figure 2: currentTerm "increases monotonically"; a lower one would allow a second vote in a term.
+            throw new RaftInvariantException("term-never-decreases", $"becoming follower at term {term} from term {Term}");
+        }
+
         step = StepFollower;
         Reset(term);
         tick = TickElection;
@@ -971,7 +977,7 @@ internal sealed class Raft
     {
         if (m.Entries.Length == 0)
         {
-            throw new RaftInvariantException("proposal-has-entries", "stepped an empty proposal");
+            return StepResult.MalformedMessage; // local callers always propose something; a peer sent this
         }
 
         if (!Tracker.Progress.ContainsKey(Id))
@@ -984,6 +990,9 @@ internal sealed class Raft
             return StepResult.LeaderTransferring;
         }
 
+        // Validate the whole batch before changing anything: a change refused after an earlier
+        // one was accepted must not leave PendingConfIndex pointing at an entry never appended.
+        var pendingConfIndex = PendingConfIndex;
         for (var i = 0; i < m.Entries.Length; i++)
         {
             var e = m.Entries[i];
@@ -998,7 +1007,7 @@ internal sealed class Raft
             }
 
             // Section 4.1: at most one change pending; joint configs must be left before the next one.
-            var alreadyPending = PendingConfIndex > Log.Applied;
+            var alreadyPending = pendingConfIndex > Log.Applied;
             var alreadyJoint = Tracker.Config.IsJoint;
             var wantsLeaveJoint = cc.IsLeaveJoint;
             if (alreadyPending || (alreadyJoint && !wantsLeaveJoint) || (!alreadyJoint && wantsLeaveJoint))
@@ -1006,9 +1015,10 @@ internal sealed class Raft
                 return StepResult.ConfChangeRefused;
             }
 
-            PendingConfIndex = Log.LastIndex() + (ulong)i + 1;
+            pendingConfIndex = Log.LastIndex() + (ulong)i + 1;
         }
 
+        PendingConfIndex = pendingConfIndex;
         AppendEntry(m.Entries);
         BcastAppend();
         return StepResult.Ok;
@@ -1224,8 +1234,13 @@ internal sealed class Raft
 
     private void HandleHeartbeat(Message m)
     {
-        // The leader never sends a commit beyond our Match, but our log may have been cut since.
-        Log.CommitTo(Math.Min(m.Commit, Log.LastIndex()));
+        // The leader sends at most min(Match, its commit), so a commit beyond our log is not from
+        // a correct leader of this term: clamping it would commit entries it never vouched for.
+        if (m.Commit <= Log.LastIndex())
+        {
+            Log.CommitTo(m.Commit);
+        }
+
         Send(new Message { To = m.From, Type = MessageType.HeartbeatResp, Context = m.Context });
     }
 
@@ -1271,13 +1286,15 @@ internal sealed class Raft
             return false;
         }
 
-        Log.Restore(s);
-        var err = new ConfChanger(Tracker, Log.LastIndex()).Restore(cs, out var cfg, out var prs);
+        // Validate the config before touching the log (after the restore the last index is s.Index):
+        // a snapshot from a peer with an impossible config is refused and changes nothing.
+        var err = new ConfChanger(Tracker, s.Index).Restore(cs, out var cfg, out var prs);
         if (err is not null)
         {
-            throw new RaftInvariantException("snapshot-config-valid", $"unable to restore config {cs}: {err}");
+            return false;
         }
 
+        Log.Restore(s);
         SwitchToConfig(cfg, prs);
         return true;
     }

@@ -69,7 +69,11 @@ internal sealed class RaftLog
     /// <summary>Term at i, or 0 if it is unknown (compacted or beyond the log).</summary>
     public ulong ZeroTermOnOutOfBounds(ulong i) => Term(i, out var t) == StorageStatus.Ok ? t : 0;
 
-    public bool MatchTerm(ulong i, ulong term) => Term(i, out var t) == StorageStatus.Ok && t == term;
+    /// <summary>
+    /// Whether the entry at i has the given term. Nothing beyond the last index matches, not even
+    /// term 0 (Term reports 0 there): an append "after" a gap must be refused, not accepted.
+    /// </summary>
+    public bool MatchTerm(ulong i, ulong term) => i <= LastIndex() && Term(i, out var t) == StorageStatus.Ok && t == term;
 
     /// <summary>Figure 2, RequestVote receiver rule 2: "candidate's log is at least as up-to-date as receiver's log".</summary>
     public bool IsUpToDate(ulong lastIndex, ulong term)

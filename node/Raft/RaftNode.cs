@@ -95,6 +95,14 @@ internal sealed class RaftNode
             return StepResult.LocalMessageFromNetwork;
         }
 
+        // Only forwarded requests travel without a term. Anything else with term 0 would pass
+        // every term check as if it were local: it could lower the stored term (and allow a
+        // second vote in an old term) or move the commit index. Refuse it.
+        if (m.Term == 0 && m.Type is not (MessageType.Prop or MessageType.ReadIndex or MessageType.TransferLeader))
+        {
+            return StepResult.MalformedMessage;
+        }
+
         if (Message.IsResponse(m.Type) && !raft.Tracker.Progress.ContainsKey(m.From))
         {
             return StepResult.PeerNotFound;

@@ -28,4 +28,10 @@ internal enum StepResult
 
     /// <summary>A response from a member this node does not know.</summary>
     PeerNotFound,
+
+    /// <summary>
+    /// A message from the network broke the protocol's rules (a term of 0 on a type that always
+    /// carries one, a proposal with no entries); it was ignored and changed nothing.
+    /// </summary>
+    MalformedMessage,
 }
