@@ -25,8 +25,9 @@ namespace Kv.Node.Storage;
 /// </summary>
 public sealed unsafe class Engine : IDisposable
 {
-    // Where an empty span needs a real address: RocksDB's Slice is (pointer, length).
-    private static readonly byte[] NonNull = new byte[1];
+    // Where an empty span needs a real address: RocksDB's Slice is (pointer, length). Shared by
+    // WriteBatch and SstFileWriter.
+    internal static readonly byte[] NonNull = new byte[1];
 
     private readonly DbHandle _db;
     private readonly nint[] _cfs; // column family handles, owned by _db; valid while a lease is held

@@ -11,7 +11,6 @@ namespace Kv.Node.Storage;
 /// </summary>
 public sealed unsafe class SstFileWriter : IDisposable
 {
-    private static readonly byte[] NonNull = new byte[1];
     private readonly OwnedHandle _writer;
     private readonly Engine _engine;
     private bool _finished;
@@ -61,7 +60,7 @@ public sealed unsafe class SstFileWriter : IDisposable
         _engine.CheckValue(value);
         byte* err = null;
         fixed (byte* k = key)
-        fixed (byte* v = &MemoryMarshal.GetReference(value.IsEmpty ? NonNull : value))
+        fixed (byte* v = &MemoryMarshal.GetReference(value.IsEmpty ? Engine.NonNull : value))
         {
             rocksdb_sstfilewriter_put(native, k, (nuint)key.Length, v, (nuint)value.Length, &err);
         }

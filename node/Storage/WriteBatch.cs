@@ -11,7 +11,6 @@ namespace Kv.Node.Storage;
 /// </summary>
 public sealed unsafe class WriteBatch : IDisposable
 {
-    private static readonly byte[] NonNull = new byte[1];
     private readonly OwnedHandle _handle;
 
     internal WriteBatch(Engine engine)
@@ -45,7 +44,7 @@ public sealed unsafe class WriteBatch : IDisposable
         Engine.CheckValue(value);
         using var lease = Engine.Enter(); // the column family handle must stay valid during the call
         fixed (byte* k = key)
-        fixed (byte* v = &MemoryMarshal.GetReference(value.IsEmpty ? NonNull : value))
+        fixed (byte* v = &MemoryMarshal.GetReference(value.IsEmpty ? Engine.NonNull : value))
         {
             rocksdb_writebatch_put_cf(native, Engine.CfHandle(cf), k, (nuint)key.Length, v, (nuint)value.Length);
         }
