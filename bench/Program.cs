@@ -5,6 +5,7 @@ var suites = new SortedDictionary<string, Func<string[], int>>(StringComparer.Or
     ["engine"] = Kv.Bench.Engine.EngineBench.Run,
     ["rpc"] = Kv.Bench.Rpc.RpcBench.Run,
     ["raft"] = Kv.Bench.Raft.RaftBench.Run,
+    ["raftlog"] = Kv.Bench.RaftLog.RaftLogBench.Run,
 };
 
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
