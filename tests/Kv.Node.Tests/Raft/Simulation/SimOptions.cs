@@ -60,6 +60,15 @@ internal sealed record SimOptions
         _ => new SimOptions { DropRate = 0.15, DuplicateRate = 0.1, MaxDelay = 30, FaultRate = 0.006 },
     };
 
+    /// <summary>
+    /// Deterministic per-seed budget on work (see Simulation.Events): a seed that exceeds it
+    /// fails with its seed rather than hanging CI. The busiest of the CI seeds does about 33,000.
+    /// </summary>
+    public long MaxEvents { get; init; } = 500_000;
+
+    /// <summary>Messages in flight at once beyond which the run is judged a message storm.</summary>
+    public int MaxInFlight { get; init; } = 50_000;
+
     /// <summary>Client gives up on an operation after this many steps (a write's outcome then stays unknown).</summary>
     public int ClientTimeout { get; init; } = 200;
 }

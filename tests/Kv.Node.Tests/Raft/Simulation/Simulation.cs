@@ -23,6 +23,9 @@ internal sealed class Simulation
     private readonly List<RegisterOp> history = [];
     private readonly List<string> trace = [];
     private long now;
+
+    // Work done so far (messages stepped, sent, Readies handled, ticks), held to opt.MaxEvents.
+    private long events;
     private ulong nextReadContext = 1;
     private bool healing;
     private int completedInHeal;
@@ -56,6 +59,9 @@ internal sealed class Simulation
     public int CompletedOps => history.Count(o => !o.IsPending);
 
     public int CommittedEntries => safety.CommittedCount;
+
+    /// <summary>Work done (messages stepped and sent, Readies handled, ticks), bounded by SimOptions.MaxEvents.</summary>
+    public long Events => events;
 
     /// <summary>The last few events, printed with a failure.</summary>
     public IReadOnlyList<string> Trace => trace;
@@ -120,6 +126,14 @@ internal sealed class Simulation
     private void Step(bool faults)
     {
         now++;
+
+        // A deterministic budget: a run that stops converging (a message storm, a livelock
+        // between nodes) fails with its seed instead of hanging CI.
+        if (events > opt.MaxEvents || network.Count > opt.MaxInFlight)
+        {
+            throw new SafetyViolationException("step budget", $"at step {now}: {events} events (budget {opt.MaxEvents}), {network.Count} messages in flight (budget {opt.MaxInFlight}); {Describe()}");
+        }
+
         if (faults && rnd.Chance(opt.FaultRate))
         {
             InjectFault();
@@ -132,6 +146,7 @@ internal sealed class Simulation
             {
                 if (n.Raft is { } raft && !rnd.Chance(n.TickSkipRate))
                 {
+                    events++;
                     raft.Tick();
                 }
             }
@@ -255,6 +270,7 @@ internal sealed class Simulation
     {
         var raft = n.Raft!;
         var rd = raft.Ready();
+        events += 1 + rd.Messages.Count + rd.Entries.Count + rd.CommittedEntries.Count;
 
         // 1. Persist: snapshot, entries, hard state.
         if (rd.Snapshot is { } snap)
@@ -388,6 +404,7 @@ internal sealed class Simulation
                 network.Add(new InFlight(m, now + rnd.Next(opt.MaxDelay + 1)));
             }
 
+            events++;
             target.Raft!.Step(m);
             if (m.Type == MessageType.Snap)
             {
