@@ -23,6 +23,28 @@ public class RaftSimulationTests(ITestOutputHelper output)
     /// <summary>Wall-clock backstop for a seed stuck inside one call (the deterministic step budget cannot see that).</summary>
     private static readonly TimeSpan SeedWallBudget = TimeSpan.FromSeconds(120);
 
+    /// <summary>
+    /// Floors per 2,000 seeds on what the seeds must exercise (SimStats), about a third of what
+    /// 2,000 CI seeds measured (in the comment), so they are robust to tuning but fail when a
+    /// simulator change stops exercising a feature and passing seeds become vacuous.
+    /// </summary>
+    private static readonly Dictionary<string, long> FloorPer2000Seeds = new()
+    {
+        [nameof(SimStats.TermChanges)] = 6_000,           // measured 18,949
+        [nameof(SimStats.TruncatedSuffixes)] = 700,       // 2,370
+        [nameof(SimStats.SnapshotInstalls)] = 1_200,      // 4,228
+        [nameof(SimStats.JointEntered)] = 400,            // 1,230
+        [nameof(SimStats.JointLeft)] = 300,               // 981
+        [nameof(SimStats.LeaderTransfers)] = 1_000,       // 3,498
+        [nameof(SimStats.FollowerReads)] = 20_000,        // 60,526
+        [nameof(SimStats.LossyCrashes)] = 300,            // 930
+        [nameof(SimStats.NonZeroReads)] = 120_000,        // 382,106
+        [nameof(SimStats.ClientOps)] = 250_000,           // 759,426
+    };
+
+    /// <summary>Below this many seeds the sums vary too much to hold them to the floors.</summary>
+    private const int MinSeedsForFloors = 1000;
+
     [Fact]
     public async Task Every_seed_keeps_election_safety_log_matching_leader_completeness_and_linearizability()
     {
@@ -31,6 +53,7 @@ public class RaftSimulationTests(ITestOutputHelper output)
         var failures = new ConcurrentBag<(ulong Seed, string Error)>();
         var running = new ConcurrentDictionary<ulong, long>(); // seed -> Stopwatch timestamp it started at
         long ops = 0, entries = 0, maxEvents = 0;
+        var total = new SimStats();
         var sw = Stopwatch.StartNew();
         using var stop = new CancellationTokenSource();
         var loop = Task.Run(() => Parallel.For(0, seeds, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, (i, state) =>
@@ -50,6 +73,10 @@ public class RaftSimulationTests(ITestOutputHelper output)
                 Interlocked.Add(ref ops, sim.CompletedOps);
                 Interlocked.Add(ref entries, sim.CommittedEntries);
                 InterlockedMax(ref maxEvents, sim.Events);
+                lock (total)
+                {
+                    total.Add(sim.Stats);
+                }
             }
             catch (Exception ex)
             {
@@ -81,6 +108,7 @@ public class RaftSimulationTests(ITestOutputHelper output)
         }
 
         output.WriteLine($"{seeds} seeds from {first} in {sw.Elapsed.TotalSeconds:F1}s: {ops} client ops completed, {entries} entries committed, at most {maxEvents} events in one seed");
+        output.WriteLine($"exercised: {total}");
         var sorted = failures.OrderBy(f => f.Seed).ToArray();
         foreach (var (seed, error) in sorted.Take(10))
         {
@@ -89,6 +117,15 @@ public class RaftSimulationTests(ITestOutputHelper output)
         }
 
         Assert.True(sorted.Length == 0, $"{sorted.Length} of {seeds} seeds failed; first: seed {sorted.FirstOrDefault().Seed}: {sorted.FirstOrDefault().Error}\nreplay: {(sorted.Length > 0 ? ReplayCommand(sorted[0].Seed) : "")}");
+
+        if (seeds >= MinSeedsForFloors)
+        {
+            var thin = total.Counters()
+                .Where(c => FloorPer2000Seeds.TryGetValue(c.Name, out var floor) && c.Value < floor * seeds / 2000)
+                .Select(c => $"{c.Name}={c.Value} (floor {FloorPer2000Seeds[c.Name] * seeds / 2000})")
+                .ToArray();
+            Assert.True(thin.Length == 0, $"the seeds passed but no longer exercise enough: {string.Join(", ", thin)}");
+        }
     }
 
     private static void InterlockedMax(ref long target, long value)
@@ -118,7 +155,8 @@ public class RaftSimulationTests(ITestOutputHelper output)
         }
         finally
         {
-            output.WriteLine($"seed {seed}: {sim.CompletedOps} ops, {sim.CommittedEntries} entries; final state: {sim.Describe()}");
+            output.WriteLine($"seed {seed}: {sim.CompletedOps} ops, {sim.CommittedEntries} entries, {sim.Events} events; final state: {sim.Describe()}");
+            output.WriteLine($"exercised: {sim.Stats}");
             output.WriteLine("last events:");
             foreach (var line in sim.Trace)
             {

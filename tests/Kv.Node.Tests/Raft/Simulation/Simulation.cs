@@ -30,6 +30,13 @@ internal sealed class Simulation
     private bool healing;
     private int completedInHeal;
 
+    // Coverage counters (see SimStats) and what they need remembered.
+    private readonly SimStats stats = new();
+    private readonly HashSet<ulong> jointEnteredAt = [];
+    private readonly HashSet<ulong> jointLeftAt = [];
+    private readonly Dictionary<ulong, ulong> transferCampaignTerm = []; // TimeoutNow recipient -> term it campaigned in
+    private ulong maxTerm;
+
     public Simulation(ulong seed, SimOptions? options = null)
     {
         opt = options ?? SimOptions.ForSeed(seed);
@@ -62,6 +69,18 @@ internal sealed class Simulation
 
     /// <summary>Work done (messages stepped and sent, Readies handled, ticks), bounded by SimOptions.MaxEvents.</summary>
     public long Events => events;
+
+    /// <summary>What the run exercised; complete once Run() returns.</summary>
+    public SimStats Stats
+    {
+        get
+        {
+            stats.JointEntered = jointEnteredAt.Count;
+            stats.JointLeft = jointLeftAt.Count;
+            stats.ClientOps = CompletedOps;
+            return stats;
+        }
+    }
 
     /// <summary>The last few events, printed with a failure.</summary>
     public IReadOnlyList<string> Trace => trace;
@@ -171,6 +190,30 @@ internal sealed class Simulation
         }
 
         safety.AfterStep(LiveRafts());
+        CountStep();
+    }
+
+    private void CountStep()
+    {
+        foreach (var n in nodes)
+        {
+            if (n.Raft is not { } r)
+            {
+                continue;
+            }
+
+            if (r.Term > maxTerm)
+            {
+                maxTerm = r.Term;
+                stats.TermChanges++;
+            }
+
+            if (r.Role == RaftRole.Leader && transferCampaignTerm.TryGetValue(n.Id, out var t) && t == r.Term)
+            {
+                stats.LeaderTransfers++;
+                transferCampaignTerm.Remove(n.Id);
+            }
+        }
     }
 
     private IEnumerable<RaftNode> LiveRafts()
@@ -240,6 +283,11 @@ internal sealed class Simulation
     private void Crash(SimNode n)
     {
         // Whatever the node did not persist (unstable entries, volatile state) is lost.
+        if (n.Raft!.Core.Log.Unstable.Entries.Count > 0)
+        {
+            stats.LossyCrashes++;
+        }
+
         n.Raft = null;
         Note($"crash {n.Id}");
         foreach (var c in clients)
@@ -281,6 +329,12 @@ internal sealed class Simulation
             }
         }
 
+        if (rd.Entries.Count > 0 && n.Storage.Term(rd.Entries[0].Index, out var had) == StorageStatus.Ok
+            && rd.Entries[0].Index <= n.Storage.LastIndex() && had != rd.Entries[0].Term)
+        {
+            stats.TruncatedSuffixes++;
+        }
+
         n.Storage.Append(rd.Entries);
         safety.OnPersisted(n.Id, rd.Entries, n.Storage);
         if (rd.HardState is { } hs)
@@ -303,6 +357,7 @@ internal sealed class Simulation
         if (rd.Snapshot is { } s)
         {
             n.Sm.Restore(s.Data.Span, s.Index);
+            stats.SnapshotInstalls++;
             Note($"{n.Id} installed snapshot {s.Index}/{s.Term} {s.Metadata.ConfState}");
         }
 
@@ -322,7 +377,17 @@ internal sealed class Simulation
                     throw new SafetyViolationException("conf change decodes", $"entry {e.Index}");
                 }
 
+                var wasJoint = raft.ConfState.IsJoint;
                 var cs = raft.ApplyConfChange(cc, out var refused);
+                if (!wasJoint && cs.IsJoint)
+                {
+                    jointEnteredAt.Add(e.Index);
+                }
+                else if (wasJoint && !cs.IsJoint)
+                {
+                    jointLeftAt.Add(e.Index);
+                }
+
                 Note($"{n.Id} applied conf change {cc} at {e.Index} -> {cs}" + (refused is null ? "" : $" (refused: {refused})"));
 
                 // Keep a snapshot with the current config, so new members can be caught up.
@@ -405,7 +470,13 @@ internal sealed class Simulation
             }
 
             events++;
-            target.Raft!.Step(m);
+            var termBefore = target.Raft!.Term;
+            target.Raft.Step(m);
+            if (m.Type == MessageType.TimeoutNow && target.Raft.Term > termBefore)
+            {
+                transferCampaignTerm[target.Id] = target.Raft.Term;
+            }
+
             if (m.Type == MessageType.Snap)
             {
                 nodes[(int)m.From - 1].Raft?.ReportSnapshot(m.To, failed: false);
@@ -631,7 +702,7 @@ internal sealed class Simulation
             var res = raft.ReadIndex(ctx);
             if (res == StepResult.Ok)
             {
-                client.Op = new ClientOp(RegisterOpKind.Read, node.Id, now) { ReadContext = ctx };
+                client.Op = new ClientOp(RegisterOpKind.Read, node.Id, now) { ReadContext = ctx, AtFollower = raft.Role != RaftRole.Leader };
             }
         }
     }
@@ -642,6 +713,12 @@ internal sealed class Simulation
         history.Add(op.Kind == RegisterOpKind.Write
             ? RegisterOp.Write(c.Id, op.Invoke, now, op.Value)
             : RegisterOp.Read(c.Id, op.Invoke, now, value));
+        if (op.Kind == RegisterOpKind.Read)
+        {
+            stats.FollowerReads += op.AtFollower ? 1 : 0;
+            stats.NonZeroReads += value != 0 ? 1 : 0;
+        }
+
         c.Op = null;
         if (healing)
         {
@@ -704,5 +781,8 @@ internal sealed class Simulation
         public ulong ReadContext { get; init; }
 
         public ulong ReadIndex { get; set; }
+
+        /// <summary>A read asked of a node that was not the leader (served through ReadIndex forwarding).</summary>
+        public bool AtFollower { get; init; }
     }
 }
