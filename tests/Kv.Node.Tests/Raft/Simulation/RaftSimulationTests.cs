@@ -40,6 +40,7 @@ public class RaftSimulationTests(ITestOutputHelper output)
         [nameof(SimStats.LossyCrashes)] = 300,            // 930
         [nameof(SimStats.NonZeroReads)] = 120_000,        // 382,106
         [nameof(SimStats.ClientOps)] = 250_000,           // 759,426
+        [nameof(SimStats.MalformedInjected)] = 15_000,    // 48,281
     };
 
     /// <summary>Below this many seeds the sums vary too much to hold them to the floors.</summary>

@@ -25,6 +25,9 @@ internal sealed record SimOptions
     /// <summary>Probability per step of injecting a fault or an admin action.</summary>
     public double FaultRate { get; init; } = 0.004;
 
+    /// <summary>Probability per fault-phase step of handing a node a malformed message (see Simulation.InjectMalformed).</summary>
+    public double MalformedRate { get; init; } = 0.003;
+
     /// <summary>Steps between ticks; each live node ticks then, unless it skips (drift).</summary>
     public int TickEvery { get; init; } = 10;
 

@@ -33,6 +33,9 @@ internal sealed class SimStats
 
     public long ClientOps { get; set; }
 
+    /// <summary>Malformed messages handed to nodes (see Simulation.InjectMalformed).</summary>
+    public long MalformedInjected { get; set; }
+
     public void Add(SimStats o)
     {
         TermChanges += o.TermChanges;
@@ -45,6 +48,7 @@ internal sealed class SimStats
         LossyCrashes += o.LossyCrashes;
         NonZeroReads += o.NonZeroReads;
         ClientOps += o.ClientOps;
+        MalformedInjected += o.MalformedInjected;
     }
 
     /// <summary>Each counter by name, in a fixed order (for printing and for the floors).</summary>
@@ -60,6 +64,7 @@ internal sealed class SimStats
         yield return (nameof(LossyCrashes), LossyCrashes);
         yield return (nameof(NonZeroReads), NonZeroReads);
         yield return (nameof(ClientOps), ClientOps);
+        yield return (nameof(MalformedInjected), MalformedInjected);
     }
 
     public override string ToString() => string.Join(", ", Counters().Select(c => $"{c.Name}={c.Value}"));

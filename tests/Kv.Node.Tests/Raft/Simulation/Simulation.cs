@@ -158,6 +158,11 @@ internal sealed class Simulation
             InjectFault();
         }
 
+        if (faults && rnd.Chance(opt.MalformedRate))
+        {
+            InjectMalformed();
+        }
+
         // Logical time: every TickEvery steps each live node ticks, occasionally skipping one (clock drift).
         if (now % opt.TickEvery == 0)
         {
@@ -452,6 +457,11 @@ internal sealed class Simulation
             network[at] = network[^1];
             network.RemoveAt(network.Count - 1);
             var m = f.Message;
+            if (m.To == 0 || m.To > (ulong)nodes.Length)
+            {
+                return; // an answer to a sender outside the universe (see InjectMalformed): no one receives it
+            }
+
             var target = nodes[(int)m.To - 1];
             var dropped = target.Raft is null || blocked.Contains((m.From, m.To)) || (faults && rnd.Chance(opt.DropRate));
             if (dropped)
@@ -569,6 +579,78 @@ internal sealed class Simulation
             Compact();
         }
     }
+
+    /// <summary>
+    /// Hands a live node a message no correct peer sends (issue 4, "Bad input"). The core must
+    /// refuse it by the rules, never throw, and every safety check must still hold. Each message
+    /// is detectably bad: a forged but well-formed message (a heartbeat committing entries under
+    /// a real leader's term) is Byzantine and outside Raft's fault model, so none is sent.
+    /// </summary>
+    private void InjectMalformed()
+    {
+        if (RandomUp() is not { } n)
+        {
+            return;
+        }
+
+        var raft = n.Raft!;
+        var peer = (ulong)rnd.Next(nodes.Length - 1) + 1;
+        peer += peer >= n.Id ? 1UL : 0UL; // any other process
+        var unknown = (ulong)(nodes.Length + 1 + rnd.Next(1000));
+        var lead = raft.Lead != 0 ? raft.Lead : peer;
+        var kind = rnd.Next(7);
+        var m = kind switch
+        {
+            // Term 0 on a type that always carries a term.
+            0 => new Message { Type = rnd.Pick(TermedTypes), From = peer, To = n.Id, Index = raft.LastIndex, Commit = raft.Committed + (ulong)rnd.Next(10) },
+
+            // An append past the end of the log claiming LogTerm 0.
+            1 => new Message
+            {
+                Type = MessageType.App, From = lead, To = n.Id, Term = raft.Term, LogTerm = 0, Index = raft.LastIndex + 1 + (ulong)rnd.Next(5),
+                Entries = [new Entry(raft.LastIndex + 7, raft.Term, EntryType.Normal, RegisterStateMachine.EncodeWrite(999, 1, 0xBAD))],
+            },
+
+            // A forwarded proposal with no entries.
+            2 => new Message { Type = MessageType.Prop, From = peer, To = n.Id },
+
+            // A snapshot whose configuration is invalid: a voter that is also a learner, or no voters at all.
+            3 => new Message
+            {
+                Type = MessageType.Snap, From = lead, To = n.Id, Term = raft.Term,
+                Snapshot = new Snapshot(BadSnapshotPoint(raft, rnd.Chance(0.5) ? new ConfState([1, 2, 3], [1], [], [], false) : ConfState.Empty), new RegisterStateMachine().Snapshot()),
+            },
+
+            // An acknowledgement of entries beyond the receiver's log, from a real peer.
+            4 => new Message { Type = MessageType.AppResp, From = peer, To = n.Id, Term = raft.Term, Index = raft.LastIndex + 1 + (ulong)rnd.Next(100) },
+
+            // A response from a node that is not in the universe.
+            5 => new Message { Type = rnd.Chance(0.5) ? MessageType.AppResp : MessageType.HeartbeatResp, From = unknown, To = n.Id, Term = raft.Term, Index = raft.LastIndex },
+
+            // A request from a node that is not in the universe, with an empty log and nothing to commit.
+            _ => new Message { Type = rnd.Chance(0.5) ? MessageType.Vote : MessageType.Heartbeat, From = unknown, To = n.Id, Term = raft.Term, Index = 0, LogTerm = 0, Commit = 0 },
+        };
+
+        events++;
+        stats.MalformedInjected++;
+        var res = raft.Step(m);
+        Note($"malformed to {n.Id}: {m} -> {res}");
+        if (kind == 0 && res != StepResult.MalformedMessage)
+        {
+            throw new SafetyViolationException("malformed input refused", $"node {n.Id} answered {res} to {m}");
+        }
+    }
+
+    /// <summary>Where an invalid-config snapshot claims to end: past the log, so the core must judge its config.</summary>
+    private SnapshotMetadata BadSnapshotPoint(RaftNode raft, ConfState cs) =>
+        new(raft.LastIndex + 1 + (ulong)rnd.Next(20), raft.Term, cs);
+
+    // Types that always carry the sender's term.
+    private static readonly MessageType[] TermedTypes =
+    [
+        MessageType.App, MessageType.AppResp, MessageType.Vote, MessageType.VoteResp, MessageType.PreVote, MessageType.PreVoteResp,
+        MessageType.Snap, MessageType.Heartbeat, MessageType.HeartbeatResp, MessageType.ReadIndexResp, MessageType.TimeoutNow,
+    ];
 
     private void Compact()
     {
