@@ -14,8 +14,13 @@ public class RaftSimulationTests(ITestOutputHelper output)
 {
     private const string ReplayFilter = "FullyQualifiedName=Kv.Node.Tests.Raft.Simulation.RaftSimulationTests.Replay_one_seed";
 
+    // RAFT_MALFORMED_SNAP_IN_LOG=1 turns on the core bug reproducer (SimOptions.MalformedSnapshotInsideLog).
+    private static bool SnapInLog => Environment.GetEnvironmentVariable("RAFT_MALFORMED_SNAP_IN_LOG") == "1";
+
+    private static SimOptions OptionsFor(ulong seed) => SimOptions.ForSeed(seed) with { MalformedSnapshotInsideLog = SnapInLog };
+
     internal static string ReplayCommand(ulong seed) =>
-        $"RAFT_SEED={seed} dotnet test tests/Kv.Node.Tests --filter \"{ReplayFilter}\" --logger \"console;verbosity=detailed\"";
+        $"{(SnapInLog ? "RAFT_MALFORMED_SNAP_IN_LOG=1 " : "")}RAFT_SEED={seed} dotnet test tests/Kv.Node.Tests --filter \"{ReplayFilter}\" --logger \"console;verbosity=detailed\"";
 
     private static ulong EnvOr(string name, ulong fallback) =>
         ulong.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : fallback;
@@ -69,7 +74,7 @@ public class RaftSimulationTests(ITestOutputHelper output)
             running[seed] = Stopwatch.GetTimestamp();
             try
             {
-                var sim = new Simulation(seed);
+                var sim = new Simulation(seed, OptionsFor(seed));
                 sim.Run();
                 Interlocked.Add(ref ops, sim.CompletedOps);
                 Interlocked.Add(ref entries, sim.CommittedEntries);
@@ -149,7 +154,7 @@ public class RaftSimulationTests(ITestOutputHelper output)
     {
         // Replays RAFT_SEED when set (the command a failure prints); otherwise seed 1, so the test always asserts.
         var seed = EnvOr("RAFT_SEED", 1);
-        var sim = new Simulation(seed);
+        var sim = new Simulation(seed, OptionsFor(seed));
         try
         {
             sim.Run();

@@ -28,6 +28,16 @@ internal sealed record SimOptions
     /// <summary>Probability per fault-phase step of handing a node a malformed message (see Simulation.InjectMalformed).</summary>
     public double MalformedRate { get; init; } = 0.003;
 
+    /// <summary>
+    /// Core bug reproducer, off by default so CI stays green until the core is fixed: aim the
+    /// invalid-config snapshots at an uncommitted entry of the receiver's log. Raft.Restore takes
+    /// the "same index and term, retain the log" path and commits up to the snapshot's index
+    /// before it validates the snapshot's config, so a snapshot it then refuses as malformed has
+    /// already committed entries no leader committed. Replay with RAFT_MALFORMED_SNAP_IN_LOG=1
+    /// (e.g. seed 77 breaks state machine safety).
+    /// </summary>
+    public bool MalformedSnapshotInsideLog { get; init; }
+
     /// <summary>Steps between ticks; each live node ticks then, unless it skips (drift).</summary>
     public int TickEvery { get; init; } = 10;
 

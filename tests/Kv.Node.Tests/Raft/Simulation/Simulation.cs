@@ -641,9 +641,25 @@ internal sealed class Simulation
         }
     }
 
-    /// <summary>Where an invalid-config snapshot claims to end: past the log, so the core must judge its config.</summary>
-    private SnapshotMetadata BadSnapshotPoint(RaftNode raft, ConfState cs) =>
-        new(raft.LastIndex + 1 + (ulong)rnd.Next(20), raft.Term, cs);
+    /// <summary>
+    /// Where an invalid-config snapshot claims to end: past the log, so the core must judge its
+    /// config. With opt.MalformedSnapshotInsideLog, at an uncommitted entry of the log with that
+    /// entry's term: the core then takes the "same index and term" path and commits up to it
+    /// before validating the config (a core bug this simulator found; see SimOptions).
+    /// </summary>
+    private SnapshotMetadata BadSnapshotPoint(RaftNode raft, ConfState cs)
+    {
+        if (opt.MalformedSnapshotInsideLog && raft.LastIndex > raft.Committed)
+        {
+            var i = raft.Committed + 1 + (ulong)rnd.Next((int)(raft.LastIndex - raft.Committed));
+            if (raft.Core.Log.Term(i, out var t) == StorageStatus.Ok)
+            {
+                return new SnapshotMetadata(i, t, cs);
+            }
+        }
+
+        return new SnapshotMetadata(raft.LastIndex + 1 + (ulong)rnd.Next(20), raft.Term, cs);
+    }
 
     // Types that always carry the sender's term.
     private static readonly MessageType[] TermedTypes =
