@@ -35,17 +35,19 @@ public class RaftSimulationTests(ITestOutputHelper output)
     /// </summary>
     private static readonly Dictionary<string, long> FloorPer2000Seeds = new()
     {
-        [nameof(SimStats.TermChanges)] = 6_000,           // measured 18,949
-        [nameof(SimStats.TruncatedSuffixes)] = 700,       // 2,370
-        [nameof(SimStats.SnapshotInstalls)] = 1_200,      // 4,228
-        [nameof(SimStats.JointEntered)] = 400,            // 1,230
-        [nameof(SimStats.JointLeft)] = 300,               // 981
-        [nameof(SimStats.LeaderTransfers)] = 1_000,       // 3,498
-        [nameof(SimStats.FollowerReads)] = 20_000,        // 60,526
-        [nameof(SimStats.LossyCrashes)] = 300,            // 930
-        [nameof(SimStats.NonZeroReads)] = 120_000,        // 382,106
-        [nameof(SimStats.ClientOps)] = 250_000,           // 759,426
-        [nameof(SimStats.MalformedInjected)] = 15_000,    // 48,281
+        [nameof(SimStats.TermChanges)] = 6_000,           // measured 18,400
+        [nameof(SimStats.TruncatedSuffixes)] = 700,       // 2,560
+        [nameof(SimStats.SnapshotInstalls)] = 1_200,      // 3,818
+        [nameof(SimStats.JointEntered)] = 400,            // 1,163
+        [nameof(SimStats.JointLeft)] = 300,               // 930
+        [nameof(SimStats.LeaderTransfers)] = 1_000,       // 2,925
+        [nameof(SimStats.FollowerReads)] = 15_000,        // 39,708
+        [nameof(SimStats.LossyCrashes)] = 300,            // 1,047
+        [nameof(SimStats.NonZeroReads)] = 90_000,         // 268,296
+        [nameof(SimStats.ClientOps)] = 180_000,           // 531,245
+        [nameof(SimStats.StepsMidReady)] = 900_000,       // 2,790,456
+        [nameof(SimStats.CrashesMidReady)] = 800,         // 2,484
+        [nameof(SimStats.MalformedInjected)] = 15_000,    // 48,314
     };
 
     /// <summary>Below this many seeds the sums vary too much to hold them to the floors.</summary>

@@ -33,6 +33,12 @@ internal sealed class SimStats
 
     public long ClientOps { get; set; }
 
+    /// <summary>Messages stepped into a node between its Ready() and Advance().</summary>
+    public long StepsMidReady { get; set; }
+
+    /// <summary>Crashes between Ready() and Advance() (after persisting, sending or applying part of it).</summary>
+    public long CrashesMidReady { get; set; }
+
     /// <summary>Malformed messages handed to nodes (see Simulation.InjectMalformed).</summary>
     public long MalformedInjected { get; set; }
 
@@ -48,6 +54,8 @@ internal sealed class SimStats
         LossyCrashes += o.LossyCrashes;
         NonZeroReads += o.NonZeroReads;
         ClientOps += o.ClientOps;
+        StepsMidReady += o.StepsMidReady;
+        CrashesMidReady += o.CrashesMidReady;
         MalformedInjected += o.MalformedInjected;
     }
 
@@ -64,6 +72,8 @@ internal sealed class SimStats
         yield return (nameof(LossyCrashes), LossyCrashes);
         yield return (nameof(NonZeroReads), NonZeroReads);
         yield return (nameof(ClientOps), ClientOps);
+        yield return (nameof(StepsMidReady), StepsMidReady);
+        yield return (nameof(CrashesMidReady), CrashesMidReady);
         yield return (nameof(MalformedInjected), MalformedInjected);
     }
 

@@ -266,6 +266,7 @@ internal sealed class Simulation
     private void Start(SimNode n)
     {
         var snap = n.Storage.Snapshot();
+        n.Pending = null;
         n.Sm = new RegisterStateMachine();
         n.Sm.Restore(snap.Data.Span, snap.Index);
         n.Raft = new RaftNode(
@@ -288,11 +289,19 @@ internal sealed class Simulation
     private void Crash(SimNode n)
     {
         // Whatever the node did not persist (unstable entries, volatile state) is lost.
-        if (n.Raft!.Core.Log.Unstable.Entries.Count > 0)
+        var unstable = n.Raft!.Core.Log.Unstable.Entries;
+        if (unstable.Count > 0 && (n.Storage.Term(unstable[^1].Index, out var st) != StorageStatus.Ok || st != unstable[^1].Term))
         {
             stats.LossyCrashes++;
         }
 
+        if (n.Pending is { } p)
+        {
+            stats.CrashesMidReady++;
+            Note($"crash {n.Id} before {p.Phase} of its Ready");
+        }
+
+        n.Pending = null;
         n.Raft = null;
         Note($"crash {n.Id}");
         foreach (var c in clients)
@@ -310,21 +319,62 @@ internal sealed class Simulation
         for (var i = 0; i < nodes.Length; i++)
         {
             var n = nodes[(start + i) % nodes.Length];
-            if (n.Raft is { HasReady: true })
+            if (n.Raft is not { } raft)
             {
-                HandleReady(n);
+                continue;
+            }
+
+            if (n.Pending is null && raft.HasReady)
+            {
+                var rd = raft.Ready();
+                events += 1 + rd.Messages.Count + rd.Entries.Count + rd.CommittedEntries.Count;
+                n.Pending = new PendingReady(rd);
+            }
+
+            if (n.Pending is not null)
+            {
+                ContinueReady(n);
                 return;
             }
         }
     }
 
-    /// <summary>The host side of RaftNode's contract: persist, send, apply, Advance.</summary>
-    private void HandleReady(SimNode n)
+    /// <summary>
+    /// The host side of RaftNode's contract, one phase at a time: persist, send, apply, Advance.
+    /// Half the time the rest of the Ready runs now; otherwise one phase, so the scheduler puts
+    /// other events (messages, ticks, proposals, crashes) between Ready() and Advance() and
+    /// between the phases, as the contract allows and a real host's pipelining does.
+    /// </summary>
+    private void ContinueReady(SimNode n)
     {
-        var raft = n.Raft!;
-        var rd = raft.Ready();
-        events += 1 + rd.Messages.Count + rd.Entries.Count + rd.CommittedEntries.Count;
+        var all = rnd.Chance(0.5);
+        do
+        {
+            var p = n.Pending!;
+            switch (p.Phase)
+            {
+                case ReadyPhase.Persist:
+                    Persist(n, p.Ready);
+                    break;
+                case ReadyPhase.Send:
+                    Send(p.Ready);
+                    break;
+                case ReadyPhase.Apply:
+                    Apply(n, p.Ready);
+                    break;
+                default:
+                    n.Pending = null;
+                    Advance(n);
+                    continue;
+            }
 
+            p.Phase++;
+        }
+        while (all && n.Pending is not null);
+    }
+
+    private void Persist(SimNode n, Ready rd)
+    {
         // 1. Persist: snapshot, entries, hard state.
         if (rd.Snapshot is { } snap)
         {
@@ -351,13 +401,20 @@ internal sealed class Simulation
 
             n.Storage.SetHardState(hs);
         }
+    }
 
+    private void Send(Ready rd)
+    {
         // 2. Send.
         foreach (var m in rd.Messages)
         {
             network.Add(new InFlight(m, now + rnd.Next(opt.MaxDelay + 1)));
         }
+    }
 
+    private void Apply(SimNode n, Ready rd)
+    {
+        var raft = n.Raft!;
         // 3. Apply.
         if (rd.Snapshot is { } s)
         {
@@ -420,7 +477,11 @@ internal sealed class Simulation
                 }
             }
         }
+    }
 
+    private void Advance(SimNode n)
+    {
+        var raft = n.Raft!;
         // 4. Advance.
         raft.Advance();
 
@@ -480,6 +541,7 @@ internal sealed class Simulation
             }
 
             events++;
+            stats.StepsMidReady += target.Pending is null ? 0 : 1;
             var termBefore = target.Raft!.Term;
             target.Raft.Step(m);
             if (m.Type == MessageType.TimeoutNow && target.Raft.Term > termBefore)
@@ -847,10 +909,30 @@ internal sealed class Simulation
 
         public RegisterStateMachine Sm { get; set; } = new();
 
+        /// <summary>The Ready between Ready() and Advance(), if any; lost in a crash.</summary>
+        public PendingReady? Pending { get; set; }
+
         public SimRandom ElectionRandom { get; } = electionRandom;
 
         /// <summary>Fraction of global ticks this node's clock misses (its drift).</summary>
         public double TickSkipRate { get; init; }
+    }
+
+    /// <summary>The phase of its outstanding Ready a node does next (RaftNode's contract, steps 1-4).</summary>
+    private enum ReadyPhase
+    {
+        Persist,
+        Send,
+        Apply,
+        Advance,
+    }
+
+    /// <summary>A Ready handed out by Ready() and not yet Advanced.</summary>
+    private sealed class PendingReady(Ready ready)
+    {
+        public Ready Ready { get; } = ready;
+
+        public ReadyPhase Phase { get; set; }
     }
 
     private sealed record InFlight(Message Message, long DeliverAt);
