@@ -45,6 +45,8 @@ public class RaftSimulationTests(ITestOutputHelper output)
         [nameof(SimStats.LossyCrashes)] = 300,            // 1,047
         [nameof(SimStats.NonZeroReads)] = 90_000,         // 268,296
         [nameof(SimStats.ClientOps)] = 180_000,           // 531,245
+        [nameof(SimStats.StaleDelivered)] = 2_500,        // 7,410
+        [nameof(SimStats.StaleByTerms)] = 800,            // 2,613
         [nameof(SimStats.StepsMidReady)] = 900_000,       // 2,790,456
         [nameof(SimStats.CrashesMidReady)] = 800,         // 2,484
         [nameof(SimStats.MalformedInjected)] = 15_000,    // 48,314

@@ -38,6 +38,11 @@ internal sealed record SimOptions
     /// </summary>
     public bool MalformedSnapshotInsideLog { get; init; }
 
+    /// <summary>Probability that a message sent during the fault phase is held back StaleDelayMin..5*StaleDelayMin steps.</summary>
+    public double StaleRate { get; init; } = 0.002;
+
+    public int StaleDelayMin { get; init; } = 300;
+
     /// <summary>Steps between ticks; each live node ticks then, unless it skips (drift).</summary>
     public int TickEvery { get; init; } = 10;
 

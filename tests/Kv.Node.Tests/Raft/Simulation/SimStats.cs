@@ -33,6 +33,12 @@ internal sealed class SimStats
 
     public long ClientOps { get; set; }
 
+    /// <summary>Messages delivered after being held back for hundreds of steps.</summary>
+    public long StaleDelivered { get; set; }
+
+    /// <summary>Of those, the ones whose term was behind the receiver's.</summary>
+    public long StaleByTerms { get; set; }
+
     /// <summary>Messages stepped into a node between its Ready() and Advance().</summary>
     public long StepsMidReady { get; set; }
 
@@ -54,6 +60,8 @@ internal sealed class SimStats
         LossyCrashes += o.LossyCrashes;
         NonZeroReads += o.NonZeroReads;
         ClientOps += o.ClientOps;
+        StaleDelivered += o.StaleDelivered;
+        StaleByTerms += o.StaleByTerms;
         StepsMidReady += o.StepsMidReady;
         CrashesMidReady += o.CrashesMidReady;
         MalformedInjected += o.MalformedInjected;
@@ -72,6 +80,8 @@ internal sealed class SimStats
         yield return (nameof(LossyCrashes), LossyCrashes);
         yield return (nameof(NonZeroReads), NonZeroReads);
         yield return (nameof(ClientOps), ClientOps);
+        yield return (nameof(StaleDelivered), StaleDelivered);
+        yield return (nameof(StaleByTerms), StaleByTerms);
         yield return (nameof(StepsMidReady), StepsMidReady);
         yield return (nameof(CrashesMidReady), CrashesMidReady);
         yield return (nameof(MalformedInjected), MalformedInjected);

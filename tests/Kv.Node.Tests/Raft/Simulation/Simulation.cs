@@ -8,7 +8,7 @@ namespace Kv.Node.Tests.Raft.Simulation;
 /// drop or duplicate, which node ticks, crashes, partitions, membership changes, client
 /// operations) comes from one seeded generator, so a seed replays exactly. Faults run for
 /// FaultSteps, then the world heals for HealSteps and the group must make progress again.
-/// Safety is checked after every step; the client history is checked for linearizability at
+/// Safety is checked after every event; the client history is checked for linearizability at
 /// the end. Throws SafetyViolationException on any violation.
 /// </summary>
 internal sealed class Simulation
@@ -172,6 +172,7 @@ internal sealed class Simulation
                 {
                     events++;
                     raft.Tick();
+                    safety.AfterStep(LiveRafts());
                 }
             }
         }
@@ -369,6 +370,7 @@ internal sealed class Simulation
             }
 
             p.Phase++;
+            safety.AfterStep(LiveRafts());
         }
         while (all && n.Pending is not null);
     }
@@ -408,7 +410,11 @@ internal sealed class Simulation
         // 2. Send.
         foreach (var m in rd.Messages)
         {
-            network.Add(new InFlight(m, now + rnd.Next(opt.MaxDelay + 1)));
+            // Now and then the network sits on a message for hundreds of steps (several elections),
+            // so it arrives stale: terms behind, about entries long since replaced or compacted.
+            var stale = !healing && rnd.Chance(opt.StaleRate);
+            var delay = stale ? opt.StaleDelayMin + rnd.Next(opt.StaleDelayMin * 4) : rnd.Next(opt.MaxDelay + 1);
+            network.Add(new InFlight(m, now + delay) { Stale = stale });
         }
     }
 
@@ -542,12 +548,20 @@ internal sealed class Simulation
 
             events++;
             stats.StepsMidReady += target.Pending is null ? 0 : 1;
+            if (f.Stale)
+            {
+                stats.StaleDelivered++;
+                stats.StaleByTerms += m.Term < target.Raft!.Term ? 1 : 0;
+            }
+
             var termBefore = target.Raft!.Term;
             target.Raft.Step(m);
             if (m.Type == MessageType.TimeoutNow && target.Raft.Term > termBefore)
             {
                 transferCampaignTerm[target.Id] = target.Raft.Term;
             }
+
+            safety.AfterStep(LiveRafts());
 
             if (m.Type == MessageType.Snap)
             {
@@ -935,7 +949,11 @@ internal sealed class Simulation
         public ReadyPhase Phase { get; set; }
     }
 
-    private sealed record InFlight(Message Message, long DeliverAt);
+    private sealed record InFlight(Message Message, long DeliverAt)
+    {
+        /// <summary>Held back for hundreds of steps (see Send).</summary>
+        public bool Stale { get; init; }
+    }
 
     private sealed class Client(int id)
     {
