@@ -34,7 +34,7 @@ internal sealed record SimOptions
     /// the "same index and term, retain the log" path and commits up to the snapshot's index
     /// before it validates the snapshot's config, so a snapshot it then refuses as malformed has
     /// already committed entries no leader committed. Replay with RAFT_MALFORMED_SNAP_IN_LOG=1
-    /// (e.g. seed 77 breaks state machine safety).
+    /// (at the tip of the simhard branch, seed 3: node 3 commits 36/3 on such a snapshot; the term-6 leader later commits 36/6).
     /// </summary>
     public bool MalformedSnapshotInsideLog { get; init; }
 
