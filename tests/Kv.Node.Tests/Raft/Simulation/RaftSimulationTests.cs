@@ -14,37 +14,111 @@ public class RaftSimulationTests(ITestOutputHelper output)
 {
     private const string ReplayFilter = "FullyQualifiedName=Kv.Node.Tests.Raft.Simulation.RaftSimulationTests.Replay_one_seed";
 
+    // RAFT_MALFORMED_SNAP_IN_LOG=1 turns on the core bug reproducer (SimOptions.MalformedSnapshotInsideLog).
+    private static bool SnapInLog => Environment.GetEnvironmentVariable("RAFT_MALFORMED_SNAP_IN_LOG") == "1";
+
+    private static SimOptions OptionsFor(ulong seed) => SimOptions.ForSeed(seed) with { MalformedSnapshotInsideLog = SnapInLog };
+
     internal static string ReplayCommand(ulong seed) =>
-        $"RAFT_SEED={seed} dotnet test tests/Kv.Node.Tests --filter \"{ReplayFilter}\" --logger \"console;verbosity=detailed\"";
+        $"{(SnapInLog ? "RAFT_MALFORMED_SNAP_IN_LOG=1 " : "")}RAFT_SEED={seed} dotnet test tests/Kv.Node.Tests --filter \"{ReplayFilter}\" --logger \"console;verbosity=detailed\"";
 
     private static ulong EnvOr(string name, ulong fallback) =>
         ulong.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : fallback;
 
+    /// <summary>Wall-clock backstop for a seed stuck inside one call (the deterministic step budget cannot see that).</summary>
+    private static readonly TimeSpan SeedWallBudget = TimeSpan.FromSeconds(120);
+
+    /// <summary>
+    /// Floors per 2,000 seeds on what the seeds must exercise (SimStats), about a third of what
+    /// 2,000 CI seeds measured (in the comment), so they are robust to tuning but fail when a
+    /// simulator change stops exercising a feature and passing seeds become vacuous.
+    /// </summary>
+    private static readonly Dictionary<string, long> FloorPer2000Seeds = new()
+    {
+        [nameof(SimStats.TermChanges)] = 6_000,           // measured 18,400
+        [nameof(SimStats.TruncatedSuffixes)] = 700,       // 2,560
+        [nameof(SimStats.SnapshotInstalls)] = 1_200,      // 3,818
+        [nameof(SimStats.JointEntered)] = 400,            // 1,163
+        [nameof(SimStats.JointLeft)] = 300,               // 930
+        [nameof(SimStats.LeaderTransfers)] = 1_000,       // 2,925
+        [nameof(SimStats.FollowerReads)] = 15_000,        // 39,708
+        [nameof(SimStats.LossyCrashes)] = 300,            // 1,047
+        [nameof(SimStats.NonZeroReads)] = 90_000,         // 268,296
+        [nameof(SimStats.ClientOps)] = 180_000,           // 531,245
+        [nameof(SimStats.StaleDelivered)] = 2_500,        // 7,410
+        [nameof(SimStats.StaleByTerms)] = 800,            // 2,613
+        [nameof(SimStats.StepsMidReady)] = 900_000,       // 2,790,456
+        [nameof(SimStats.CrashesMidReady)] = 800,         // 2,484
+        [nameof(SimStats.MalformedInjected)] = 15_000,    // 48,314
+    };
+
+    /// <summary>Below this many seeds the sums vary too much to hold them to the floors.</summary>
+    private const int MinSeedsForFloors = 1000;
+
     [Fact]
-    public void Every_seed_keeps_election_safety_log_matching_leader_completeness_and_linearizability()
+    public async Task Every_seed_keeps_election_safety_log_matching_leader_completeness_and_linearizability()
     {
         var seeds = (int)EnvOr("RAFT_SEEDS", 2000);
         var first = EnvOr("RAFT_FIRST_SEED", 1);
         var failures = new ConcurrentBag<(ulong Seed, string Error)>();
-        long ops = 0, entries = 0;
+        var running = new ConcurrentDictionary<ulong, long>(); // seed -> Stopwatch timestamp it started at
+        long ops = 0, entries = 0, maxEvents = 0;
+        var total = new SimStats();
         var sw = Stopwatch.StartNew();
-        Parallel.For(0, seeds, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+        using var stop = new CancellationTokenSource();
+        var loop = Task.Run(() => Parallel.For(0, seeds, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, (i, state) =>
         {
+            if (stop.IsCancellationRequested)
+            {
+                state.Stop();
+                return;
+            }
+
             var seed = first + (ulong)i;
-            var sim = new Simulation(seed);
+            running[seed] = Stopwatch.GetTimestamp();
             try
             {
+                var sim = new Simulation(seed, OptionsFor(seed));
                 sim.Run();
                 Interlocked.Add(ref ops, sim.CompletedOps);
                 Interlocked.Add(ref entries, sim.CommittedEntries);
+                InterlockedMax(ref maxEvents, sim.Events);
+                lock (total)
+                {
+                    total.Add(sim.Stats);
+                }
             }
-            catch (Exception ex) when (ex is SafetyViolationException or Kv.Node.Raft.RaftInvariantException or InvalidOperationException or ArgumentException or IndexOutOfRangeException or KeyNotFoundException or NullReferenceException)
+            catch (Exception ex)
             {
-                failures.Add((seed, $"{ex.GetType().Name}: {ex.Message}"));
+                // Every exception, whatever its type, is a failure of this seed and is reported with it.
+                failures.Add((seed, $"{ex.GetType().Name}: {ex.Message}\n{ex.StackTrace}"));
             }
-        });
+            finally
+            {
+                running.TryRemove(seed, out _);
+            }
+        }));
 
-        output.WriteLine($"{seeds} seeds from {first} in {sw.Elapsed.TotalSeconds:F1}s: {ops} client ops completed, {entries} entries committed");
+        // Wait for the loop, checking that no seed has run past its wall-clock budget.
+        while (await Task.WhenAny(loop, Task.Delay(TimeSpan.FromSeconds(1))) != loop)
+        {
+            foreach (var (seed, started) in running)
+            {
+                if (Stopwatch.GetElapsedTime(started) > SeedWallBudget)
+                {
+                    failures.Add((seed, $"hung: still running after {SeedWallBudget.TotalSeconds:F0}s (the deterministic step budget did not stop it, so it is stuck inside one call)"));
+                    stop.Cancel();
+                }
+            }
+
+            if (stop.IsCancellationRequested)
+            {
+                break; // the stuck seed's thread is abandoned; the test fails below with its seed
+            }
+        }
+
+        output.WriteLine($"{seeds} seeds from {first} in {sw.Elapsed.TotalSeconds:F1}s: {ops} client ops completed, {entries} entries committed, at most {maxEvents} events in one seed");
+        output.WriteLine($"exercised: {total}");
         var sorted = failures.OrderBy(f => f.Seed).ToArray();
         foreach (var (seed, error) in sorted.Take(10))
         {
@@ -53,6 +127,30 @@ public class RaftSimulationTests(ITestOutputHelper output)
         }
 
         Assert.True(sorted.Length == 0, $"{sorted.Length} of {seeds} seeds failed; first: seed {sorted.FirstOrDefault().Seed}: {sorted.FirstOrDefault().Error}\nreplay: {(sorted.Length > 0 ? ReplayCommand(sorted[0].Seed) : "")}");
+
+        if (seeds >= MinSeedsForFloors)
+        {
+            var thin = total.Counters()
+                .Where(c => FloorPer2000Seeds.TryGetValue(c.Name, out var floor) && c.Value < floor * seeds / 2000)
+                .Select(c => $"{c.Name}={c.Value} (floor {FloorPer2000Seeds[c.Name] * seeds / 2000})")
+                .ToArray();
+            Assert.True(thin.Length == 0, $"the seeds passed but no longer exercise enough: {string.Join(", ", thin)}");
+        }
+    }
+
+    private static void InterlockedMax(ref long target, long value)
+    {
+        var seen = Volatile.Read(ref target);
+        while (value > seen)
+        {
+            var was = Interlocked.CompareExchange(ref target, value, seen);
+            if (was == seen)
+            {
+                return;
+            }
+
+            seen = was;
+        }
     }
 
     [Fact]
@@ -60,14 +158,15 @@ public class RaftSimulationTests(ITestOutputHelper output)
     {
         // Replays RAFT_SEED when set (the command a failure prints); otherwise seed 1, so the test always asserts.
         var seed = EnvOr("RAFT_SEED", 1);
-        var sim = new Simulation(seed);
+        var sim = new Simulation(seed, OptionsFor(seed));
         try
         {
             sim.Run();
         }
         finally
         {
-            output.WriteLine($"seed {seed}: {sim.CompletedOps} ops, {sim.CommittedEntries} entries; final state: {sim.Describe()}");
+            output.WriteLine($"seed {seed}: {sim.CompletedOps} ops, {sim.CommittedEntries} entries, {sim.Events} events; final state: {sim.Describe()}");
+            output.WriteLine($"exercised: {sim.Stats}");
             output.WriteLine("last events:");
             foreach (var line in sim.Trace)
             {

@@ -25,6 +25,24 @@ internal sealed record SimOptions
     /// <summary>Probability per step of injecting a fault or an admin action.</summary>
     public double FaultRate { get; init; } = 0.004;
 
+    /// <summary>Probability per fault-phase step of handing a node a malformed message (see Simulation.InjectMalformed).</summary>
+    public double MalformedRate { get; init; } = 0.003;
+
+    /// <summary>
+    /// Core bug reproducer, off by default so CI stays green until the core is fixed: aim the
+    /// invalid-config snapshots at an uncommitted entry of the receiver's log. Raft.Restore takes
+    /// the "same index and term, retain the log" path and commits up to the snapshot's index
+    /// before it validates the snapshot's config, so a snapshot it then refuses as malformed has
+    /// already committed entries no leader committed. Replay with RAFT_MALFORMED_SNAP_IN_LOG=1
+    /// (at the tip of the simhard branch, seed 3: node 3 commits 36/3 on such a snapshot; the term-6 leader later commits 36/6).
+    /// </summary>
+    public bool MalformedSnapshotInsideLog { get; init; }
+
+    /// <summary>Probability that a message sent during the fault phase is held back StaleDelayMin..5*StaleDelayMin steps.</summary>
+    public double StaleRate { get; init; } = 0.002;
+
+    public int StaleDelayMin { get; init; } = 300;
+
     /// <summary>Steps between ticks; each live node ticks then, unless it skips (drift).</summary>
     public int TickEvery { get; init; } = 10;
 
@@ -59,6 +77,15 @@ internal sealed record SimOptions
         2 => new SimOptions { InitialVoters = 5, MaxInflight = 1 },
         _ => new SimOptions { DropRate = 0.15, DuplicateRate = 0.1, MaxDelay = 30, FaultRate = 0.006 },
     };
+
+    /// <summary>
+    /// Deterministic per-seed budget on work (see Simulation.Events): a seed that exceeds it
+    /// fails with its seed rather than hanging CI. The busiest of the CI seeds does about 33,000.
+    /// </summary>
+    public long MaxEvents { get; init; } = 500_000;
+
+    /// <summary>Messages in flight at once beyond which the run is judged a message storm.</summary>
+    public int MaxInFlight { get; init; } = 50_000;
 
     /// <summary>Client gives up on an operation after this many steps (a write's outcome then stays unknown).</summary>
     public int ClientTimeout { get; init; } = 200;

@@ -8,7 +8,7 @@ namespace Kv.Node.Tests.Raft.Simulation;
 /// drop or duplicate, which node ticks, crashes, partitions, membership changes, client
 /// operations) comes from one seeded generator, so a seed replays exactly. Faults run for
 /// FaultSteps, then the world heals for HealSteps and the group must make progress again.
-/// Safety is checked after every step; the client history is checked for linearizability at
+/// Safety is checked after every event; the client history is checked for linearizability at
 /// the end. Throws SafetyViolationException on any violation.
 /// </summary>
 internal sealed class Simulation
@@ -23,9 +23,19 @@ internal sealed class Simulation
     private readonly List<RegisterOp> history = [];
     private readonly List<string> trace = [];
     private long now;
+
+    // Work done so far (messages stepped, sent, Readies handled, ticks), held to opt.MaxEvents.
+    private long events;
     private ulong nextReadContext = 1;
     private bool healing;
     private int completedInHeal;
+
+    // Coverage counters (see SimStats) and what they need remembered.
+    private readonly SimStats stats = new();
+    private readonly HashSet<ulong> jointEnteredAt = [];
+    private readonly HashSet<ulong> jointLeftAt = [];
+    private readonly Dictionary<ulong, ulong> transferCampaignTerm = []; // TimeoutNow recipient -> term it campaigned in
+    private ulong maxTerm;
 
     public Simulation(ulong seed, SimOptions? options = null)
     {
@@ -56,6 +66,21 @@ internal sealed class Simulation
     public int CompletedOps => history.Count(o => !o.IsPending);
 
     public int CommittedEntries => safety.CommittedCount;
+
+    /// <summary>Work done (messages stepped and sent, Readies handled, ticks), bounded by SimOptions.MaxEvents.</summary>
+    public long Events => events;
+
+    /// <summary>What the run exercised; complete once Run() returns.</summary>
+    public SimStats Stats
+    {
+        get
+        {
+            stats.JointEntered = jointEnteredAt.Count;
+            stats.JointLeft = jointLeftAt.Count;
+            stats.ClientOps = CompletedOps;
+            return stats;
+        }
+    }
 
     /// <summary>The last few events, printed with a failure.</summary>
     public IReadOnlyList<string> Trace => trace;
@@ -120,9 +145,22 @@ internal sealed class Simulation
     private void Step(bool faults)
     {
         now++;
+
+        // A deterministic budget: a run that stops converging (a message storm, a livelock
+        // between nodes) fails with its seed instead of hanging CI.
+        if (events > opt.MaxEvents || network.Count > opt.MaxInFlight)
+        {
+            throw new SafetyViolationException("step budget", $"at step {now}: {events} events (budget {opt.MaxEvents}), {network.Count} messages in flight (budget {opt.MaxInFlight}); {Describe()}");
+        }
+
         if (faults && rnd.Chance(opt.FaultRate))
         {
             InjectFault();
+        }
+
+        if (faults && rnd.Chance(opt.MalformedRate))
+        {
+            InjectMalformed();
         }
 
         // Logical time: every TickEvery steps each live node ticks, occasionally skipping one (clock drift).
@@ -132,7 +170,9 @@ internal sealed class Simulation
             {
                 if (n.Raft is { } raft && !rnd.Chance(n.TickSkipRate))
                 {
+                    events++;
                     raft.Tick();
+                    safety.AfterStep(LiveRafts());
                 }
             }
         }
@@ -156,6 +196,30 @@ internal sealed class Simulation
         }
 
         safety.AfterStep(LiveRafts());
+        CountStep();
+    }
+
+    private void CountStep()
+    {
+        foreach (var n in nodes)
+        {
+            if (n.Raft is not { } r)
+            {
+                continue;
+            }
+
+            if (r.Term > maxTerm)
+            {
+                maxTerm = r.Term;
+                stats.TermChanges++;
+            }
+
+            if (r.Role == RaftRole.Leader && transferCampaignTerm.TryGetValue(n.Id, out var t) && t == r.Term)
+            {
+                stats.LeaderTransfers++;
+                transferCampaignTerm.Remove(n.Id);
+            }
+        }
     }
 
     private IEnumerable<RaftNode> LiveRafts()
@@ -203,6 +267,7 @@ internal sealed class Simulation
     private void Start(SimNode n)
     {
         var snap = n.Storage.Snapshot();
+        n.Pending = null;
         n.Sm = new RegisterStateMachine();
         n.Sm.Restore(snap.Data.Span, snap.Index);
         n.Raft = new RaftNode(
@@ -225,6 +290,19 @@ internal sealed class Simulation
     private void Crash(SimNode n)
     {
         // Whatever the node did not persist (unstable entries, volatile state) is lost.
+        var unstable = n.Raft!.Core.Log.Unstable.Entries;
+        if (unstable.Count > 0 && (n.Storage.Term(unstable[^1].Index, out var st) != StorageStatus.Ok || st != unstable[^1].Term))
+        {
+            stats.LossyCrashes++;
+        }
+
+        if (n.Pending is { } p)
+        {
+            stats.CrashesMidReady++;
+            Note($"crash {n.Id} before {p.Phase} of its Ready");
+        }
+
+        n.Pending = null;
         n.Raft = null;
         Note($"crash {n.Id}");
         foreach (var c in clients)
@@ -242,20 +320,63 @@ internal sealed class Simulation
         for (var i = 0; i < nodes.Length; i++)
         {
             var n = nodes[(start + i) % nodes.Length];
-            if (n.Raft is { HasReady: true })
+            if (n.Raft is not { } raft)
             {
-                HandleReady(n);
+                continue;
+            }
+
+            if (n.Pending is null && raft.HasReady)
+            {
+                var rd = raft.Ready();
+                events += 1 + rd.Messages.Count + rd.Entries.Count + rd.CommittedEntries.Count;
+                n.Pending = new PendingReady(rd);
+            }
+
+            if (n.Pending is not null)
+            {
+                ContinueReady(n);
                 return;
             }
         }
     }
 
-    /// <summary>The host side of RaftNode's contract: persist, send, apply, Advance.</summary>
-    private void HandleReady(SimNode n)
+    /// <summary>
+    /// The host side of RaftNode's contract, one phase at a time: persist, send, apply, Advance.
+    /// Half the time the rest of the Ready runs now; otherwise one phase, so the scheduler puts
+    /// other events (messages, ticks, proposals, crashes) between Ready() and Advance() and
+    /// between the phases, as the contract allows and a real host's pipelining does.
+    /// </summary>
+    private void ContinueReady(SimNode n)
     {
-        var raft = n.Raft!;
-        var rd = raft.Ready();
+        var all = rnd.Chance(0.5);
+        do
+        {
+            var p = n.Pending!;
+            switch (p.Phase)
+            {
+                case ReadyPhase.Persist:
+                    Persist(n, p.Ready);
+                    break;
+                case ReadyPhase.Send:
+                    Send(p.Ready);
+                    break;
+                case ReadyPhase.Apply:
+                    Apply(n, p.Ready);
+                    break;
+                default:
+                    n.Pending = null;
+                    Advance(n);
+                    continue;
+            }
 
+            p.Phase++;
+            safety.AfterStep(LiveRafts());
+        }
+        while (all && n.Pending is not null);
+    }
+
+    private void Persist(SimNode n, Ready rd)
+    {
         // 1. Persist: snapshot, entries, hard state.
         if (rd.Snapshot is { } snap)
         {
@@ -263,6 +384,12 @@ internal sealed class Simulation
             {
                 throw new SafetyViolationException("snapshot ordering", $"node {n.Id} was handed snapshot {snap.Index} older than its stored {n.Storage.Snapshot().Index}");
             }
+        }
+
+        if (rd.Entries.Count > 0 && n.Storage.Term(rd.Entries[0].Index, out var had) == StorageStatus.Ok
+            && rd.Entries[0].Index <= n.Storage.LastIndex() && had != rd.Entries[0].Term)
+        {
+            stats.TruncatedSuffixes++;
         }
 
         n.Storage.Append(rd.Entries);
@@ -276,17 +403,29 @@ internal sealed class Simulation
 
             n.Storage.SetHardState(hs);
         }
+    }
 
+    private void Send(Ready rd)
+    {
         // 2. Send.
         foreach (var m in rd.Messages)
         {
-            network.Add(new InFlight(m, now + rnd.Next(opt.MaxDelay + 1)));
+            // Now and then the network sits on a message for hundreds of steps (several elections),
+            // so it arrives stale: terms behind, about entries long since replaced or compacted.
+            var stale = !healing && rnd.Chance(opt.StaleRate);
+            var delay = stale ? opt.StaleDelayMin + rnd.Next(opt.StaleDelayMin * 4) : rnd.Next(opt.MaxDelay + 1);
+            network.Add(new InFlight(m, now + delay) { Stale = stale });
         }
+    }
 
+    private void Apply(SimNode n, Ready rd)
+    {
+        var raft = n.Raft!;
         // 3. Apply.
         if (rd.Snapshot is { } s)
         {
             n.Sm.Restore(s.Data.Span, s.Index);
+            stats.SnapshotInstalls++;
             Note($"{n.Id} installed snapshot {s.Index}/{s.Term} {s.Metadata.ConfState}");
         }
 
@@ -306,7 +445,17 @@ internal sealed class Simulation
                     throw new SafetyViolationException("conf change decodes", $"entry {e.Index}");
                 }
 
+                var wasJoint = raft.ConfState.IsJoint;
                 var cs = raft.ApplyConfChange(cc, out var refused);
+                if (!wasJoint && cs.IsJoint)
+                {
+                    jointEnteredAt.Add(e.Index);
+                }
+                else if (wasJoint && !cs.IsJoint)
+                {
+                    jointLeftAt.Add(e.Index);
+                }
+
                 Note($"{n.Id} applied conf change {cc} at {e.Index} -> {cs}" + (refused is null ? "" : $" (refused: {refused})"));
 
                 // Keep a snapshot with the current config, so new members can be caught up.
@@ -334,7 +483,11 @@ internal sealed class Simulation
                 }
             }
         }
+    }
 
+    private void Advance(SimNode n)
+    {
+        var raft = n.Raft!;
         // 4. Advance.
         raft.Advance();
 
@@ -371,6 +524,11 @@ internal sealed class Simulation
             network[at] = network[^1];
             network.RemoveAt(network.Count - 1);
             var m = f.Message;
+            if (m.To == 0 || m.To > (ulong)nodes.Length)
+            {
+                return; // an answer to a sender outside the universe (see InjectMalformed): no one receives it
+            }
+
             var target = nodes[(int)m.To - 1];
             var dropped = target.Raft is null || blocked.Contains((m.From, m.To)) || (faults && rnd.Chance(opt.DropRate));
             if (dropped)
@@ -388,7 +546,23 @@ internal sealed class Simulation
                 network.Add(new InFlight(m, now + rnd.Next(opt.MaxDelay + 1)));
             }
 
-            target.Raft!.Step(m);
+            events++;
+            stats.StepsMidReady += target.Pending is null ? 0 : 1;
+            if (f.Stale)
+            {
+                stats.StaleDelivered++;
+                stats.StaleByTerms += m.Term < target.Raft!.Term ? 1 : 0;
+            }
+
+            var termBefore = target.Raft!.Term;
+            target.Raft.Step(m);
+            if (m.Type == MessageType.TimeoutNow && target.Raft.Term > termBefore)
+            {
+                transferCampaignTerm[target.Id] = target.Raft.Term;
+            }
+
+            safety.AfterStep(LiveRafts());
+
             if (m.Type == MessageType.Snap)
             {
                 nodes[(int)m.From - 1].Raft?.ReportSnapshot(m.To, failed: false);
@@ -481,6 +655,94 @@ internal sealed class Simulation
             Compact();
         }
     }
+
+    /// <summary>
+    /// Hands a live node a message no correct peer sends (issue 4, "Bad input"). The core must
+    /// refuse it by the rules, never throw, and every safety check must still hold. Each message
+    /// is detectably bad: a forged but well-formed message (a heartbeat committing entries under
+    /// a real leader's term) is Byzantine and outside Raft's fault model, so none is sent.
+    /// </summary>
+    private void InjectMalformed()
+    {
+        if (RandomUp() is not { } n)
+        {
+            return;
+        }
+
+        var raft = n.Raft!;
+        var peer = (ulong)rnd.Next(nodes.Length - 1) + 1;
+        peer += peer >= n.Id ? 1UL : 0UL; // any other process
+        var unknown = (ulong)(nodes.Length + 1 + rnd.Next(1000));
+        var lead = raft.Lead != 0 ? raft.Lead : peer;
+        var kind = rnd.Next(7);
+        var m = kind switch
+        {
+            // Term 0 on a type that always carries a term.
+            0 => new Message { Type = rnd.Pick(TermedTypes), From = peer, To = n.Id, Index = raft.LastIndex, Commit = raft.Committed + (ulong)rnd.Next(10) },
+
+            // An append past the end of the log claiming LogTerm 0.
+            1 => new Message
+            {
+                Type = MessageType.App, From = lead, To = n.Id, Term = raft.Term, LogTerm = 0, Index = raft.LastIndex + 1 + (ulong)rnd.Next(5),
+                Entries = [new Entry(raft.LastIndex + 7, raft.Term, EntryType.Normal, RegisterStateMachine.EncodeWrite(999, 1, 0xBAD))],
+            },
+
+            // A forwarded proposal with no entries.
+            2 => new Message { Type = MessageType.Prop, From = peer, To = n.Id },
+
+            // A snapshot whose configuration is invalid: a voter that is also a learner, or no voters at all.
+            3 => new Message
+            {
+                Type = MessageType.Snap, From = lead, To = n.Id, Term = raft.Term,
+                Snapshot = new Snapshot(BadSnapshotPoint(raft, rnd.Chance(0.5) ? new ConfState([1, 2, 3], [1], [], [], false) : ConfState.Empty), new RegisterStateMachine().Snapshot()),
+            },
+
+            // An acknowledgement of entries beyond the receiver's log, from a real peer.
+            4 => new Message { Type = MessageType.AppResp, From = peer, To = n.Id, Term = raft.Term, Index = raft.LastIndex + 1 + (ulong)rnd.Next(100) },
+
+            // A response from a node that is not in the universe.
+            5 => new Message { Type = rnd.Chance(0.5) ? MessageType.AppResp : MessageType.HeartbeatResp, From = unknown, To = n.Id, Term = raft.Term, Index = raft.LastIndex },
+
+            // A request from a node that is not in the universe, with an empty log and nothing to commit.
+            _ => new Message { Type = rnd.Chance(0.5) ? MessageType.Vote : MessageType.Heartbeat, From = unknown, To = n.Id, Term = raft.Term, Index = 0, LogTerm = 0, Commit = 0 },
+        };
+
+        events++;
+        stats.MalformedInjected++;
+        var res = raft.Step(m);
+        Note($"malformed to {n.Id}: {m} -> {res}");
+        if (kind == 0 && res != StepResult.MalformedMessage)
+        {
+            throw new SafetyViolationException("malformed input refused", $"node {n.Id} answered {res} to {m}");
+        }
+    }
+
+    /// <summary>
+    /// Where an invalid-config snapshot claims to end: past the log, so the core must judge its
+    /// config. With opt.MalformedSnapshotInsideLog, at an uncommitted entry of the log with that
+    /// entry's term: the core then takes the "same index and term" path and commits up to it
+    /// before validating the config (a core bug this simulator found; see SimOptions).
+    /// </summary>
+    private SnapshotMetadata BadSnapshotPoint(RaftNode raft, ConfState cs)
+    {
+        if (opt.MalformedSnapshotInsideLog && raft.LastIndex > raft.Committed)
+        {
+            var i = raft.Committed + 1 + (ulong)rnd.Next((int)(raft.LastIndex - raft.Committed));
+            if (raft.Core.Log.Term(i, out var t) == StorageStatus.Ok)
+            {
+                return new SnapshotMetadata(i, t, cs);
+            }
+        }
+
+        return new SnapshotMetadata(raft.LastIndex + 1 + (ulong)rnd.Next(20), raft.Term, cs);
+    }
+
+    // Types that always carry the sender's term.
+    private static readonly MessageType[] TermedTypes =
+    [
+        MessageType.App, MessageType.AppResp, MessageType.Vote, MessageType.VoteResp, MessageType.PreVote, MessageType.PreVoteResp,
+        MessageType.Snap, MessageType.Heartbeat, MessageType.HeartbeatResp, MessageType.ReadIndexResp, MessageType.TimeoutNow,
+    ];
 
     private void Compact()
     {
@@ -614,7 +876,7 @@ internal sealed class Simulation
             var res = raft.ReadIndex(ctx);
             if (res == StepResult.Ok)
             {
-                client.Op = new ClientOp(RegisterOpKind.Read, node.Id, now) { ReadContext = ctx };
+                client.Op = new ClientOp(RegisterOpKind.Read, node.Id, now) { ReadContext = ctx, AtFollower = raft.Role != RaftRole.Leader };
             }
         }
     }
@@ -625,6 +887,12 @@ internal sealed class Simulation
         history.Add(op.Kind == RegisterOpKind.Write
             ? RegisterOp.Write(c.Id, op.Invoke, now, op.Value)
             : RegisterOp.Read(c.Id, op.Invoke, now, value));
+        if (op.Kind == RegisterOpKind.Read)
+        {
+            stats.FollowerReads += op.AtFollower ? 1 : 0;
+            stats.NonZeroReads += value != 0 ? 1 : 0;
+        }
+
         c.Op = null;
         if (healing)
         {
@@ -655,13 +923,37 @@ internal sealed class Simulation
 
         public RegisterStateMachine Sm { get; set; } = new();
 
+        /// <summary>The Ready between Ready() and Advance(), if any; lost in a crash.</summary>
+        public PendingReady? Pending { get; set; }
+
         public SimRandom ElectionRandom { get; } = electionRandom;
 
         /// <summary>Fraction of global ticks this node's clock misses (its drift).</summary>
         public double TickSkipRate { get; init; }
     }
 
-    private sealed record InFlight(Message Message, long DeliverAt);
+    /// <summary>The phase of its outstanding Ready a node does next (RaftNode's contract, steps 1-4).</summary>
+    private enum ReadyPhase
+    {
+        Persist,
+        Send,
+        Apply,
+        Advance,
+    }
+
+    /// <summary>A Ready handed out by Ready() and not yet Advanced.</summary>
+    private sealed class PendingReady(Ready ready)
+    {
+        public Ready Ready { get; } = ready;
+
+        public ReadyPhase Phase { get; set; }
+    }
+
+    private sealed record InFlight(Message Message, long DeliverAt)
+    {
+        /// <summary>Held back for hundreds of steps (see Send).</summary>
+        public bool Stale { get; init; }
+    }
 
     private sealed class Client(int id)
     {
@@ -687,5 +979,8 @@ internal sealed class Simulation
         public ulong ReadContext { get; init; }
 
         public ulong ReadIndex { get; set; }
+
+        /// <summary>A read asked of a node that was not the leader (served through ReadIndex forwarding).</summary>
+        public bool AtFollower { get; init; }
     }
 }
