@@ -1279,18 +1279,19 @@ internal sealed class Raft
             return false;
         }
 
+        // Validate the config before anything else (after a restore the last index is s.Index): a
+        // snapshot with an impossible config is refused and changes nothing. Regression: the
+        // shortcut below once ran first and committed up to such a snapshot's index.
+        var err = new ConfChanger(Tracker, s.Index).Restore(cs, out var cfg, out var prs);
+        if (err is not null)
+        {
+            return false;
+        }
+
         // "If existing log entry has same index and term as snapshot's last included entry, retain log entries following it."
         if (Log.MatchTerm(s.Index, s.Term))
         {
             Log.CommitTo(s.Index);
-            return false;
-        }
-
-        // Validate the config before touching the log (after the restore the last index is s.Index):
-        // a snapshot from a peer with an impossible config is refused and changes nothing.
-        var err = new ConfChanger(Tracker, s.Index).Restore(cs, out var cfg, out var prs);
-        if (err is not null)
-        {
             return false;
         }
 

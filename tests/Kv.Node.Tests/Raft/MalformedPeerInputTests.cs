@@ -69,7 +69,7 @@ public class MalformedPeerInputTests
         c[2].Step(new Message
         {
             Type = MessageType.App, From = 1, To = 2, Term = c[1].Term, Index = 10_000, LogTerm = 0, Commit = 10_001,
-            Entries = [new Entry(10_001, c[1].Term, EntryType.Normal, Data("gap"))],
+            Entries = [new Entry(c[1].Term, 10_001, EntryType.Normal, Data("gap"))],
         });
         c.ProcessReadies();
         Assert.Equal(committed, c[2].Committed);
@@ -104,6 +104,26 @@ public class MalformedPeerInputTests
         Assert.Equal(last, c[2].LastIndex);
         Assert.Equal(1UL, c.Storage(2).Snapshot().Index);
         Assert.Equal(["kept"], c.AppliedText(2));
+    }
+
+    [Fact(DisplayName = "Bad input: an invalid-config snapshot naming an uncommitted entry of the log commits nothing (found by the simulator)")]
+    public void An_invalid_snapshot_inside_the_log_commits_nothing()
+    {
+        var c = new RaftTestCluster(3);
+        c.Elect(1);
+        var (committed, last, term) = (c[2].Committed, c[2].LastIndex, c[1].Term);
+        Assert.Equal(StorageStatus.Ok, c[2].Core.Log.Term(last, out var lastTerm));
+        // An uncommitted entry on follower 2 only.
+        var appended = c[2].Step(new Message
+        {
+            Type = MessageType.App, From = 1, To = 2, Term = term, Index = last, LogTerm = lastTerm, Commit = committed,
+            Entries = [new Entry(term, last + 1, EntryType.Normal, Data("uncommitted"))],
+        });
+        Assert.Equal(StepResult.Ok, appended);
+        Assert.Equal(last + 1, c[2].LastIndex);
+        var invalid = new ConfState([1, 2, 3], [3], [], [], false);
+        c[2].Step(new Message { Type = MessageType.Snap, From = 1, To = 2, Term = term, Snapshot = new Snapshot(new SnapshotMetadata(last + 1, term, invalid), Data("x")) });
+        Assert.Equal(committed, c[2].Committed);
     }
 
     [Fact(DisplayName = "Section 4.1 (one change at a time): a refused batch leaves no pending change behind that blocks the next one")]

@@ -14,13 +14,10 @@ public class RaftSimulationTests(ITestOutputHelper output)
 {
     private const string ReplayFilter = "FullyQualifiedName=Kv.Node.Tests.Raft.Simulation.RaftSimulationTests.Replay_one_seed";
 
-    // RAFT_MALFORMED_SNAP_IN_LOG=1 turns on the core bug reproducer (SimOptions.MalformedSnapshotInsideLog).
-    private static bool SnapInLog => Environment.GetEnvironmentVariable("RAFT_MALFORMED_SNAP_IN_LOG") == "1";
-
-    private static SimOptions OptionsFor(ulong seed) => SimOptions.ForSeed(seed) with { MalformedSnapshotInsideLog = SnapInLog };
+    private static SimOptions OptionsFor(ulong seed) => SimOptions.ForSeed(seed);
 
     internal static string ReplayCommand(ulong seed) =>
-        $"{(SnapInLog ? "RAFT_MALFORMED_SNAP_IN_LOG=1 " : "")}RAFT_SEED={seed} dotnet test tests/Kv.Node.Tests --filter \"{ReplayFilter}\" --logger \"console;verbosity=detailed\"";
+        $"RAFT_SEED={seed} dotnet test tests/Kv.Node.Tests --filter \"{ReplayFilter}\" --logger \"console;verbosity=detailed\"";
 
     private static ulong EnvOr(string name, ulong fallback) =>
         ulong.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : fallback;

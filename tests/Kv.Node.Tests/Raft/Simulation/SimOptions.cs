@@ -29,14 +29,12 @@ internal sealed record SimOptions
     public double MalformedRate { get; init; } = 0.003;
 
     /// <summary>
-    /// Core bug reproducer, off by default so CI stays green until the core is fixed: aim the
-    /// invalid-config snapshots at an uncommitted entry of the receiver's log. Raft.Restore takes
-    /// the "same index and term, retain the log" path and commits up to the snapshot's index
-    /// before it validates the snapshot's config, so a snapshot it then refuses as malformed has
-    /// already committed entries no leader committed. Replay with RAFT_MALFORMED_SNAP_IN_LOG=1
-    /// (at the tip of the simhard branch, seed 3: node 3 commits 36/3 on such a snapshot; the term-6 leader later commits 36/6).
+    /// Aim half of the invalid-config snapshots at an uncommitted entry of the receiver's log,
+    /// where Raft.Restore's "same index and term, retain the log" shortcut would commit up to the
+    /// snapshot's index. The simulator found the core doing that before validating the config
+    /// (seed 3 committed 36/3 while the term-6 leader later committed 36/6); fixed, and kept on.
     /// </summary>
-    public bool MalformedSnapshotInsideLog { get; init; }
+    public bool MalformedSnapshotInsideLog { get; init; } = true;
 
     /// <summary>Probability that a message sent during the fault phase is held back StaleDelayMin..5*StaleDelayMin steps.</summary>
     public double StaleRate { get; init; } = 0.002;

@@ -725,7 +725,7 @@ internal sealed class Simulation
     /// </summary>
     private SnapshotMetadata BadSnapshotPoint(RaftNode raft, ConfState cs)
     {
-        if (opt.MalformedSnapshotInsideLog && raft.LastIndex > raft.Committed)
+        if (opt.MalformedSnapshotInsideLog && raft.LastIndex > raft.Committed && rnd.Next(2) == 0)
         {
             var i = raft.Committed + 1 + (ulong)rnd.Next((int)(raft.LastIndex - raft.Committed));
             if (raft.Core.Log.Term(i, out var t) == StorageStatus.Ok)
