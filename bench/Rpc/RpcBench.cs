@@ -1,11 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using Google.Protobuf;
 using Kv.Bench.Harness;
-using Kv.Client.Contracts;
-using Kv.Client.Rpc.Http;
-using Kv.Node.Server.Rpc;
-using Kv.Proto.V1;
 
 namespace Kv.Bench.Rpc;
 
@@ -18,9 +13,9 @@ namespace Kv.Bench.Rpc;
 /// </summary>
 internal static class RpcBench
 {
-    private const int UnaryPayload = 100;
-    private const int StreamMessages = 50_000;
-    private const int StreamMessageSize = 100;
+    private const int UnaryPayload = RpcBenchRig.UnaryPayload;
+    private const int StreamMessages = RpcBenchRig.StreamMessages;
+    private const int StreamMessageSize = RpcBenchRig.StreamMessageSize;
 
     public static int Run(string[] args)
     {
@@ -45,14 +40,8 @@ internal static class RpcBench
 
     private static async Task RunAsync(TimeSpan duration, int runs)
     {
-        await using var grpcServer = await RpcServer.StartAsync(new RpcServerOptions(), [RpcBenchService.Bind()]);
-        await using var plainServer = await PlainHttp2Endpoint.StartAsync();
-        using var channel = new RpcChannel(grpcServer.Address);
-        using var plain = new PlainHttp2Client(plainServer.Address);
-        var grpc = new EchoClient(channel);
-
-        var unaryRequest = new EchoRequest { Payload = ByteString.CopyFrom(new byte[UnaryPayload]) };
-        var streamRequest = new EchoRequest { Count = StreamMessages, ResponseSize = StreamMessageSize };
+        await using var rig = await RpcBenchRig.StartAsync();
+        var (grpc, plain, unaryRequest, streamRequest) = (rig.Grpc, rig.Plain, rig.UnaryRequest, rig.StreamRequest);
 
         async Task GrpcUnary()
         {
@@ -136,13 +125,8 @@ internal static class RpcBench
     /// </summary>
     private static async Task AllocAsync()
     {
-        await using var grpcServer = await RpcServer.StartAsync(new RpcServerOptions(), [RpcBenchService.Bind()]);
-        await using var plainServer = await PlainHttp2Endpoint.StartAsync();
-        using var channel = new RpcChannel(grpcServer.Address);
-        using var plain = new PlainHttp2Client(plainServer.Address);
-        var grpc = new EchoClient(channel);
-        var unaryRequest = new EchoRequest { Payload = ByteString.CopyFrom(new byte[UnaryPayload]) };
-        var streamRequest = new EchoRequest { Count = StreamMessages, ResponseSize = StreamMessageSize };
+        await using var rig = await RpcBenchRig.StartAsync();
+        var (grpc, plain, unaryRequest, streamRequest) = (rig.Grpc, rig.Plain, rig.UnaryRequest, rig.StreamRequest);
 
         static async Task<double> PerCall(Func<Task> call, int n)
         {
@@ -184,13 +168,8 @@ internal static class RpcBench
     /// </summary>
     private static async Task LoopAsync(string workload, TimeSpan duration)
     {
-        await using var grpcServer = await RpcServer.StartAsync(new RpcServerOptions(), [RpcBenchService.Bind()]);
-        await using var plainServer = await PlainHttp2Endpoint.StartAsync();
-        using var channel = new RpcChannel(grpcServer.Address);
-        using var plain = new PlainHttp2Client(plainServer.Address);
-        var grpc = new EchoClient(channel);
-        var unaryRequest = new EchoRequest { Payload = ByteString.CopyFrom(new byte[UnaryPayload]) };
-        var streamRequest = new EchoRequest { Count = StreamMessages, ResponseSize = StreamMessageSize };
+        await using var rig = await RpcBenchRig.StartAsync();
+        var (grpc, plain, unaryRequest, streamRequest) = (rig.Grpc, rig.Plain, rig.UnaryRequest, rig.StreamRequest);
         var stopAt = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         long ops = 0;
         switch (workload)

@@ -109,40 +109,23 @@ public sealed unsafe class Engine : IDisposable
         }
 
         var handles = new nint[columnFamilies.Count];
-        var names = columnFamilies.Select(Utf8Z).ToArray();
-        var pins = names.Select(n => GCHandle.Alloc(n, GCHandleType.Pinned)).ToArray();
-        try
+        using var names = new Utf8StringArray(columnFamilies);
+        byte* err = null;
+        nint db;
+        fixed (byte* p = Utf8Z(full))
+        fixed (nint* cfo = native.ColumnFamilies)
+        fixed (nint* h = handles)
         {
-            var namePtrs = stackalloc byte*[names.Length];
-            for (var i = 0; i < names.Length; i++)
-            {
-                namePtrs[i] = (byte*)pins[i].AddrOfPinnedObject();
-            }
-
-            byte* err = null;
-            nint db;
-            fixed (byte* p = Utf8Z(full))
-            fixed (nint* cfo = native.ColumnFamilies)
-            fixed (nint* h = handles)
-            {
-                db = rocksdb_open_column_families(native.Db, p, names.Length, namePtrs, cfo, h, &err);
-            }
-
-            if (err != null)
-            {
-                native.Destroy();
-                NativeError.ThrowIfSet(err, "opening the engine", null, full);
-            }
-
-            return new Engine(full, options, new DbHandle(db, handles, native));
+            db = rocksdb_open_column_families(native.Db, p, names.Count, names.Pointers, cfo, h, &err);
         }
-        finally
+
+        if (err != null)
         {
-            foreach (var pin in pins)
-            {
-                pin.Free();
-            }
+            native.Destroy();
+            NativeError.ThrowIfSet(err, "opening the engine", null, full);
         }
+
+        return new Engine(full, options, new DbHandle(db, handles, native));
     }
 
     /// <summary>Column families present in an existing store, for diagnostics; empty if there is no store.</summary>
@@ -416,34 +399,19 @@ public sealed unsafe class Engine : IDisposable
             }
         }
 
-        var paths = files.Select(f => Utf8Z(System.IO.Path.GetFullPath(f))).ToArray();
-        var pins = paths.Select(p => GCHandle.Alloc(p, GCHandleType.Pinned)).ToArray();
+        using var paths = new Utf8StringArray(files.Select(System.IO.Path.GetFullPath).ToArray());
         var options = rocksdb_ingestexternalfileoptions_create();
         try
         {
             rocksdb_ingestexternalfileoptions_set_move_files(options, move ? (byte)1 : (byte)0);
-            var ptrs = new nint[paths.Length];
-            for (var i = 0; i < ptrs.Length; i++)
-            {
-                ptrs[i] = pins[i].AddrOfPinnedObject();
-            }
-
             using var lease = Enter();
             byte* err = null;
-            fixed (nint* p = ptrs)
-            {
-                rocksdb_ingest_external_file_cf(lease.Db, handle, (byte**)p, (nuint)ptrs.Length, options, &err);
-            }
-
+            rocksdb_ingest_external_file_cf(lease.Db, handle, paths.Pointers, (nuint)paths.Count, options, &err);
             NativeError.ThrowIfSet(err, "ingest", ColumnFamilyNames.Of(cf), Path);
         }
         finally
         {
             rocksdb_ingestexternalfileoptions_destroy(options);
-            foreach (var pin in pins)
-            {
-                pin.Free();
-            }
         }
     }
 
