@@ -1,0 +1,40 @@
+using Google.Protobuf.Reflection;
+using Kv.Client.Contracts;
+using Kv.Client.Rpc;
+using Kv.Proto.V1;
+
+namespace Kv.Client.Tests.Rpc;
+
+/// <summary>The hand-written descriptors of every service must match the proto services exactly.</summary>
+public sealed class ContractTests
+{
+    public static TheoryData<string> Services => new() { RawKvContract.ServiceName, PlacementContract.ServiceName, RaftTransportContract.ServiceName };
+
+    [Theory]
+    [MemberData(nameof(Services))]
+    public void Descriptors_match_the_proto_service(string serviceName)
+    {
+        var (service, ours) = serviceName switch
+        {
+            RawKvContract.ServiceName => (RawKvReflection.Descriptor.Services.Single(), RawKvContract.All),
+            PlacementContract.ServiceName => (PlacementReflection.Descriptor.Services.Single(), PlacementContract.All),
+            _ => (RaftReflection.Descriptor.Services.Single(), RaftTransportContract.All),
+        };
+        Assert.Equal(serviceName, service.FullName);
+        Assert.Equal(service.Methods.Count, ours.Count);
+        foreach (var method in ours)
+        {
+            MethodDescriptor? proto = service.FindMethodByName(method.Name);
+            Assert.NotNull(proto);
+            Assert.Equal($"/{service.FullName}/{proto.Name}", method.FullName);
+            var expected = (proto.IsClientStreaming, proto.IsServerStreaming) switch
+            {
+                (false, false) => MethodType.Unary,
+                (false, true) => MethodType.ServerStreaming,
+                (true, false) => MethodType.ClientStreaming,
+                _ => MethodType.DuplexStreaming,
+            };
+            Assert.Equal(expected, method.Type);
+        }
+    }
+}
