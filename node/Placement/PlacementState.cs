@@ -365,18 +365,13 @@ internal sealed class PlacementState
         var range = c.Range.Clone();
         if (s.RangesById.TryGetValue(range.RangeId, out var existing) && !EpochGreater(range.Epoch, existing.Epoch))
         {
-            return (PlacementApplyResult.Applied(
-                $"kept range {range.RangeId} at epoch {Show(existing.Epoch)}: the reported epoch {Show(range.Epoch)} is not higher", []), s);
+            return (PlacementApplyResult.Applied(StaleMessage(range, existing), []), s);
         }
 
         var overlaps = s.Overlapping(range.StartKey.Span, range.EndKey.Span, range.RangeId);
-        foreach (var other in overlaps)
+        if (PlacementSnapshot.StaleAgainst(range, overlaps) is { } stale)
         {
-            if (other.Epoch.Version >= range.Epoch.Version)
-            {
-                return (PlacementApplyResult.Applied(
-                    $"kept the directory: range {other.RangeId} at version {other.Epoch.Version} overlaps range {range.RangeId} at version {range.Epoch.Version}, so the report is stale", []), s);
-            }
+            return (PlacementApplyResult.Applied(stale, []), s);
         }
 
         var mutations = new List<KeyValuePair<byte[], byte[]?>>(overlaps.Count + 1);
@@ -444,7 +439,10 @@ internal sealed class PlacementState
         $"this one has store_uuid {claimant.StoreUuid} at {claimant.Address}. Two data directories claim one store id: " +
         "start this node on its own, empty data directory so it gets a new store id, or retire the old store first";
 
-    private static string Show(RangeEpoch epoch) => $"(version {epoch.Version}, conf_ver {epoch.ConfVer})";
+    internal static string StaleMessage(RangeDescriptor range, RangeDescriptor existing) =>
+        $"kept range {existing.RangeId} at epoch {Show(existing.Epoch)}: the reported epoch {Show(range.Epoch)} is not higher";
+
+    internal static string Show(RangeEpoch epoch) => $"(version {epoch.Version}, conf_ver {epoch.ConfVer})";
 
     // ---- Encoding ----
 
@@ -552,6 +550,35 @@ internal sealed record PlacementSnapshot(
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Null when a PutRange of <paramref name="range"/> (well-formed) would change the directory:
+    /// its id is unknown or its epoch is higher, and every other entry it overlaps has a lower
+    /// version (those it replaces). Otherwise why the report is stale.
+    /// </summary>
+    public string? WhyStale(RangeDescriptor range)
+    {
+        if (RangesById.TryGetValue(range.RangeId, out var existing) && !PlacementState.EpochGreater(range.Epoch, existing.Epoch))
+        {
+            return PlacementState.StaleMessage(range, existing);
+        }
+
+        return StaleAgainst(range, Overlapping(range.StartKey.Span, range.EndKey.Span, range.RangeId));
+    }
+
+    /// <summary>Why <paramref name="range"/> loses to one of <paramref name="overlaps"/> (a version at least as high); null when it replaces them all.</summary>
+    internal static string? StaleAgainst(RangeDescriptor range, List<RangeDescriptor> overlaps)
+    {
+        foreach (var other in overlaps)
+        {
+            if (other.Epoch.Version >= range.Epoch.Version)
+            {
+                return $"kept the directory: range {other.RangeId} at version {other.Epoch.Version} overlaps range {range.RangeId} at version {range.Epoch.Version}, so the report is stale";
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Entries other than <paramref name="exceptId"/> that intersect [start, end).</summary>
