@@ -34,6 +34,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
     private PlacementGroupHost? placementGroup;
     private StoreIdent ident = null!;
     private volatile string clusterId = "";
+    private int disposed;
 
     public NodeHost(NodeConfig config, ILoggerFactory loggers)
     {
@@ -305,6 +306,11 @@ internal sealed partial class NodeHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
+        {
+            return;
+        }
+
         await stopping.CancelAsync().ConfigureAwait(false);
         if (server is not null)
         {
