@@ -52,6 +52,7 @@ internal sealed partial class Store : IDisposable
     private readonly Thread driver;
     private volatile bool stopping;
     private long ticks;
+    private long writes;
     private ulong nextReadContext;
 
     public Store(Engine engine, ulong storeId, StoreOptions options, IRaftMessageSender sender, ILogger logger, Action<string, Exception?>? fatal = null)
@@ -68,6 +69,9 @@ internal sealed partial class Store : IDisposable
     public ulong StoreId { get; }
 
     public Engine Engine => engine;
+
+    /// <summary>Write batches the driver has written (each round writes at most one, for all groups).</summary>
+    public long Writes => Interlocked.Read(ref writes);
 
     public void Start() => driver.Start();
 
@@ -459,6 +463,7 @@ internal sealed partial class Store : IDisposable
         if (batch.Count > 0)
         {
             engine.Write(batch, sync: mustSync);
+            Interlocked.Increment(ref writes);
         }
 
         // 4. Confirm, send, answer.
