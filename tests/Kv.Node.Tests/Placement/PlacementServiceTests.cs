@@ -265,6 +265,27 @@ public sealed class PlacementServiceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task When_the_window_runs_low_it_is_extended_ahead_without_a_caller_waiting_for_it()
+    {
+        var first = await Call(PlacementContract.GetTimestamp, new GetTimestampRequest { Count = 1 });
+        Assert.Equal(T0 + 3_000, _group.State.Snapshot.TsoWindowEndMs);
+        _clock.Advance(2_500); // half a second of window left: less than a third
+        var served = await Call(PlacementContract.GetTimestamp, new GetTimestampRequest { Count = 1 });
+        Assert.Null(served.Header.Error);
+        Assert.Equal(T0 + 2_500, (long)(served.Last >> 18)); // served from the window already persisted
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (_group.State.Snapshot.TsoWindowEndMs < T0 + 5_500)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the window was extended ahead in the background");
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(2, _group.Applied.Count(c => c.ExtendTsoWindow is not null));
+        Assert.True(served.Last > first.Last);
+    }
+
+    [Fact]
     public async Task Timestamps_keep_increasing_across_a_failover_to_a_leader_whose_clock_is_behind()
     {
         var before = await Call(PlacementContract.GetTimestamp, new GetTimestampRequest { Count = 1 });
