@@ -104,12 +104,23 @@ internal sealed partial class Store : IDisposable
         return tcs.Task;
     }
 
-    /// <summary>Steps a message from a peer into its group; unknown groups are ignored (the sender retries or gives up).</summary>
-    public void StepMessage(ulong groupId, Message message) => Post(() =>
+    /// <summary>
+    /// Steps a message that store fromStore sent into its group. Refused (logged, dropped) unless
+    /// it is addressed to this replica and comes from a member the group places on fromStore: a
+    /// confused or hostile peer must not speak for members it does not host. Unknown groups are
+    /// ignored (the sender retries or gives up).
+    /// </summary>
+    public void StepMessage(ulong fromStore, ulong groupId, Message message) => Post(() =>
     {
         if (!groups.TryGetValue(groupId, out var g))
         {
             LogUnknownGroup(groupId, message.From);
+            return;
+        }
+
+        if (message.To != g.Node.Id || g.StoreOfMember(message.From) != fromStore || fromStore == StoreId)
+        {
+            LogMisaddressed(groupId, fromStore, message);
             return;
         }
 
@@ -143,9 +154,14 @@ internal sealed partial class Store : IDisposable
                 return;
             }
 
-            if (admit?.Invoke(g) is { } refusal)
+            if (Admit(admit, g, tcs) is { } refusal)
             {
                 tcs.TrySetResult(refusal);
+                return;
+            }
+
+            if (tcs.Task.IsCompleted)
+            {
                 return;
             }
 
@@ -191,9 +207,14 @@ internal sealed partial class Store : IDisposable
                 return;
             }
 
-            if (admit?.Invoke(g) is { } refusal)
+            if (Admit(admit, g, done) is { } refusal)
             {
                 done.TrySetResult(refusal);
+                return;
+            }
+
+            if (done.Task.IsCompleted)
+            {
                 return;
             }
 
@@ -223,6 +244,22 @@ internal sealed partial class Store : IDisposable
             g.ReadsThisRound.Add(read);
         });
         return done.Task;
+    }
+
+    /// <summary>Runs a caller's admission check; an exception from it fails that request, never the driver.</summary>
+    private static object? Admit(Func<RaftGroup, object?>? admit, RaftGroup g, TaskCompletionSource<object?> request)
+    {
+        try
+        {
+            return admit?.Invoke(g);
+        }
+#pragma warning disable CA1031 // the request gets the exception; the driver goes on
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            request.TrySetException(e);
+            return null;
+        }
     }
 
     // ---- groups -------------------------------------------------------------------------
@@ -332,7 +369,9 @@ internal sealed partial class Store : IDisposable
                     Tick();
                 }
 
-                while (inbox.TryDequeue(out var work))
+                // Only what was queued when the round began: a flood of posts must not starve
+                // the persist-and-send half of the round.
+                for (var n = inbox.Count; n > 0 && inbox.TryDequeue(out var work); n--)
                 {
                     work();
                 }
@@ -493,8 +532,9 @@ internal sealed partial class Store : IDisposable
         completions.Clear();
         foreach (var (g, rd) in readies)
         {
-            AnswerReads(g, rd.ReadStates);
+            // Leadership first: a replica deposed in this Ready must fail its reads, not answer them.
             ObserveLeadership(g);
+            AnswerReads(g, rd.ReadStates);
         }
 
         // 5. Advance.
@@ -634,6 +674,9 @@ internal sealed partial class Store : IDisposable
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "message for unknown group {GroupId} from member {From} dropped")]
     private partial void LogUnknownGroup(ulong groupId, ulong from);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "group {GroupId}: dropped a message from store {FromStore} not addressed to this replica or not from a member on that store: {Message}")]
+    private partial void LogMisaddressed(ulong groupId, ulong fromStore, Message message);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "group {GroupId}: refused a peer's message {Message}: {Result}")]
     private partial void LogBadMessage(ulong groupId, Message message, StepResult result);

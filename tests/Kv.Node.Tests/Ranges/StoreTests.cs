@@ -136,3 +136,45 @@ public sealed class StoreTests
         await Assert.ThrowsAsync<GroupNotFoundException>(() => store.ReadIndexAsync(42));
     }
 }
+
+/// <summary>Regression tests from review: the store only steps messages a peer store may send for the members it hosts.</summary>
+public sealed class StoreMessageAdmissionTests
+{
+    private sealed class Recorder : IRaftMessageSender
+    {
+        public void Send(ulong toStore, ulong groupId, Message message)
+        {
+        }
+
+        public void Flush()
+        {
+        }
+    }
+
+    private sealed class Nothing : IGroupStateMachine
+    {
+        public (ulong ProposalId, object? Result) Apply(in Entry entry, WriteBatch batch) => (0, null);
+    }
+
+    [Fact]
+    public async Task A_message_from_a_store_that_does_not_host_its_sender_or_for_another_replica_is_dropped()
+    {
+        using var dir = new TempDirectory();
+        using var engine = Engine.Open(dir.Sub("db"));
+        using var store = new Store(engine, 1, new StoreOptions { TickInterval = TimeSpan.FromHours(1) }, new Recorder(), NullLogger.Instance,
+            (message, e) => throw new InvalidOperationException(message, e));
+        store.Start();
+        // Members 1, 2, 3 live on stores 1, 2, 3.
+        await store.OpenGroupAsync(5, 1, new Nothing(), id => id, [1, 2, 3]);
+        var term = (await store.StatusAsync()).Single().Term;
+
+        // Store 3 speaking for member 2, and a message for member 9: both dropped.
+        store.StepMessage(3, 5, new Message { Type = MessageType.Heartbeat, From = 2, To = 1, Term = term + 5 });
+        store.StepMessage(2, 5, new Message { Type = MessageType.Heartbeat, From = 2, To = 9, Term = term + 5 });
+        Assert.Equal(term, (await store.StatusAsync()).Single().Term);
+
+        // The same heartbeat from the right store is stepped.
+        store.StepMessage(2, 5, new Message { Type = MessageType.Heartbeat, From = 2, To = 1, Term = term + 5 });
+        Assert.Equal(term + 5, (await store.StatusAsync()).Single().Term);
+    }
+}
