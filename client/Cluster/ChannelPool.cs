@@ -50,7 +50,7 @@ internal sealed class ChannelPool(RpcChannelOptions? options) : IDisposable
             || port is < 1 or > 65535
             || Uri.CheckHostName(text[..colon].Trim('[', ']')) == UriHostNameType.Unknown)
         {
-            throw new ArgumentException($"endpoint '{endpoint}' is not host:port (for example 127.0.0.1:20160)", nameof(endpoint));
+            throw new ArgumentException($"endpoint '{endpoint}' is not host:port (for example 127.0.0.1:20160)");
         }
 
         return text;

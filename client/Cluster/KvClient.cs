@@ -339,7 +339,7 @@ public sealed class KvClient : IAsyncDisposable
             }
             catch (RpcException e) when (op.IsRetryable(e))
             {
-                op.Note(address, e.Status.Detail, transport: true);
+                op.Note(address, e);
                 _routes.Evict(route.RangeId);
                 await op.BackoffAsync().ConfigureAwait(false);
                 continue;

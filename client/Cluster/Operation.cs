@@ -71,6 +71,22 @@ internal sealed class Operation
         }
     }
 
+    /// <summary>
+    /// Records a failed RPC. An attempt cut short by the operation's own deadline keeps the
+    /// previous error as the last one, since that one says why the cluster could not be reached.
+    /// </summary>
+    public void Note(string address, RpcException e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        if (e.StatusCode == StatusCode.DeadlineExceeded && Remaining <= TimeSpan.Zero && LastError is not null)
+        {
+            return;
+        }
+
+        _failed.Add(address);
+        LastError = $"{address}: {e.Status.Detail}";
+    }
+
     /// <summary>Waits one backoff step (full jitter, capped, bounded by the deadline); throws Unavailable when the deadline has passed.</summary>
     public async Task BackoffAsync()
     {

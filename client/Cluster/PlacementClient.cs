@@ -77,7 +77,7 @@ internal sealed class PlacementClient
             }
             catch (RpcException e) when (op.IsRetryable(e))
             {
-                op.Note(address, e.Status.Detail, transport: true);
+                op.Note(address, e);
                 Forget(address);
                 await op.BackoffAsync().ConfigureAwait(false);
                 continue;
