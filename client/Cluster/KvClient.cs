@@ -27,6 +27,7 @@ public sealed class KvClient : IAsyncDisposable
     private readonly TimestampBatcher _timestamps;
     private readonly Func<double> _random;
     private readonly CancellationTokenSource _disposed = new();
+    private int _disposeStarted;
 
     private KvClient(IReadOnlyList<string> endpoints, KvClientOptions options)
     {
@@ -262,8 +263,14 @@ public sealed class KvClient : IAsyncDisposable
     public Task<Timestamp> GetTimestampAsync(CancellationToken cancellationToken = default) =>
         _timestamps.GetAsync(cancellationToken);
 
+    /// <summary>Ends queued timestamp requests and closes the channels; operations after this throw ObjectDisposedException. Idempotent.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposeStarted, 1) != 0)
+        {
+            return;
+        }
+
         await _disposed.CancelAsync().ConfigureAwait(false);
         _channels.Dispose();
         _disposed.Dispose();
@@ -271,7 +278,7 @@ public sealed class KvClient : IAsyncDisposable
 
     private Operation NewOperation(string what, CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposeStarted) != 0, this);
         return new Operation(what, _options, _random, cancellationToken);
     }
 

@@ -109,10 +109,12 @@ public class TimestampBatcherTests
     public async Task A_caller_that_cancels_stops_waiting_and_the_others_still_get_timestamps()
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ulong oracle = 100;
         var batcher = new TimestampBatcher(async count =>
         {
             await gate.Task;
-            return (100 + count, count);
+            oracle += count; // batches are requested one at a time
+            return (oracle, count);
         }, maxBatch: 10);
         using var cts = new CancellationTokenSource();
         var cancelled = batcher.GetAsync(cts.Token);

@@ -106,4 +106,14 @@ public class UnreachableClusterTests
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => client.ScanAsync(default, default, -1, false));
         Assert.Empty(await client.ScanAsync(new byte[] { 5 }, new byte[] { 5 }, 10, false)); // empty span: nothing to ask
     }
+
+    [Fact]
+    public async Task Dispose_is_idempotent_and_later_operations_are_refused()
+    {
+        var client = KvClient.Connect([ClosedEndpoint()]);
+        await client.DisposeAsync();
+        await client.DisposeAsync();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => client.GetAsync(new byte[] { 1 }));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => client.GetTimestampAsync());
+    }
 }
