@@ -13,6 +13,7 @@ internal static class KvctlApp
     {
         var root = new RootCommand("kvctl: operate a replicated, transactional range store");
         root.Subcommands.Add(VersionCommand.Build(stdout));
+        root.Subcommands.Add(LocalCommand.Build(stdout));
         return root;
     }
 
