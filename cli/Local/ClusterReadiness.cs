@@ -48,7 +48,8 @@ internal sealed class ClusterReadiness : IDisposable
         }
 
         // 2. The placement group has a leader.
-        var (info, why) = await CallLeaderAsync(PlacementContract.GetClusterInfo, new GetClusterInfoRequest(), r => r.Header, ct);
+        // (NOT_BOOTSTRAPPED from the leader is an answer too: bootstrapped stays false.)
+        var (info, why) = await CallLeaderAsync(PlacementContract.GetClusterInfo, new GetClusterInfoRequest(), r => r.Header, ct, PlacementErrorCode.PlacementErrorNotBootstrapped);
         if (info is null)
         {
             return $"the placement group has no leader yet ({why})";
