@@ -11,7 +11,7 @@ namespace Kv.System.Tests.Cluster;
 /// and raw puts/gets routed to range leaders, retried with backoff until a deadline. Written
 /// against the wire contracts (RpcChannel + client/Contracts) so the tests do not depend on
 /// Kv.Client's cluster client; it does what any gRPC client of these services would.
-/// One probe per simulated client: it keeps its own channels and route.
+/// One probe per simulated client (not thread-safe): it keeps its own channels and route.
 /// </summary>
 public sealed class ClusterProbe : IDisposable
 {
@@ -65,6 +65,21 @@ public sealed class ClusterProbe : IDisposable
 
             attempt++;
             await BackoffAsync(attempt, deadline, method.Name, ct);
+        }
+    }
+
+    /// <summary>Whether the node at endpoint serves RPCs now (any placement answer, NOT_LEADER included).</summary>
+    public async Task<bool> AnswersAsync(string endpoint, CancellationToken ct = default)
+    {
+        try
+        {
+            await Channel(endpoint).UnaryAsync(PlacementContract.GetClusterInfo, new GetClusterInfoRequest(), Options(DateTime.UtcNow + AttemptTimeout, ct));
+            return true;
+        }
+        catch (RpcException e)
+        {
+            LastError = $"{endpoint}: {e.StatusCode} {e.Status.Detail}";
+            return false;
         }
     }
 

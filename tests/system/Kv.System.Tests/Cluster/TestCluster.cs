@@ -109,7 +109,7 @@ public sealed class TestCluster : IAsyncDisposable
     public ClusterProbe Probe() => new(Endpoints);
 
     /// <summary>
-    /// Bootstraps (first time) and waits until every running node's store is Up and range 1
+    /// Waits until every running node answers, bootstraps (first time), and waits until every store is Up and range 1
     /// has a leader; fails naming the unmet condition at the deadline. Returns the cluster id.
     /// </summary>
     public async Task<string> WaitReadyAsync(TimeSpan timeout, int expectedStoresUp = -1)
@@ -117,6 +117,15 @@ public sealed class TestCluster : IAsyncDisposable
         expectedStoresUp = expectedStoresUp < 0 ? Count : expectedStoresUp;
         var deadline = DateTime.UtcNow + timeout;
         using var probe = Probe();
+        for (var i = 1; i <= Count; i++)
+        {
+            if (_nodes[i - 1] is { HasExited: false })
+            {
+                var node = i;
+                await Eventually.TrueAsync(async () => (await probe.AnswersAsync(AddressOf(node)), $"node {node} does not answer: {probe.LastError}"), deadline);
+            }
+        }
+
         // Bootstrap is once per cluster; on a later start it answers ALREADY_BOOTSTRAPPED, which is fine.
         var boot = await probe.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest(), r => r.Header.Error?.Code == PlacementErrorCode.PlacementErrorAlreadyBootstrapped ? null : r.Header, deadline);
         _output.WriteLine($"cluster {boot.Header.ClusterId}: {(boot.FirstRange is null ? "already bootstrapped" : "bootstrapped now")}");
