@@ -48,11 +48,11 @@ public sealed class NodeFailureTests(ITestOutputHelper output)
         //    nodes are needed for a quorum, and read every acknowledged write through them.
         var untouched = Enumerable.Range(1, cluster.Count).Single(n => n != follower && n != leader);
         await cluster.KillAsync(untouched);
-        var deadline = DateTime.UtcNow + Ready;
+        await using var reader = cluster.Client(Ready);
         var missing = new List<string>();
         foreach (var key in load.Acked)
         {
-            var value = await probe.GetAsync(WriteLoad.Key(key), deadline);
+            var value = await reader.GetAsync(WriteLoad.Key(key));
             if (value is null || !value.AsSpan().SequenceEqual(WriteLoad.ValueOf(key)))
             {
                 missing.Add(key);
@@ -71,18 +71,18 @@ public sealed class NodeFailureTests(ITestOutputHelper output)
         await cluster.WaitReadyAsync(Ready);
         using var probe = cluster.Probe();
 
-        // 1. Ten clients draw timestamps in a loop, each recording its sequence.
+        // 1. Ten clients (ten KvClients) draw timestamps in a loop, each recording its sequence.
         const int Clients = 10;
         var sequences = Enumerable.Range(0, Clients).Select(_ => new ConcurrentQueue<ulong>()).ToArray();
         using var stop = new CancellationTokenSource();
         var clients = Enumerable.Range(0, Clients).Select(c => Task.Run(async () =>
         {
-            using var client = cluster.Probe();
+            await using var client = cluster.Client(Resume);
             while (!stop.IsCancellationRequested)
             {
                 try
                 {
-                    sequences[c].Enqueue(await client.TimestampAsync(DateTime.UtcNow + Resume, stop.Token));
+                    sequences[c].Enqueue((await client.GetTimestampAsync(stop.Token)).Value);
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
                 {
@@ -134,9 +134,8 @@ public sealed class NodeFailureTests(ITestOutputHelper output)
         output.WriteLine($"{all.Count} timestamps from {Clients} clients");
 
         // 4. Routing recovers: a put and a get through a fresh client.
-        using var fresh = cluster.Probe();
-        var deadline = DateTime.UtcNow + Resume;
-        await fresh.PutAsync(WriteLoad.Key("after-failover"), WriteLoad.Key("yes"), deadline);
-        Assert.Equal(WriteLoad.Key("yes"), await fresh.GetAsync(WriteLoad.Key("after-failover"), deadline));
+        await using var fresh = cluster.Client(Resume);
+        await fresh.PutAsync(WriteLoad.Key("after-failover"), WriteLoad.Key("yes"));
+        Assert.Equal(WriteLoad.Key("yes"), await fresh.GetAsync(WriteLoad.Key("after-failover")));
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Kv.Client.Cluster;
 using Kv.Client.Contracts;
 using Kv.Proto.V1;
 using Xunit.Abstractions;
@@ -107,6 +108,9 @@ public sealed class TestCluster : IAsyncDisposable
     }
 
     public ClusterProbe Probe() => new(Endpoints);
+
+    /// <summary>A Kv.Client cluster client of this cluster; requestTimeout bounds each operation, retries included.</summary>
+    public KvClient Client(TimeSpan requestTimeout) => KvClient.Connect(Endpoints, new KvClientOptions { RequestTimeout = requestTimeout });
 
     /// <summary>
     /// Waits until every running node answers, bootstraps (first time), and waits until every store is Up and range 1

@@ -1,13 +1,14 @@
 using System.Collections.Concurrent;
 using System.Text;
+using Kv.Client.Cluster;
 
 namespace Kv.System.Tests.Cluster;
 
 /// <summary>
-/// A steady write load: several writer tasks, each with its own client, putting unique keys
+/// A steady write load: several writer tasks, each with its own KvClient, putting unique keys
 /// (<c>w{writer}-{n}</c> = <c>v{writer}-{n}</c>) one after another. A put that returns is
-/// acknowledged and recorded; a put that gives up at its deadline has an unknown outcome and is
-/// neither recorded nor counted as lost (it may or may not be there).
+/// acknowledged and recorded; a put that fails (KvException: unavailable within its 30 s
+/// deadline) has an unknown outcome and is neither recorded nor counted as lost.
 /// </summary>
 public sealed class WriteLoad : IAsyncDisposable
 {
@@ -76,16 +77,16 @@ public sealed class WriteLoad : IAsyncDisposable
 
     private async Task WriteAsync(TestCluster cluster, int writer)
     {
-        using var probe = cluster.Probe();
+        await using var client = cluster.Client(PutDeadline);
         for (var n = 0; !_stop.IsCancellationRequested; n++)
         {
             var key = $"w{writer:D2}-{n:D6}";
             try
             {
-                await probe.PutAsync(Key(key), ValueOf(key), DateTime.UtcNow + PutDeadline, _stop.Token);
+                await client.PutAsync(Key(key), ValueOf(key), _stop.Token);
                 _acked.Enqueue(key);
             }
-            catch (TimeoutException)
+            catch (KvException)
             {
                 Interlocked.Increment(ref _unknown);
             }
