@@ -7,10 +7,12 @@ using Kv.Proto.V1;
 namespace Kv.System.Tests.Cluster;
 
 /// <summary>
-/// The system tests' view of a cluster over the wire: placement calls that follow NOT_LEADER,
-/// and raw puts/gets routed to range leaders, retried with backoff until a deadline. Written
-/// against the wire contracts (RpcChannel + client/Contracts) so the tests do not depend on
-/// Kv.Client's cluster client; it does what any gRPC client of these services would.
+/// The system tests' view of a cluster over the wire, for what KvClient does not expose and for
+/// checks independent of it: whether one given node answers, which node leads the placement
+/// group or a range, bootstrap during readiness, and a few raw puts/gets routed to range leaders,
+/// retried with backoff until a deadline. Written against the wire contracts (RpcChannel +
+/// client/Contracts); it does what any gRPC client of these services would. The load itself
+/// (writers, TSO clients, final reads) goes through KvClient.
 /// One probe per simulated client (not thread-safe): it keeps its own channels and route.
 /// </summary>
 public sealed class ClusterProbe : IDisposable
