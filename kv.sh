@@ -93,24 +93,70 @@ run_tests() {
 # Prints each command before running it, so the demo doubles as a tour.
 show() { printf '\n\033[36m$ %s\033[0m\n' "$*"; "$@"; }
 
-demo() {
-  local bin="$ROOT/artifacts/bin" data="$ROOT/.kv/demo"
-  say "the tour: binaries are in $bin, demo data in $data"
-  show "$bin/kvctl" version
-  show "$bin/kv-node" version
-  say "the storage engine: RocksDB with the store's column families, written, synced, reopened and read back"
-  show "$bin/kv-node" storage check --data-dir "$data/storage-check"
-  say "the multi-node cluster, kvctl's cluster commands and the operator arrive with the next issues (see README.md, Status)"
+# Runs one kvctl command of the tour: prints it, runs it, and stops the demo (naming the command)
+# when its exit code is not the expected one (0 unless given as: expect N kvctl ARGS...).
+tour() {
+  local want=0
+  if [ "$1" = expect ]; then want=$2; shift 2; fi
+  shift # "kvctl"
+  printf '\n\033[36m$ kvctl %s\033[0m\n' "$*"
+  local rc=0
+  "$DEMO_BIN/kvctl" "$@" || rc=$?
+  if [ "$rc" -ne "$want" ]; then
+    printf '\nkv.sh demo: `kvctl %s` exited %s (expected %s); stopping. Node logs: %s/node*/kv-node.log\n' "$*" "$rc" "$want" "$DEMO_DIR" >&2
+    exit 1
+  fi
+  [ "$want" -eq 0 ] || printf '(exit %s, as expected)\n' "$rc"
 }
 
-# Release binaries for the demo and benchmarks, published next to each other.
+demo() {
+  DEMO_BIN="$ROOT/artifacts/bin" DEMO_DIR="$ROOT/.kv/demo"
+  # The demo's own kvctl context, so it does not replace yours (~/.kv/kvctl-context.json).
+  export KVCTL_CONTEXT="$DEMO_DIR/kvctl-context.json"
+  say "the tour: binaries in $DEMO_BIN, a 3-node cluster with its data in $DEMO_DIR"
+  tour kvctl version
+  show "$DEMO_BIN/kv-node" storage check --data-dir "$DEMO_DIR/storage-check"
+
+  say "an embedded 3-node cluster: real kv-node processes on 127.0.0.1"
+  # If the tour stops half way, do not leave the nodes running.
+  trap 'rc=$?; if [ $rc -ne 0 ]; then say "stopping the demo cluster"; "$DEMO_BIN/kvctl" local down --dir "$DEMO_DIR" >&2 || true; fi' EXIT
+  tour kvctl local up --nodes 3 --dir "$DEMO_DIR"
+  tour kvctl local status --dir "$DEMO_DIR"
+
+  say "every other command finds the cluster through the kvctl context that 'local up' wrote ($KVCTL_CONTEXT)"
+  tour kvctl cluster status
+  tour kvctl store list
+  tour kvctl range list
+  tour kvctl range show 1
+
+  say "raw key-value access: linearizable reads and writes through the range's Raft leader"
+  tour kvctl kv put greeting hello
+  tour kvctl kv put fruit/apple red
+  tour kvctl kv put fruit/banana yellow
+  tour kvctl kv put fruit/cherry dark-red
+  tour kvctl kv get greeting
+  tour kvctl kv scan fruit/ fruit0
+  tour kvctl kv scan fruit/ fruit0 --reverse --limit 2
+  tour kvctl kv delete fruit/banana
+  tour expect 4 kvctl kv get fruit/banana
+  tour kvctl kv scan fruit/ fruit0 -o json
+  tour kvctl store list -o json
+
+  say "stopping the nodes cleanly; the data stays in $DEMO_DIR for the next 'local up'"
+  tour kvctl local down --dir "$DEMO_DIR"
+  trap - EXIT
+  say "done: ./kv.sh test runs every test; README.md has more"
+}
+
+# Release binaries for the demo and benchmarks, built into one directory (kvctl finds kv-node
+# next to itself there), with a launcher script for each in artifacts/bin.
 publish_bins() {
   say "publishing kv-node and kvctl (Release)"
-  dotnet build node/Kv.Node.csproj -c Release -nologo -v q -clp:ErrorsOnly -o artifacts/bin/node
-  dotnet build cli/Kv.Cli.csproj -c Release -nologo -v q -clp:ErrorsOnly -o artifacts/bin/cli
+  dotnet build node/Kv.Node.csproj -c Release -nologo -v q -clp:ErrorsOnly -o artifacts/bin/lib
+  dotnet build cli/Kv.Cli.csproj -c Release -nologo -v q -clp:ErrorsOnly -o artifacts/bin/lib
   mkdir -p artifacts/bin
-  printf '#!/bin/sh\nexec dotnet "$(dirname "$0")/node/kv-node.dll" "$@"\n' > artifacts/bin/kv-node
-  printf '#!/bin/sh\nexec dotnet "$(dirname "$0")/cli/kvctl.dll" "$@"\n' > artifacts/bin/kvctl
+  printf '#!/bin/sh\nexec dotnet "$(dirname "$0")/lib/kv-node.dll" "$@"\n' > artifacts/bin/kv-node
+  printf '#!/bin/sh\nexec dotnet "$(dirname "$0")/lib/kvctl.dll" "$@"\n' > artifacts/bin/kvctl
   chmod +x artifacts/bin/kv-node artifacts/bin/kvctl
 }
 

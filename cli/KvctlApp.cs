@@ -17,6 +17,7 @@ internal static class KvctlApp
         root.Subcommands.Add(StoreCommand.Build(stdout));
         root.Subcommands.Add(RangeCommand.Build(stdout));
         root.Subcommands.Add(KvCommand.Build(stdout));
+        root.Subcommands.Add(LocalCommand.Build(stdout));
         return root;
     }
 

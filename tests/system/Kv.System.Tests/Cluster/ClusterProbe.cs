@@ -1,0 +1,207 @@
+using Google.Protobuf;
+using Kv.Client.Contracts;
+using Kv.Client.Rpc;
+using Kv.Client.Rpc.Http;
+using Kv.Proto.V1;
+
+namespace Kv.System.Tests.Cluster;
+
+/// <summary>
+/// The system tests' view of a cluster over the wire, for what KvClient does not expose and for
+/// checks independent of it: whether one given node answers, which node leads the placement
+/// group or a range, bootstrap during readiness, and a few raw puts/gets routed to range leaders,
+/// retried with backoff until a deadline. Written against the wire contracts (RpcChannel +
+/// client/Contracts); it does what any gRPC client of these services would. The load itself
+/// (writers, TSO clients, final reads) goes through KvClient.
+/// One probe per simulated client (not thread-safe): it keeps its own channels and route.
+/// </summary>
+public sealed class ClusterProbe : IDisposable
+{
+    private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(2);
+    private readonly IReadOnlyList<string> _endpoints;
+    private readonly Dictionary<string, RpcChannel> _channels = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+    private string? _placementLeader;
+    private RangeInfo? _route; // the range holding the keys (tests stay in range 1: no splits happen)
+    private string? _rangeLeader;
+
+    public ClusterProbe(IReadOnlyList<string> endpoints)
+    {
+        _endpoints = endpoints;
+    }
+
+    /// <summary>The last error a call met before it succeeded or gave up (for messages).</summary>
+    public string LastError { get; private set; } = string.Empty;
+
+    /// <summary>Calls the placement leader, following NOT_LEADER and retrying until the deadline; throws TimeoutException naming the last error.</summary>
+    public async Task<TResponse> PlacementAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, Func<TResponse, ResponseHeader?> header, DateTime deadline, CancellationToken ct = default)
+    {
+        var attempt = 0;
+        while (true)
+        {
+            var endpoint = _placementLeader ?? _endpoints[attempt % _endpoints.Count];
+            try
+            {
+                var response = await Channel(endpoint).UnaryAsync(method, request, Options(deadline, ct));
+                var error = header(response)?.Error;
+                if (error is null || error.Code == PlacementErrorCode.PlacementErrorNone)
+                {
+                    _placementLeader = endpoint;
+                    return response;
+                }
+
+                LastError = $"{endpoint}: {error.Code} {error.Message}";
+                _placementLeader = error.Code == PlacementErrorCode.PlacementErrorNotLeader && error.Leader is { MemberId: > 0, Address.Length: > 0 } leader && leader.Address != endpoint
+                    ? leader.Address
+                    : null;
+                if (error.Code is not (PlacementErrorCode.PlacementErrorNotLeader or PlacementErrorCode.PlacementErrorUnavailable or PlacementErrorCode.PlacementErrorNotBootstrapped))
+                {
+                    throw new InvalidOperationException($"placement refused {method.Name}: {LastError}");
+                }
+            }
+            catch (RpcException e)
+            {
+                LastError = $"{endpoint}: {e.StatusCode} {e.Status.Detail}";
+                _placementLeader = null;
+            }
+
+            attempt++;
+            await BackoffAsync(attempt, deadline, method.Name, ct);
+        }
+    }
+
+    /// <summary>Whether the node at endpoint serves RPCs now (any placement answer, NOT_LEADER included).</summary>
+    public async Task<bool> AnswersAsync(string endpoint, CancellationToken ct = default)
+    {
+        try
+        {
+            await Channel(endpoint).UnaryAsync(PlacementContract.GetClusterInfo, new GetClusterInfoRequest(), Options(DateTime.UtcNow + AttemptTimeout, ct));
+            return true;
+        }
+        catch (RpcException e)
+        {
+            LastError = $"{endpoint}: {e.StatusCode} {e.Status.Detail}";
+            return false;
+        }
+    }
+
+    public async Task<GetClusterInfoResponse> ClusterInfoAsync(DateTime deadline, CancellationToken ct = default) =>
+        await PlacementAsync(PlacementContract.GetClusterInfo, new GetClusterInfoRequest(), r => r.Header, deadline, ct);
+
+    /// <summary>The range holding key, as the placement directory knows it.</summary>
+    public async Task<RangeInfo> RangeAsync(ReadOnlyMemory<byte> key, DateTime deadline, CancellationToken ct = default) =>
+        (await PlacementAsync(PlacementContract.GetRange, new GetRangeRequest { Key = ByteString.CopyFrom(key.Span) }, r => r.Header, deadline, ct)).Range;
+
+    /// <summary>One timestamp from the TSO.</summary>
+    public async Task<ulong> TimestampAsync(DateTime deadline, CancellationToken ct = default) =>
+        (await PlacementAsync(PlacementContract.GetTimestamp, new GetTimestampRequest { Count = 1 }, r => r.Header, deadline, ct)).Last;
+
+    /// <summary>A raw put, retried (raw puts are idempotent) until acknowledged or the deadline; true once acknowledged.</summary>
+    public async Task PutAsync(byte[] key, byte[] value, DateTime deadline, CancellationToken ct = default)
+    {
+        var request = new RawPutRequest { Key = ByteString.CopyFrom(key), Value = ByteString.CopyFrom(value) };
+        await RangeCallAsync(RawKvContract.Put, request, (r, c) => r.Context = c, r => r.Error, key, deadline, ct);
+    }
+
+    /// <summary>A linearizable raw get; null when the key does not exist.</summary>
+    public async Task<byte[]?> GetAsync(byte[] key, DateTime deadline, CancellationToken ct = default)
+    {
+        var request = new RawGetRequest { Key = ByteString.CopyFrom(key) };
+        var response = await RangeCallAsync(RawKvContract.Get, request, (r, c) => r.Context = c, r => r.Error, key, deadline, ct);
+        return response.Found ? response.Value.ToByteArray() : null;
+    }
+
+    private async Task<TResponse> RangeCallAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, Action<TRequest, RangeContext> setContext, Func<TResponse, RangeError?> error, byte[] key, DateTime deadline, CancellationToken ct)
+    {
+        var attempt = 0;
+        while (true)
+        {
+            attempt++;
+            if (_route is null)
+            {
+                _route = await RangeAsync(key, deadline, ct);
+                _rangeLeader = _route.LeaderAddress is { Length: > 0 } a ? a : null;
+            }
+
+            var endpoint = _rangeLeader ?? _endpoints[attempt % _endpoints.Count];
+            setContext(request, new RangeContext { RangeId = _route.Range.RangeId, Epoch = _route.Range.Epoch });
+            try
+            {
+                var response = await Channel(endpoint).UnaryAsync(method, request, Options(deadline, ct));
+                var e = error(response);
+                if (e is null)
+                {
+                    return response;
+                }
+
+                LastError = $"{endpoint}: {e.DetailCase} {e.Message}";
+                switch (e.DetailCase)
+                {
+                    case RangeError.DetailOneofCase.NotLeader when e.NotLeader.LeaderAddress is { Length: > 0 } hint && hint != endpoint:
+                        _rangeLeader = hint;
+                        continue; // follow the hint at once
+                    case RangeError.DetailOneofCase.NotLeader:
+                    case RangeError.DetailOneofCase.RangeUnavailable:
+                        _rangeLeader = null;
+                        break;
+                    default:
+                        _route = null; // stale epoch, wrong store, wrong range: ask placement again
+                        _rangeLeader = null;
+                        break;
+                }
+            }
+            catch (RpcException e) when (e.StatusCode != StatusCode.InvalidArgument)
+            {
+                LastError = $"{endpoint}: {e.StatusCode} {e.Status.Detail}";
+                _route = null;
+                _rangeLeader = null;
+            }
+
+            await BackoffAsync(attempt, deadline, method.Name, ct);
+        }
+    }
+
+    private async Task BackoffAsync(int attempt, DateTime deadline, string what, CancellationToken ct)
+    {
+        var remaining = deadline - DateTime.UtcNow;
+        if (remaining <= TimeSpan.Zero)
+        {
+            throw new TimeoutException($"{what} did not succeed before its deadline; last error: {LastError}");
+        }
+
+        var cap = Math.Min(500, 10 << Math.Min(attempt, 6));
+        var delay = TimeSpan.FromMilliseconds(Random.Shared.Next(cap / 2, cap + 1));
+        await Task.Delay(delay < remaining ? delay : remaining, ct);
+    }
+
+    private static CallOptions Options(DateTime deadline, CancellationToken ct)
+    {
+        var attemptDeadline = DateTime.UtcNow + AttemptTimeout;
+        return new CallOptions(Deadline: attemptDeadline < deadline ? attemptDeadline : deadline, CancellationToken: ct);
+    }
+
+    private RpcChannel Channel(string endpoint)
+    {
+        lock (_lock)
+        {
+            if (!_channels.TryGetValue(endpoint, out var channel))
+            {
+                channel = new RpcChannel(new Uri("http://" + endpoint), new RpcChannelOptions { ConnectTimeout = AttemptTimeout });
+                _channels.Add(endpoint, channel);
+            }
+
+            return channel;
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            foreach (var channel in _channels.Values)
+            {
+                channel.Dispose();
+            }
+        }
+    }
+}
