@@ -473,6 +473,15 @@ public sealed class PlacementService
     private async Task<ResponseHeader> RunAsync(RequestHeader? header, ServerCallContext context,
         Func<LeaderSession, CancellationToken, Task<PlacementError?>> body)
     {
+        // Only the leader speaks for the cluster. A follower, or a node that holds another
+        // cluster's data on a member's address, answers NOT_LEADER without a cluster id: a
+        // mismatch it saw would otherwise make a healthy caller believe it is the foreign one.
+        var session = CurrentSession();
+        if (session is null)
+        {
+            return new ResponseHeader { Error = NotLeaderError(_group.LeaderId) };
+        }
+
         string clusterId = _group.State.Snapshot.ClusterId;
         string asked = header?.ClusterId ?? string.Empty;
         if (asked.Length > 0 && clusterId.Length > 0 && !string.Equals(asked, clusterId, StringComparison.Ordinal))
@@ -481,17 +490,11 @@ public sealed class PlacementService
             {
                 ClusterId = clusterId,
                 Error = Error(PlacementErrorCode.PlacementErrorClusterIdMismatch,
-                    $"this node belongs to cluster {clusterId}, the request names cluster {asked}: point the client at the right cluster (or drop the stale cluster id)"),
+                    $"this cluster is {clusterId}, the request names cluster {asked}: point the client at the right cluster (or drop the stale cluster id)"),
             };
         }
 
         PlacementError? error;
-        var session = CurrentSession();
-        if (session is null)
-        {
-            error = NotLeaderError(_group.LeaderId);
-        }
-        else
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
             timeout.CancelAfter(_options.ProposalTimeout);

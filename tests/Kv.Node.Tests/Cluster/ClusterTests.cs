@@ -136,19 +136,18 @@ public sealed class JoinTests
         await c.StartNodeAsync(3);
         Assert.True(c.Hosts[3]!.StoreId >= 1000, $"store id {c.Hosts[3]!.StoreId} should come from the id sequence (floor 1000)");
 
-        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var deadline = DateTime.UtcNow.AddSeconds(40);
         while (true)
         {
             var stores = await c.PlacementAsync(PlacementContract.ListStores, new ListStoresRequest { Header = new() }, r => r.Header);
             var joined = stores.Stores.FirstOrDefault(s => s.Store.StoreId == c.Hosts[3]!.StoreId);
-            if (joined is { State: StoreState.Up })
+            if (joined is { State: StoreState.Up } && stores.Stores.Count == 4 && stores.Stores.All(s => s.State == StoreState.Up))
             {
                 Assert.Equal(c.Addresses[3], joined.Store.Address);
-                Assert.Equal(4, stores.Stores.Count);
                 break;
             }
 
-            Assert.True(DateTime.UtcNow < deadline, "the fourth store never showed up as Up");
+            Assert.True(DateTime.UtcNow < deadline, $"the four stores never all showed up as Up: {stores.Stores}");
             await Task.Delay(50);
         }
 

@@ -42,13 +42,9 @@ public sealed class ClusterBadInputTests(ITestOutputHelper output)
         Assert.Equal(WriteLoad.Key("v"), await after.GetAsync(WriteLoad.Key("k"), DateTime.UtcNow + Ready));
     }
 
-    // Observed at e348688 (kv-node serve): node 2 with cluster B's data keeps running (its
-    // placement heartbeats time out), while the HEALTHY nodes 1 and 3 stop with "placement refused
-    // this store: this node belongs to cluster B, the request names cluster A": node 2's placement
-    // service answers their heartbeats with CLUSTER_ID_MISMATCH (PlacementService.RunAsync checks the
-    // cluster id before leadership), and NodeHost.HeartbeatOnceAsync treats a mismatch from any one
-    // member as fatal for itself. Un-skip when the foreign node is the one refused.
-    [Fact(Skip = "kv-node bug: one node with another cluster's data makes the healthy nodes stop (see the comment above the test)")]
+    // Regression: at e348688 the HEALTHY nodes stopped instead (a non-leader answered their
+    // heartbeats with CLUSTER_ID_MISMATCH); only the placement leader speaks for the cluster now.
+    [Fact]
     public async Task A_node_with_another_clusters_data_refuses_to_start_and_the_cluster_keeps_working()
     {
         // 1. Cluster A: bootstrap, write a key, stop cleanly.
