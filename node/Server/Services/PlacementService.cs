@@ -1,0 +1,601 @@
+using Google.Protobuf;
+using Kv.Client.Contracts;
+using Kv.Node.Placement;
+using Kv.Node.Server.Rpc;
+using Kv.Proto.V1;
+using Microsoft.Extensions.Logging;
+
+namespace Kv.Node.Server.Services;
+
+/// <summary>
+/// <c>kv.v1.Placement</c> (proto/kv/v1/placement.proto) over the placement Raft group. Every
+/// node serves it; only the leader answers, the others reply NOT_LEADER naming the leader and
+/// every member. Changes are proposed through <see cref="IPlacementGroup"/>: a response without
+/// error means the change is committed and applied. Reads go through a read barrier, so they
+/// see every change committed before they arrived.
+///
+/// Soft state (store liveness, range leaders, the TSO allocator) lives in a per-term leader
+/// session: when this node's <see cref="IPlacementGroup.LeaderTerm"/> changes, a fresh session
+/// starts (stores get a grace period from the takeover time; the TSO starts above the persisted
+/// window after a read barrier in the new term).
+///
+/// Refusals are in <see cref="ResponseHeader.Error"/> (the RPC itself succeeds); a refusal
+/// changes nothing. A request whose proposal or barrier does not finish within
+/// <see cref="PlacementServiceOptions.ProposalTimeout"/> gets UNAVAILABLE (outcome of a
+/// proposal then unknown: AllocId may have consumed ids, which is harmless).
+/// </summary>
+public sealed class PlacementService
+{
+    /// <summary>Bootstrap: the id sequence continues after this value (member ids are store ids below it).</summary>
+    internal const ulong BootstrapIdFloor = 1000;
+
+    /// <summary>Bootstrap: the first range's id.</summary>
+    internal const ulong FirstRangeId = 1;
+
+    private readonly IPlacementGroup _group;
+    private readonly PlacementServiceOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Lock _sessionLock = new();
+    private LeaderSession? _session;
+
+    internal PlacementService(IPlacementGroup group, PlacementServiceOptions options, TimeProvider time, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(logger);
+        options.Validate();
+        _group = group;
+        _options = options;
+        _time = time;
+        _logger = logger;
+    }
+
+    public ServerServiceDefinition BindService() => ServerServiceDefinition.CreateBuilder()
+        .AddMethod(PlacementContract.Bootstrap, BootstrapAsync)
+        .AddMethod(PlacementContract.GetClusterInfo, GetClusterInfoAsync)
+        .AddMethod(PlacementContract.StoreHeartbeat, StoreHeartbeatAsync)
+        .AddMethod(PlacementContract.RangeHeartbeat, RangeHeartbeatAsync)
+        .AddMethod(PlacementContract.ListStores, ListStoresAsync)
+        .AddMethod(PlacementContract.GetRange, GetRangeAsync)
+        .AddMethod(PlacementContract.GetRangeById, GetRangeByIdAsync)
+        .AddMethod(PlacementContract.ScanRanges, ScanRangesAsync)
+        .AddMethod(PlacementContract.AllocId, AllocIdAsync)
+        .AddMethod(PlacementContract.GetTimestamp, GetTimestampAsync)
+        .Build();
+
+    private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    // ---- Writes ----
+
+    private async Task<BootstrapResponse> BootstrapAsync(BootstrapRequest request, ServerCallContext context)
+    {
+        var response = new BootstrapResponse();
+        response.Header = await RunAsync(request.Header, context, async (session, ct) =>
+        {
+            var snapshot = _group.State.Snapshot;
+            if (snapshot.IsBootstrapped)
+            {
+                return Error(PlacementErrorCode.PlacementErrorAlreadyBootstrapped,
+                    $"the cluster is already bootstrapped as {snapshot.ClusterId}; nothing to do (use that cluster id)");
+            }
+
+            var members = _group.Members;
+            if (members.Count == 0)
+            {
+                return Error(PlacementErrorCode.PlacementErrorInvalidArgument, "no placement members are configured: configure the placement members and restart the nodes");
+            }
+
+            var firstRange = new RangeDescriptor
+            {
+                RangeId = FirstRangeId,
+                StartKey = ByteString.Empty,
+                EndKey = ByteString.Empty,
+                Epoch = new RangeEpoch { ConfVer = 1, Version = 1 },
+            };
+            foreach (var member in members)
+            {
+                firstRange.Replicas.Add(new ReplicaDescriptor { ReplicaId = member.MemberId, StoreId = member.MemberId, Role = ReplicaRole.Voter });
+            }
+
+            var command = new BootstrapCommand
+            {
+                ClusterId = Guid.NewGuid().ToString("N"),
+                FirstRange = firstRange,
+                AtMs = NowMs,
+                IdFloor = BootstrapIdFloor,
+            };
+            var result = await _group.ProposeAsync(new PlacementCommand { Bootstrap = command }, ct);
+            if (result.Code != PlacementErrorCode.PlacementErrorNone)
+            {
+                return Error(result.Code, result.Message);
+            }
+
+            PlacementServiceLog.Bootstrapped(_logger, result.ClusterId, firstRange.Replicas.Count);
+            response.FirstRange = result.FirstRange!.Clone();
+            return null;
+        });
+        return response;
+    }
+
+    private async Task<StoreHeartbeatResponse> StoreHeartbeatAsync(StoreHeartbeatRequest request, ServerCallContext context)
+    {
+        var response = new StoreHeartbeatResponse();
+        response.Header = await RunAsync(request.Header, context, async (session, ct) =>
+        {
+            if (PlacementState.CheckStore(request.Store) is { } invalid)
+            {
+                return Error(PlacementErrorCode.PlacementErrorInvalidArgument, invalid);
+            }
+
+            // No read barrier: a stale view can only say "not bootstrapped" (the store retries) or
+            // propose a PutStore that turns out to be a no-op; the apply re-checks conflicts.
+            var snapshot = _group.State.Snapshot;
+            if (!snapshot.IsBootstrapped)
+            {
+                response.Bootstrapped = false;
+                return null;
+            }
+
+            var store = request.Store;
+            snapshot.Stores.TryGetValue(store.StoreId, out var known);
+            if (known is not null && !string.Equals(known.StoreUuid, store.StoreUuid, StringComparison.Ordinal))
+            {
+                return Error(PlacementErrorCode.PlacementErrorStoreIdConflict, PlacementState.StoreConflictMessage(known, store));
+            }
+
+            if (known is null || !known.Equals(store))
+            {
+                var result = await _group.ProposeAsync(new PlacementCommand { PutStore = new PutStoreCommand { Store = store.Clone() } }, ct);
+                if (result.Code != PlacementErrorCode.PlacementErrorNone)
+                {
+                    return Error(result.Code, result.Message);
+                }
+
+                if (result.Changed)
+                {
+                    PlacementServiceLog.StoreRegistered(_logger, store.StoreId, store.Address, store.Version);
+                }
+            }
+
+            session.Liveness.RecordHeartbeat(store.StoreId, request.Stats, NowMs);
+            response.Bootstrapped = true;
+            response.InitialRange = _group.State.Snapshot.FirstRange?.Clone();
+            return null;
+        });
+        return response;
+    }
+
+    private async Task<RangeHeartbeatResponse> RangeHeartbeatAsync(RangeHeartbeatRequest request, ServerCallContext context)
+    {
+        var response = new RangeHeartbeatResponse();
+        response.Header = await RunAsync(request.Header, context, async (session, ct) =>
+        {
+            if (PlacementState.CheckRange(request.Range) is { } invalid)
+            {
+                return Error(PlacementErrorCode.PlacementErrorInvalidArgument, invalid);
+            }
+
+            var range = request.Range;
+            var leader = request.Leader;
+            if (leader is null || !IsReplicaOf(range, leader))
+            {
+                return Error(PlacementErrorCode.PlacementErrorInvalidArgument,
+                    $"range {range.RangeId}: the leader must be one of the range's replicas (replica_id and store_id as in the descriptor)");
+            }
+
+            var snapshot = _group.State.Snapshot;
+            if (!snapshot.IsBootstrapped)
+            {
+                return NotBootstrappedError();
+            }
+
+            session.RangeLeaders.Report(range.RangeId, range.Epoch, leader, request.ApproximateSizeBytes, NowMs);
+            if (snapshot.WhyStale(range) is null)
+            {
+                var result = await _group.ProposeAsync(new PlacementCommand { PutRange = new PutRangeCommand { Range = range.Clone() } }, ct);
+                if (result.Code != PlacementErrorCode.PlacementErrorNone)
+                {
+                    return Error(result.Code, result.Message);
+                }
+            }
+
+            return null;
+        });
+        return response;
+    }
+
+    private async Task<AllocIdResponse> AllocIdAsync(AllocIdRequest request, ServerCallContext context)
+    {
+        var response = new AllocIdResponse();
+        response.Header = await RunAsync(request.Header, context, async (session, ct) =>
+        {
+            if (request.Count == 0 || request.Count > _options.MaxAllocIdCount)
+            {
+                return Error(PlacementErrorCode.PlacementErrorInvalidArgument, $"count {request.Count} is out of range: ask for 1 to {_options.MaxAllocIdCount} ids");
+            }
+
+            if (!_group.State.Snapshot.IsBootstrapped)
+            {
+                return NotBootstrappedError();
+            }
+
+            var result = await _group.ProposeAsync(new PlacementCommand { AllocId = new AllocIdCommand { Count = request.Count } }, ct);
+            if (result.Code != PlacementErrorCode.PlacementErrorNone)
+            {
+                return Error(result.Code, result.Message);
+            }
+
+            response.First = result.FirstId;
+            response.Count = request.Count;
+            return null;
+        });
+        return response;
+    }
+
+    private async Task<GetTimestampResponse> GetTimestampAsync(GetTimestampRequest request, ServerCallContext context)
+    {
+        var response = new GetTimestampResponse();
+        response.Header = await RunAsync(request.Header, context, async (session, ct) =>
+        {
+            if (request.Count == 0 || request.Count > _options.MaxTimestampCount)
+            {
+                return Error(PlacementErrorCode.PlacementErrorInvalidArgument, $"count {request.Count} is out of range: ask for 1 to {_options.MaxTimestampCount} timestamps");
+            }
+
+            // One caller at a time: callers that queue here while one extends the window are
+            // served from that extension (the extension reaches a whole window past the clock).
+            await session.TsoLock.WaitAsync(ct);
+            try
+            {
+                if (!session.TsoReady)
+                {
+                    await _group.ReadBarrierAsync(ct);
+                    session.Tso.Reset(_group.State.Snapshot.TsoWindowEndMs);
+                    session.TsoReady = true;
+                    PlacementServiceLog.TsoStarted(_logger, session.Term, session.Tso.Last.PhysicalMs);
+                }
+
+                for (int attempt = 0; ; attempt++)
+                {
+                    if (_group.LeaderTerm != session.Term)
+                    {
+                        throw new PlacementNotLeaderException(_group.LeaderId);
+                    }
+
+                    var step = session.Tso.Allocate(NowMs, _group.State.Snapshot.TsoWindowEndMs, request.Count);
+                    if (step.IsAllocated)
+                    {
+                        response.Last = step.Last.Value;
+                        response.Count = request.Count;
+                        return null;
+                    }
+
+                    if (attempt == 3)
+                    {
+                        return Error(PlacementErrorCode.PlacementErrorUnavailable,
+                            $"the TSO window did not reach {step.NeedWindowEndMs} ms after {attempt} extensions; retry after backoff");
+                    }
+
+                    var result = await _group.ProposeAsync(new PlacementCommand { ExtendTsoWindow = new ExtendTsoWindowCommand { EndMs = step.NeedWindowEndMs } }, ct);
+                    if (result.Code != PlacementErrorCode.PlacementErrorNone)
+                    {
+                        return Error(PlacementErrorCode.PlacementErrorUnavailable, $"could not extend the TSO window: {result.Message}");
+                    }
+                }
+            }
+            finally
+            {
+                session.TsoLock.Release();
+            }
+        });
+        return response;
+    }
+
+    // ---- Reads (after a read barrier) ----
+
+    private async Task<GetClusterInfoResponse> GetClusterInfoAsync(GetClusterInfoRequest request, ServerCallContext context)
+    {
+        var response = new GetClusterInfoResponse();
+        response.Header = await RunAsync(request.Header, context, async (session, ct) =>
+        {
+            await _group.ReadBarrierAsync(ct);
+            var snapshot = _group.State.Snapshot;
+            long now = NowMs;
+            response.Bootstrapped = snapshot.IsBootstrapped;
+            response.BootstrappedAtMs = snapshot.BootstrappedAtMs;
+            response.Members.AddRange(_group.Members.Select(m => m.Clone()));
+            response.Leader = MemberOrUnknown(_group.LocalMemberId);
+            response.StoreCount = (uint)snapshot.Stores.Count;
+            response.StoresUp = (uint)snapshot.Stores.Keys.Count(id => session.Liveness.Get(id, now).State == StoreState.Up);
+            response.RangeCount = (uint)snapshot.RangesById.Count;
+            return null;
+        });
+        return response;
+    }
+
+    private async Task<ListStoresResponse> ListStoresAsync(ListStoresRequest request, ServerCallContext context)
+    {
+        var response = new ListStoresResponse();
+        response.Header = await RunAsync(request.Header, context, async (session, ct) =>
+        {
+            await _group.ReadBarrierAsync(ct);
+            var snapshot = _group.State.Snapshot;
+            if (!snapshot.IsBootstrapped)
+            {
+                return NotBootstrappedError();
+            }
+
+            long now = NowMs;
+            foreach (var (id, store) in snapshot.Stores)
+            {
+                var liveness = session.Liveness.Get(id, now);
+                response.Stores.Add(new StoreInfo
+                {
+                    Store = store.Clone(),
+                    State = liveness.State,
+                    Stats = liveness.Stats?.Clone(),
+                    LastHeartbeatMs = liveness.LastHeartbeatMs,
+                });
+            }
+
+            return null;
+        });
+        return response;
+    }
+
+    private async Task<GetRangeResponse> GetRangeAsync(GetRangeRequest request, ServerCallContext context)
+    {
+        var response = new GetRangeResponse();
+        response.Header = await RunAsync(request.Header, context, async (session, ct) =>
+        {
+            await _group.ReadBarrierAsync(ct);
+            var snapshot = _group.State.Snapshot;
+            if (!snapshot.IsBootstrapped)
+            {
+                return NotBootstrappedError();
+            }
+
+            var range = snapshot.FindRange(request.Key.Span);
+            if (range is null)
+            {
+                return Error(PlacementErrorCode.PlacementErrorNotFound,
+                    "no range in the directory contains the key (a split is being reported); retry after backoff");
+            }
+
+            response.Range = Info(snapshot, session, range);
+            return null;
+        });
+        return response;
+    }
+
+    private async Task<GetRangeResponse> GetRangeByIdAsync(GetRangeByIdRequest request, ServerCallContext context)
+    {
+        var response = new GetRangeResponse();
+        response.Header = await RunAsync(request.Header, context, async (session, ct) =>
+        {
+            if (request.RangeId == 0)
+            {
+                return Error(PlacementErrorCode.PlacementErrorInvalidArgument, "range_id is 0: real range ids start at 1");
+            }
+
+            await _group.ReadBarrierAsync(ct);
+            var snapshot = _group.State.Snapshot;
+            if (!snapshot.IsBootstrapped)
+            {
+                return NotBootstrappedError();
+            }
+
+            if (!snapshot.RangesById.TryGetValue(request.RangeId, out var range))
+            {
+                return Error(PlacementErrorCode.PlacementErrorNotFound,
+                    $"range {request.RangeId} is not in the directory (never created, or merged away); list ranges with ScanRanges");
+            }
+
+            response.Range = Info(snapshot, session, range);
+            return null;
+        });
+        return response;
+    }
+
+    private async Task<ScanRangesResponse> ScanRangesAsync(ScanRangesRequest request, ServerCallContext context)
+    {
+        var response = new ScanRangesResponse();
+        response.Header = await RunAsync(request.Header, context, async (session, ct) =>
+        {
+            if (request.EndKey.Length > 0 && request.StartKey.Span.SequenceCompareTo(request.EndKey.Span) >= 0)
+            {
+                return Error(PlacementErrorCode.PlacementErrorInvalidArgument,
+                    "start_key must sort before end_key (leave end_key empty to scan to the end of the key space)");
+            }
+
+            await _group.ReadBarrierAsync(ct);
+            var snapshot = _group.State.Snapshot;
+            if (!snapshot.IsBootstrapped)
+            {
+                return NotBootstrappedError();
+            }
+
+            int limit = (int)Math.Min(request.Limit, int.MaxValue);
+            foreach (var range in snapshot.Scan(request.StartKey.Span, request.EndKey.Span, limit))
+            {
+                response.Ranges.Add(Info(snapshot, session, range));
+            }
+
+            return null;
+        });
+        return response;
+    }
+
+    // ---- Plumbing ----
+
+    /// <summary>
+    /// Checks the cluster id and leadership, runs <paramref name="body"/> with the leader session
+    /// and a token that also fires at the proposal timeout, and turns the outcome into a header.
+    /// </summary>
+    private async Task<ResponseHeader> RunAsync(RequestHeader? header, ServerCallContext context,
+        Func<LeaderSession, CancellationToken, Task<PlacementError?>> body)
+    {
+        string clusterId = _group.State.Snapshot.ClusterId;
+        string asked = header?.ClusterId ?? string.Empty;
+        if (asked.Length > 0 && clusterId.Length > 0 && !string.Equals(asked, clusterId, StringComparison.Ordinal))
+        {
+            return new ResponseHeader
+            {
+                ClusterId = clusterId,
+                Error = Error(PlacementErrorCode.PlacementErrorClusterIdMismatch,
+                    $"this node belongs to cluster {clusterId}, the request names cluster {asked}: point the client at the right cluster (or drop the stale cluster id)"),
+            };
+        }
+
+        PlacementError? error;
+        var session = CurrentSession();
+        if (session is null)
+        {
+            error = NotLeaderError(_group.LeaderId);
+        }
+        else
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+            timeout.CancelAfter(_options.ProposalTimeout);
+            try
+            {
+                error = await body(session, timeout.Token);
+            }
+            catch (PlacementNotLeaderException ex)
+            {
+                error = NotLeaderError(ex.LeaderId != 0 ? ex.LeaderId : _group.LeaderId);
+            }
+            catch (OperationCanceledException) when (!context.CancellationToken.IsCancellationRequested)
+            {
+                error = Error(PlacementErrorCode.PlacementErrorUnavailable,
+                    $"the placement group did not answer within {_options.ProposalTimeout.TotalSeconds:0.###} s (no quorum, or the leader is catching up); retry after backoff");
+            }
+        }
+
+        return new ResponseHeader { ClusterId = _group.State.Snapshot.ClusterId, Error = error };
+    }
+
+    /// <summary>This term's leader session; null when this node does not lead. A new term starts a fresh session.</summary>
+    private LeaderSession? CurrentSession()
+    {
+        ulong term = _group.LeaderTerm;
+        if (term == 0)
+        {
+            return null;
+        }
+
+        lock (_sessionLock)
+        {
+            if (_session is null || _session.Term != term)
+            {
+                long now = NowMs;
+                _session = new LeaderSession(term,
+                    new StoreLiveness(now, _options.StoreLivenessTimeout),
+                    new RangeLeaders(),
+                    new TsoAllocator((long)_options.TsoWindow.TotalMilliseconds));
+                PlacementServiceLog.LeaderSessionStarted(_logger, _group.LocalMemberId, term);
+            }
+
+            return _session;
+        }
+    }
+
+    private static RangeInfo Info(PlacementSnapshot snapshot, LeaderSession session, RangeDescriptor range)
+    {
+        var info = new RangeInfo { Range = range.Clone() };
+        if (session.RangeLeaders.Get(range.RangeId) is { } reported)
+        {
+            info.Leader = reported.Leader.Clone();
+            info.ApproximateSizeBytes = reported.ApproximateSizeBytes;
+            if (snapshot.Stores.TryGetValue(reported.Leader.StoreId, out var store))
+            {
+                info.LeaderAddress = store.Address;
+            }
+        }
+
+        return info;
+    }
+
+    private static bool IsReplicaOf(RangeDescriptor range, ReplicaDescriptor replica)
+    {
+        foreach (var r in range.Replicas)
+        {
+            if (r.ReplicaId == replica.ReplicaId && r.StoreId == replica.StoreId)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private PlacementError NotLeaderError(ulong leaderId)
+    {
+        var leader = MemberOrUnknown(leaderId);
+        string message = !_group.IsMember
+            ? "this node is not a placement member; ask one of the members"
+            : leader.MemberId == 0
+                ? "this node is not the placement leader and no leader is known (an election may be running); retry the members after backoff"
+                : $"this node is not the placement leader; member {leader.MemberId} at {leader.Address} is";
+        var error = Error(PlacementErrorCode.PlacementErrorNotLeader, message);
+        error.Leader = leader;
+        error.Members.AddRange(_group.Members.Select(m => m.Clone()));
+        return error;
+    }
+
+    private PlacementMember MemberOrUnknown(ulong memberId)
+    {
+        if (memberId != 0)
+        {
+            foreach (var member in _group.Members)
+            {
+                if (member.MemberId == memberId)
+                {
+                    return member.Clone();
+                }
+            }
+        }
+
+        return new PlacementMember { MemberId = memberId };
+    }
+
+    private static PlacementError NotBootstrappedError() => Error(PlacementErrorCode.PlacementErrorNotBootstrapped,
+        "the cluster has not been bootstrapped yet: run `kvctl cluster bootstrap` (or `kvctl local up`)");
+
+    private static PlacementError Error(PlacementErrorCode code, string message) => new() { Code = code, Message = message };
+
+    /// <summary>The placement leader's soft state for one term.</summary>
+    private sealed class LeaderSession(ulong term, StoreLiveness liveness, RangeLeaders rangeLeaders, TsoAllocator tso)
+    {
+        public ulong Term { get; } = term;
+
+        public StoreLiveness Liveness { get; } = liveness;
+
+        public RangeLeaders RangeLeaders { get; } = rangeLeaders;
+
+        /// <summary>Guarded by <see cref="TsoLock"/>.</summary>
+        public TsoAllocator Tso { get; } = tso;
+
+        public SemaphoreSlim TsoLock { get; } = new(1, 1);
+
+        /// <summary>Whether <see cref="Tso"/> was reset after a read barrier in this term; guarded by <see cref="TsoLock"/>.</summary>
+        public bool TsoReady { get; set; }
+    }
+}
+
+internal static partial class PlacementServiceLog
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Placement: leading in term {Term} (member {NodeId}); store liveness and the TSO start fresh")]
+    public static partial void LeaderSessionStarted(ILogger logger, ulong nodeId, ulong term);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Placement: bootstrapped cluster {ClusterId} with {Replicas} replicas of the first range")]
+    public static partial void Bootstrapped(ILogger logger, string clusterId, int replicas);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Placement: store {StoreId} registered at {Address} (version {Version})")]
+    public static partial void StoreRegistered(ILogger logger, ulong storeId, string address, string version);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Placement: TSO serving in term {Term} above {FloorMs} ms")]
+    public static partial void TsoStarted(ILogger logger, ulong term, long floorMs);
+}
