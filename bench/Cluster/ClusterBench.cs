@@ -78,7 +78,7 @@ internal static class ClusterBench
                         {
                             var system = systems[(k + Math.Max(run, 0)) % systems.Count];
                             var r = await load.RunAsync(system, workload == "put", clients, options.Duration, seed: (run * 1009) + clients);
-                            Console.Error.WriteLine($"{system.Name} {workload} x{clients} run {(run < 0 ? "warm-up" : (run + 1).ToString(CultureInfo.InvariantCulture))}: {r.OpsPerSecond:N0} ops/s, p50 {r.P50Ms:0.00} ms, p99 {r.P99Ms:0.00} ms, server CPU {r.ServerCpuUsPerOp:0} µs/op, client CPU {r.ClientCpuUsPerOp:0} µs/op");
+                            Console.Error.WriteLine($"{system.Name} {workload} x{clients} run {(run < 0 ? "warm-up" : (run + 1).ToString(CultureInfo.InvariantCulture))}: {r.OpsPerSecond:N0} ops/s, p50 {r.P50Ms:0.00} ms, p99 {r.P99Ms:0.00} ms, server CPU {r.ServerCpuUsPerOp:0} µs/op ({string.Join(" + ", r.ServerCpuUsPerOpEach.Select(c => c.ToString("0", CultureInfo.InvariantCulture)))}), client CPU {r.ClientCpuUsPerOp:0} µs/op");
                             if (run >= 0)
                             {
                                 var key = (system.Name, workload, clients);

@@ -5,8 +5,13 @@ using Kv.Bench.Harness;
 
 namespace Kv.Bench.Cluster;
 
-/// <summary>What one timed run measured on one system.</summary>
-internal readonly record struct RunResult(double OpsPerSecond, double P50Ms, double P99Ms, double ServerCpuUsPerOp, double ClientCpuUsPerOp, long Errors);
+/// <summary>
+/// What one timed run measured on one system: completed operations per second, latency quantiles,
+/// CPU time per operation of the server processes together and of the whole kv-bench process,
+/// failed operations, and the server CPU per operation of each server process (in the order of
+/// <see cref="IBenchSystem.Servers"/>), which shows the leader's share.
+/// </summary>
+internal readonly record struct RunResult(double OpsPerSecond, double P50Ms, double P99Ms, double ServerCpuUsPerOp, double ClientCpuUsPerOp, long Errors, double[] ServerCpuUsPerOpEach);
 
 /// <summary>
 /// The load: <c>concurrency</c> worker tasks, each issuing one operation at a time (closed loop) on
@@ -52,7 +57,7 @@ internal sealed class LoadGenerator(int keyCount)
         var latencies = new List<double>[concurrency];
         var errors = new long[concurrency];
         var firstError = (Exception?)null;
-        var serverCpu = system.Servers.Sum(s => s.CpuSeconds());
+        var serverCpu = system.Servers.Select(s => s.CpuSeconds()).ToArray();
         var clientCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
         var start = Stopwatch.GetTimestamp();
         var stopAt = start + (long)(duration.TotalSeconds * Stopwatch.Frequency);
@@ -99,7 +104,7 @@ internal sealed class LoadGenerator(int keyCount)
 
         await Task.WhenAll(workers);
         var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        serverCpu = system.Servers.Sum(s => s.CpuSeconds()) - serverCpu;
+        var serverCpuUsed = system.Servers.Select((s, i) => s.CpuSeconds() - serverCpu[i]).ToArray();
         clientCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - clientCpu;
 
         var all = latencies.SelectMany(l => l).ToArray();
@@ -118,9 +123,10 @@ internal sealed class LoadGenerator(int keyCount)
             all.Length / seconds,
             Sample.Quantile(all, 0.50),
             Sample.Quantile(all, 0.99),
-            serverCpu * 1e6 / all.Length,
+            serverCpuUsed.Sum() * 1e6 / all.Length,
             clientCpu * 1e6 / all.Length,
-            errorCount);
+            errorCount,
+            serverCpuUsed.Select(c => c * 1e6 / all.Length).ToArray());
     }
 
     private static byte[] Key(int index) => Encoding.ASCII.GetBytes("bench-" + index.ToString("D10", CultureInfo.InvariantCulture));
