@@ -1,0 +1,102 @@
+using Google.Protobuf;
+using Kv.Node.Raft;
+using Kv.Node.Storage;
+using Kv.Proto.V1;
+
+namespace Kv.Node.Ranges;
+
+/// <summary>
+/// A range's state machine on one store: the descriptor and the raw key-value commands. Apply
+/// checks the command's epoch and key against the descriptor at apply time (the leader checked
+/// at proposal time, but a split or membership change may have been applied in between), so a
+/// stale command is refused identically on every replica and changes nothing.
+/// </summary>
+internal sealed class RangeReplica : IGroupStateMachine
+{
+    private readonly RangeDescriptor descriptor;
+
+    public RangeReplica(RangeDescriptor descriptor, ulong localReplicaId)
+    {
+        this.descriptor = descriptor;
+        LocalReplicaId = localReplicaId;
+    }
+
+    /// <summary>The current descriptor; fixed for now: splits and membership changes (which replace it) come with range lifecycle.</summary>
+    public RangeDescriptor Descriptor => descriptor;
+
+    public ulong RangeId => Descriptor.RangeId;
+
+    public ulong LocalReplicaId { get; }
+
+    /// <summary>Maps a replica (Raft member) id to its store; 0 when the replica is not in the descriptor.</summary>
+    public ulong StoreOf(ulong replicaId) => RangeBounds.Replica(Descriptor, replicaId)?.StoreId ?? 0;
+
+    public (ulong ProposalId, object? Result) Apply(in Entry entry, WriteBatch batch)
+    {
+        RangeCommand command;
+        try
+        {
+            command = RangeCommand.Parser.ParseFrom(entry.Data.Span);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            // Only our own leaders append range commands, after encoding them; a payload that does
+            // not decode means a bug or a newer version's command. Refuse it the same way everywhere.
+            return (0, new RangeError { Message = $"range {RangeId}: entry {entry.Index} is not a range command ({e.Message}); it was skipped" });
+        }
+
+        return (command.ProposalId, Check(command) ?? Execute(command, batch));
+    }
+
+    /// <summary>Whether the command may apply to this range as it is now: null, or the error to return.</summary>
+    public RangeError? Check(RangeCommand command)
+    {
+        var d = Descriptor;
+        if (!RangeBounds.SameEpoch(command.Epoch, d.Epoch))
+        {
+            return EpochNotMatch(d);
+        }
+
+        var key = command.CommandCase switch
+        {
+            RangeCommand.CommandOneofCase.RawPut => command.RawPut.Key,
+            RangeCommand.CommandOneofCase.RawDelete => command.RawDelete.Key,
+            _ => null,
+        };
+        if (key is null)
+        {
+            return new RangeError { Message = $"range {RangeId}: unknown command {command.CommandCase}; nothing was applied" };
+        }
+
+        return RangeBounds.Contains(d, key.Span) ? null : KeyNotInRange(d, key);
+    }
+
+    private static RangeError? Execute(RangeCommand command, WriteBatch batch)
+    {
+        switch (command.CommandCase)
+        {
+            case RangeCommand.CommandOneofCase.RawPut:
+                batch.Put(ColumnFamily.Default, Keys.Data(command.RawPut.Key.Span), command.RawPut.Value.Span);
+                break;
+            case RangeCommand.CommandOneofCase.RawDelete:
+                batch.Delete(ColumnFamily.Default, Keys.Data(command.RawDelete.Key.Span));
+                break;
+            default:
+                break;
+        }
+
+        return null;
+    }
+
+    public static RangeError EpochNotMatch(RangeDescriptor current) => new()
+    {
+        Message = $"range {current.RangeId} is at epoch (version {current.Epoch?.Version}, conf_ver {current.Epoch?.ConfVer}); refresh the route and retry",
+        EpochNotMatch = new EpochNotMatch { Current = { current } },
+    };
+
+    public static RangeError KeyNotInRange(RangeDescriptor d, ByteString key) => new()
+    {
+        Message = $"key {RangeBounds.Describe(key)} is not in range {d.RangeId} [{RangeBounds.Describe(d.StartKey)}, {RangeBounds.Describe(d.EndKey)}); refresh the route and retry",
+        KeyNotInRange = new KeyNotInRange { Key = key, RangeId = d.RangeId, StartKey = d.StartKey, EndKey = d.EndKey },
+    };
+}

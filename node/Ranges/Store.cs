@@ -1,0 +1,648 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Kv.Node.Raft;
+using Kv.Node.Ranges.RaftLog;
+using Kv.Node.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Kv.Node.Ranges;
+
+/// <summary>
+/// One store: every Raft group of this node (the ranges' replicas and, on placement members, the
+/// placement group) on one Engine, driven by one thread. Other threads talk to it only by posting
+/// work to its inbox (<see cref="Post"/>, <see cref="ProposeAsync"/>, <see cref="ReadIndexAsync"/>,
+/// <see cref="InvokeAsync{T}"/>).
+///
+/// One round of the driver, in this order (RaftNode's contract, for all groups at once):
+///  1. Tick every group if a tick is due; run the posted work (messages from peers, proposals,
+///     reads). Reads that arrived this round share one ReadIndex request per group.
+///  2. For every group with a Ready: stage its snapshot, entries and hard state into THE round's
+///     write batch, then apply its committed entries into the same batch together with the
+///     group's applied index. All groups share the batch: one write and (when any group needs
+///     it) one fsync per round — group commit across ranges.
+///  3. Write the batch. A failed write stops the process: acknowledged state cannot be trusted
+///     after a failed sync, and Raft's promises depend on it.
+///  4. Confirm the storages (OnPersisted), hand all groups' messages to the sender (batched per
+///     destination store), then answer proposers and readers: only now is what they were told durable.
+///  5. Advance every group.
+/// Applying committed entries before they are persisted locally is safe because both land in
+/// the same atomic write, and committed means a quorum already has them.
+/// </summary>
+internal sealed partial class Store : IDisposable
+{
+    /// <summary>Kind of the applied-index record in the raft column family (RaftLogCodec leaves 0x20-0xFE free).</summary>
+    private const byte KindAppliedIndex = 0x20;
+
+    /// <summary>Index and term of the synthetic snapshot every new group starts from (as TiKV does): above 0 so it is never "empty".</summary>
+    public const ulong InitialIndex = 5;
+
+    private readonly Engine engine;
+    private readonly StoreOptions options;
+    private readonly IRaftMessageSender sender;
+    private readonly ILogger logger;
+    private readonly Action<string, Exception?> fatal;
+    private readonly ConcurrentQueue<Action> inbox = new();
+    private readonly ManualResetEventSlim signal = new(false);
+    private readonly Dictionary<ulong, RaftGroup> groups = [];
+    private readonly List<RaftGroup> groupsWithReads = [];
+    private readonly List<(RaftGroup Group, Ready Ready)> readies = [];
+    private readonly List<(TaskCompletionSource<object?> Waiter, object? Result)> completions = [];
+    private readonly IElectionRandom random = new SharedElectionRandom();
+    private readonly Thread driver;
+    private volatile bool stopping;
+    private long ticks;
+    private ulong nextReadContext;
+
+    public Store(Engine engine, ulong storeId, StoreOptions options, IRaftMessageSender sender, ILogger logger, Action<string, Exception?>? fatal = null)
+    {
+        this.engine = engine;
+        StoreId = storeId;
+        this.options = options;
+        this.sender = sender;
+        this.logger = logger;
+        this.fatal = fatal ?? DefaultFatal;
+        driver = new Thread(Run) { IsBackground = true, Name = $"store-{storeId}" };
+    }
+
+    public ulong StoreId { get; }
+
+    public Engine Engine => engine;
+
+    public void Start() => driver.Start();
+
+    // ---- the inbox: the only way in from other threads ---------------------------------
+
+    /// <summary>Runs action on the driver thread in the next round.</summary>
+    public void Post(Action action)
+    {
+        inbox.Enqueue(action);
+        signal.Set();
+    }
+
+    /// <summary>Runs fn on the driver thread and returns its result (queries and group management).</summary>
+    public Task<T> InvokeAsync<T>(Func<T> fn)
+    {
+        var tcs = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(() =>
+        {
+            try
+            {
+                tcs.TrySetResult(fn());
+            }
+#pragma warning disable CA1031 // the caller gets the exception; the driver must go on
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                tcs.TrySetException(e);
+            }
+        });
+        return tcs.Task;
+    }
+
+    /// <summary>Steps a message from a peer into its group; unknown groups are ignored (the sender retries or gives up).</summary>
+    public void StepMessage(ulong groupId, Message message) => Post(() =>
+    {
+        if (!groups.TryGetValue(groupId, out var g))
+        {
+            LogUnknownGroup(groupId, message.From);
+            return;
+        }
+
+        var result = g.Node.Step(message);
+        if (result is StepResult.MalformedMessage or StepResult.LocalMessageFromNetwork)
+        {
+            LogBadMessage(groupId, message, result);
+        }
+    });
+
+    /// <summary>
+    /// Proposes data (which carries proposalId) after admit agrees. admit runs on the driver
+    /// thread with the group; a non-null result is returned at once and nothing is proposed.
+    /// Completes with the state machine's result once the entry is applied and durable; fails with
+    /// <see cref="GroupNotLeaderException"/> or <see cref="GroupNotFoundException"/>.
+    /// </summary>
+    public Task<object?> ProposeAsync(ulong groupId, ulong proposalId, ReadOnlyMemory<byte> data, Func<RaftGroup, object?>? admit = null)
+    {
+        var tcs = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(() =>
+        {
+            if (!groups.TryGetValue(groupId, out var g))
+            {
+                tcs.TrySetException(new GroupNotFoundException(groupId));
+                return;
+            }
+
+            if (g.Node.Role != RaftRole.Leader)
+            {
+                tcs.TrySetException(new GroupNotLeaderException(groupId, g.Node.Lead));
+                return;
+            }
+
+            if (admit?.Invoke(g) is { } refusal)
+            {
+                tcs.TrySetResult(refusal);
+                return;
+            }
+
+            var step = g.Node.Propose(data);
+            if (step != StepResult.Ok)
+            {
+                tcs.TrySetException(new GroupNotLeaderException(groupId, g.Node.Lead));
+                return;
+            }
+
+            if (proposalId != 0)
+            {
+                g.Proposals[proposalId] = (tcs, g.Node.Term);
+            }
+            else
+            {
+                tcs.TrySetResult(null);
+            }
+        });
+        return tcs.Task;
+    }
+
+    /// <summary>
+    /// A linearizable read point: completes once this replica, as leader, has confirmed its
+    /// leadership with a quorum (ReadIndex) and applied up to the commit index at the time of the
+    /// call. The caller then reads the engine. admit works as in <see cref="ProposeAsync"/>; its
+    /// non-null result is the task's result.
+    /// </summary>
+    public Task<object?> ReadIndexAsync(ulong groupId, Func<RaftGroup, object?>? admit = null)
+    {
+        var done = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(() =>
+        {
+            if (!groups.TryGetValue(groupId, out var g))
+            {
+                done.TrySetException(new GroupNotFoundException(groupId));
+                return;
+            }
+
+            if (g.Node.Role != RaftRole.Leader)
+            {
+                done.TrySetException(new GroupNotLeaderException(groupId, g.Node.Lead));
+                return;
+            }
+
+            if (admit?.Invoke(g) is { } refusal)
+            {
+                done.TrySetResult(refusal);
+                return;
+            }
+
+            var read = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _ = read.Task.ContinueWith(
+                static (t, s) =>
+                {
+                    var d = (TaskCompletionSource<object?>)s!;
+                    if (t.IsFaulted)
+                    {
+                        d.TrySetException(t.Exception!.InnerExceptions);
+                    }
+                    else
+                    {
+                        d.TrySetResult(null);
+                    }
+                },
+                done,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+            if (g.ReadsThisRound.Count == 0)
+            {
+                groupsWithReads.Add(g);
+            }
+
+            g.ReadsThisRound.Add(read);
+        });
+        return done.Task;
+    }
+
+    // ---- groups -------------------------------------------------------------------------
+
+    /// <summary>
+    /// Opens (or, with initialVoters, creates if absent) a group on the driver thread. Creating
+    /// writes, in one synced batch, a synthetic snapshot at <see cref="InitialIndex"/> whose
+    /// configuration is initialVoters, the matching hard state and applied index, and whatever
+    /// initialize stages (a range descriptor, say): a crash leaves either nothing or all of it.
+    /// </summary>
+    public Task<RaftGroup> OpenGroupAsync(ulong groupId, ulong localMemberId, IGroupStateMachine machine, Func<ulong, ulong> storeOfMember,
+        ulong[]? initialVoters = null, Action<WriteBatch>? initialize = null) =>
+        InvokeAsync(() => OpenGroup(groupId, localMemberId, machine, storeOfMember, initialVoters, initialize));
+
+    /// <summary>Whether the group has any persisted Raft state on this store (callable from any thread).</summary>
+    public bool GroupExists(ulong groupId) =>
+        engine.Get(ColumnFamily.Raft, RaftLogCodec.StateKey(groupId, RaftLogCodec.KindHardState)) is not null;
+
+    private RaftGroup OpenGroup(ulong groupId, ulong localMemberId, IGroupStateMachine machine, Func<ulong, ulong> storeOfMember, ulong[]? initialVoters, Action<WriteBatch>? initialize)
+    {
+        if (groups.ContainsKey(groupId))
+        {
+            throw new InvalidOperationException($"group {groupId} is already open on store {StoreId}");
+        }
+
+        var storage = new EngineRaftStorage(engine, groupId);
+        if (storage.LastIndex() == 0 && storage.HardState.IsEmpty)
+        {
+            if (initialVoters is null)
+            {
+                throw new InvalidOperationException($"group {groupId} has no state on store {StoreId} and no initial configuration was given");
+            }
+
+            using var batch = engine.NewWriteBatch();
+            var snap = new Snapshot(new SnapshotMetadata(InitialIndex, InitialIndex, ConfState.OfVoters(initialVoters)), ReadOnlyMemory<byte>.Empty);
+            storage.StageSnapshot(batch, snap);
+            storage.StageHardState(batch, new HardState(InitialIndex, 0, InitialIndex));
+            StageApplied(batch, groupId, InitialIndex);
+            initialize?.Invoke(batch);
+            engine.Write(batch, sync: true);
+            storage.OnPersisted();
+        }
+
+        var appliedBytes = engine.Get(ColumnFamily.Raft, AppliedKey(groupId));
+        if (appliedBytes is not { Length: 8 })
+        {
+            throw new RaftLogCorruptException(groupId, "applied index", appliedBytes is null ? "missing" : $"{appliedBytes.Length} bytes, expected 8");
+        }
+
+        var applied = BinaryPrimitives.ReadUInt64BigEndian(appliedBytes);
+        var config = new RaftConfig
+        {
+            Id = localMemberId,
+            ElectionTick = options.ElectionTicks,
+            HeartbeatTick = options.HeartbeatTicks,
+            Applied = applied,
+            CheckQuorum = true,
+            PreVote = true,
+            // Proposals are only made on the leader (ProposeAsync checks); a follower must not
+            // forward one it cannot track.
+            DisableProposalForwarding = true,
+        };
+        var node = new RaftNode(config, storage, random);
+        var group = new RaftGroup(groupId, node, storage, machine, storeOfMember, applied);
+        groups.Add(groupId, group);
+        group.PublishSoftState();
+        var lastIndex = storage.LastIndex();
+        LogGroupOpened(groupId, localMemberId, applied, lastIndex);
+        return group;
+    }
+
+    internal static byte[] AppliedKey(ulong groupId) => RaftLogCodec.StateKey(groupId, KindAppliedIndex);
+
+    private static void StageApplied(WriteBatch batch, ulong groupId, ulong applied)
+    {
+        Span<byte> v = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64BigEndian(v, applied);
+        batch.Put(ColumnFamily.Raft, AppliedKey(groupId), v);
+    }
+
+    /// <summary>Snapshot of (group id, lead, is leader, term) for every group, for heartbeats and status.</summary>
+    public Task<IReadOnlyList<GroupStatus>> StatusAsync() => InvokeAsync<IReadOnlyList<GroupStatus>>(() =>
+        groups.Values.Select(g => new GroupStatus(g.GroupId, g.Node.Lead, g.Node.Role == RaftRole.Leader, g.Node.Term, g.Applied, g.Node.Committed)).ToList());
+
+    // ---- the driver ---------------------------------------------------------------------
+
+    private void Run()
+    {
+        var nextTick = Stopwatch.GetTimestamp() + ToStopwatch(options.TickInterval);
+        using var batch = engine.NewWriteBatch();
+        while (!stopping)
+        {
+            var now = Stopwatch.GetTimestamp();
+            var wait = nextTick - now;
+            if (wait > 0 && inbox.IsEmpty)
+            {
+                signal.Wait(TimeSpan.FromTicks(Math.Max(1, wait * TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
+            }
+
+            signal.Reset();
+            try
+            {
+                now = Stopwatch.GetTimestamp();
+                if (now >= nextTick)
+                {
+                    nextTick = now + ToStopwatch(options.TickInterval);
+                    Tick();
+                }
+
+                while (inbox.TryDequeue(out var work))
+                {
+                    work();
+                }
+
+                StartReads();
+                Round(batch);
+            }
+#pragma warning disable CA1031 // anything escaping a round is a bug that must stop the process, loudly
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                fatal($"store {StoreId}: the driver loop failed; stopping so that no acknowledged write can be lost", e);
+                return;
+            }
+        }
+
+        var stopped = new GroupNotLeaderException(0, 0);
+        foreach (var g in groups.Values)
+        {
+            g.FailWaiters(stopped);
+        }
+    }
+
+    private void Tick()
+    {
+        ticks++;
+        foreach (var g in groups.Values)
+        {
+            g.Node.Tick();
+            if (g.ReadsInFlight.Count > 0)
+            {
+                ExpireReads(g);
+            }
+        }
+    }
+
+    private void ExpireReads(RaftGroup g)
+    {
+        List<ulong>? expired = null;
+        foreach (var (ctx, (_, issued)) in g.ReadsInFlight)
+        {
+            if (ticks - issued > options.ReadTimeoutTicks)
+            {
+                (expired ??= []).Add(ctx);
+            }
+        }
+
+        if (expired is null)
+        {
+            return;
+        }
+
+        var reason = new GroupNotLeaderException(g.GroupId, g.Node.Role == RaftRole.Leader ? 0 : g.Node.Lead);
+        foreach (var ctx in expired)
+        {
+            g.ReadsInFlight.Remove(ctx, out var r);
+            foreach (var w in r.Waiters)
+            {
+                w.TrySetException(reason);
+            }
+        }
+    }
+
+    private void StartReads()
+    {
+        foreach (var g in groupsWithReads)
+        {
+            if (g.ReadsThisRound.Count == 0)
+            {
+                continue;
+            }
+
+            var ctx = ++nextReadContext;
+            var waiters = new List<TaskCompletionSource>(g.ReadsThisRound);
+            g.ReadsThisRound.Clear();
+            if (g.Node.ReadIndex(ctx) != StepResult.Ok)
+            {
+                var reason = new GroupNotLeaderException(g.GroupId, g.Node.Lead);
+                foreach (var w in waiters)
+                {
+                    w.TrySetException(reason);
+                }
+
+                continue;
+            }
+
+            g.ReadsInFlight[ctx] = (waiters, ticks);
+        }
+
+        groupsWithReads.Clear();
+    }
+
+    private void Round(WriteBatch batch)
+    {
+        // 2. Stage every group's Ready and apply committed entries, all into one batch.
+        batch.Clear();
+        var mustSync = false;
+        foreach (var g in groups.Values)
+        {
+            if (!g.Node.HasReady)
+            {
+                continue;
+            }
+
+            var rd = g.Node.Ready();
+            readies.Add((g, rd));
+            if (rd.Snapshot is not null)
+            {
+                // Nothing compacts logs yet (range snapshots arrive with replica creation), and
+                // the transport refuses snapshot messages, so no Ready can carry one.
+                throw new RaftInvariantException("no-snapshot-install", $"group {g.GroupId} was handed a snapshot at {rd.Snapshot.Index}");
+            }
+
+            g.Storage.StageReady(batch, rd);
+            mustSync |= rd.MustSync;
+            if (rd.CommittedEntries.Count > 0)
+            {
+                Apply(g, rd.CommittedEntries, batch);
+            }
+        }
+
+        if (readies.Count == 0)
+        {
+            return;
+        }
+
+        // 3. One write, one sync for all groups.
+        if (batch.Count > 0)
+        {
+            engine.Write(batch, sync: mustSync);
+        }
+
+        // 4. Confirm, send, answer.
+        foreach (var (g, _) in readies)
+        {
+            g.Storage.OnPersisted();
+        }
+
+        foreach (var (g, rd) in readies)
+        {
+            foreach (var m in rd.Messages)
+            {
+                var toStore = g.StoreOfMember(m.To);
+                if (toStore != 0)
+                {
+                    sender.Send(toStore, g.GroupId, m);
+                }
+            }
+        }
+
+        sender.Flush();
+        foreach (var (waiter, result) in completions)
+        {
+            waiter.TrySetResult(result);
+        }
+
+        completions.Clear();
+        foreach (var (g, rd) in readies)
+        {
+            AnswerReads(g, rd.ReadStates);
+            ObserveLeadership(g);
+        }
+
+        // 5. Advance.
+        foreach (var (g, _) in readies)
+        {
+            g.Node.Advance();
+        }
+
+        readies.Clear();
+    }
+
+    private void Apply(RaftGroup g, IReadOnlyList<Entry> entries, WriteBatch batch)
+    {
+        foreach (var e in entries)
+        {
+            if (e.Index != g.Applied + 1)
+            {
+                throw new RaftInvariantException("apply-in-order", $"group {g.GroupId}: entry {e.Index} handed out for apply after {g.Applied}");
+            }
+
+            switch (e.Type)
+            {
+                case EntryType.Normal when e.Data.Length > 0:
+                    var (proposalId, result) = g.Machine.Apply(e, batch);
+                    if (proposalId != 0 && g.Proposals.Remove(proposalId, out var p))
+                    {
+                        completions.Add((p.Waiter, result));
+                    }
+
+                    break;
+                case EntryType.ConfChange:
+                    if (ConfChange.TryDecode(e.Data.Span, out var cc))
+                    {
+                        g.Node.ApplyConfChange(cc, out _);
+                    }
+
+                    break;
+                default:
+                    break; // an empty entry a new leader appends to commit its term
+            }
+
+            g.Applied = e.Index;
+        }
+
+        StageApplied(batch, g.GroupId, g.Applied);
+    }
+
+    private static void AnswerReads(RaftGroup g, IReadOnlyList<ReadState> states)
+    {
+        foreach (var rs in states)
+        {
+            if (g.ReadsInFlight.Remove(rs.Context, out var r))
+            {
+                g.ReadsAwaitingApply.Add((rs.Index, r.Waiters));
+            }
+        }
+
+        for (var i = g.ReadsAwaitingApply.Count - 1; i >= 0; i--)
+        {
+            var (index, waiters) = g.ReadsAwaitingApply[i];
+            if (index <= g.Applied)
+            {
+                foreach (var w in waiters)
+                {
+                    w.TrySetResult();
+                }
+
+                g.ReadsAwaitingApply.RemoveAt(i);
+            }
+        }
+    }
+
+    /// <summary>A replica that stops leading, or leads in a new term, fails what waits on its old leadership.</summary>
+    private void ObserveLeadership(RaftGroup g)
+    {
+        var isLeader = g.Node.Role == RaftRole.Leader;
+        var term = g.Node.Term;
+        if (g.WasLeader && (!isLeader || term != g.LastTerm))
+        {
+            var reason = new GroupNotLeaderException(g.GroupId, isLeader ? 0 : g.Node.Lead);
+            List<ulong>? stale = null;
+            foreach (var (id, (_, proposedIn)) in g.Proposals)
+            {
+                if (!isLeader || proposedIn != term)
+                {
+                    (stale ??= []).Add(id);
+                }
+            }
+
+            foreach (var id in stale ?? [])
+            {
+                g.Proposals.Remove(id, out var p);
+                p.Waiter.TrySetException(reason);
+            }
+
+            if (!isLeader)
+            {
+                g.FailReads(reason);
+            }
+        }
+
+        if (isLeader != g.WasLeader || term != g.LastTerm)
+        {
+            LogLeadership(g.GroupId, term, isLeader, g.Node.Lead);
+        }
+
+        g.WasLeader = isLeader;
+        g.LastTerm = term;
+        g.PublishSoftState();
+    }
+
+    private static long ToStopwatch(TimeSpan t) => (long)(t.TotalSeconds * Stopwatch.Frequency);
+
+    private void DefaultFatal(string message, Exception? e)
+    {
+        LogFatal(e, message);
+        Environment.FailFast(message, e);
+    }
+
+    public void Dispose()
+    {
+        stopping = true;
+        signal.Set();
+        if (driver.IsAlive)
+        {
+            driver.Join();
+        }
+
+        signal.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "group {GroupId} opened as member {MemberId}: applied {Applied}, last index {LastIndex}")]
+    private partial void LogGroupOpened(ulong groupId, ulong memberId, ulong applied, ulong lastIndex);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "group {GroupId} term {Term}: leader={IsLeader} lead={Lead}")]
+    private partial void LogLeadership(ulong groupId, ulong term, bool isLeader, ulong lead);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "message for unknown group {GroupId} from member {From} dropped")]
+    private partial void LogUnknownGroup(ulong groupId, ulong from);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "group {GroupId}: refused a peer's message {Message}: {Result}")]
+    private partial void LogBadMessage(ulong groupId, Message message, StepResult result);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "{Message}")]
+    private partial void LogFatal(Exception? e, string message);
+
+    private sealed class SharedElectionRandom : IElectionRandom
+    {
+#pragma warning disable CA5394 // election jitter, not security
+        public int Next(int maxExclusive) => Random.Shared.Next(maxExclusive);
+#pragma warning restore CA5394
+    }
+}
+
+/// <summary>What a store reports about one of its groups.</summary>
+internal readonly record struct GroupStatus(ulong GroupId, ulong Lead, bool IsLeader, ulong Term, ulong Applied, ulong Committed);

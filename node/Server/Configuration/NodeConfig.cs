@@ -1,0 +1,61 @@
+namespace Kv.Node.Server.Configuration;
+
+/// <summary>
+/// Everything a kv-node process is told at start. Sources, highest precedence first: command-line
+/// flags, KV_NODE_* environment variables, the YAML file named by --config, the defaults here
+/// (see <see cref="NodeConfigLoader"/>). Validated as a whole before anything starts.
+/// </summary>
+internal sealed record NodeConfig
+{
+    /// <summary>Where the store's RocksDB lives; created on first start.</summary>
+    public required string DataDir { get; init; }
+
+    /// <summary>host:port to listen on.</summary>
+    public string Listen { get; init; } = "127.0.0.1:20160";
+
+    /// <summary>host:port peers and clients dial; defaults to Listen.</summary>
+    public string? Advertise { get; init; }
+
+    /// <summary>
+    /// The placement members' advertise addresses, identical (same order) on every node and across
+    /// restarts: a member's id is its 1-based position. A node whose advertise address is listed is
+    /// a member, and its store id is its member id.
+    /// </summary>
+    public required IReadOnlyList<string> Join { get; init; }
+
+    /// <summary>Set: asserts membership (true) or non-membership (false) so a typo cannot silently change the role.</summary>
+    public bool? Placement { get; init; }
+
+    public int TickIntervalMs { get; init; } = 100;
+
+    public int ElectionTicks { get; init; } = 10;
+
+    public int HeartbeatTicks { get; init; } = 1;
+
+    public int StoreHeartbeatIntervalMs { get; init; } = 1000;
+
+    public int StoreDownAfterMs { get; init; } = 10_000;
+
+    public int MaxKeyBytes { get; init; } = 4096;
+
+    public int MaxValueBytes { get; init; } = 1 << 20;
+
+    public string AdvertiseAddress => Advertise ?? Listen;
+
+    /// <summary>1-based position of this node in Join, or 0 when it is not a placement member.</summary>
+    public ulong MemberId
+    {
+        get
+        {
+            for (var i = 0; i < Join.Count; i++)
+            {
+                if (string.Equals(Join[i], AdvertiseAddress, StringComparison.OrdinalIgnoreCase))
+                {
+                    return (ulong)(i + 1);
+                }
+            }
+
+            return 0;
+        }
+    }
+}

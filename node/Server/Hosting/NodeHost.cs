@@ -1,0 +1,348 @@
+using System.Collections.Concurrent;
+using Kv.Client;
+using Kv.Client.Contracts;
+using Kv.Node.Ranges;
+using Kv.Node.Ranges.Transport;
+using Kv.Node.Server.Configuration;
+using Kv.Node.Server.Rpc;
+using Kv.Node.Server.Services;
+using Kv.Node.Storage;
+using Kv.Proto.V1;
+using Microsoft.Extensions.Logging;
+
+namespace Kv.Node.Server.Hosting;
+
+/// <summary>
+/// One kv-node process: opens the store, hosts its Raft groups (placement on members, and every
+/// range replica the store holds), serves the RPC services, and keeps placement informed.
+/// Start-up order matters: identity is checked before anything is served, groups are open
+/// before the server accepts requests, and shutdown runs in reverse.
+/// </summary>
+internal sealed partial class NodeHost : IAsyncDisposable
+{
+    private readonly NodeConfig config;
+    private readonly ILoggerFactory loggers;
+    private readonly ILogger logger;
+    private readonly ConcurrentDictionary<ulong, RangeReplica> ranges = new();
+    private readonly CancellationTokenSource stopping = new();
+    private Engine? engine;
+    private Store? store;
+    private RaftTransport? transport;
+    private RpcServer? server;
+    private PlacementCaller? placement;
+    private StoreDirectory? directory;
+    private PlacementGroupHost? placementGroup;
+    private StoreIdent ident = null!;
+    private volatile string clusterId = "";
+
+    public NodeHost(NodeConfig config, ILoggerFactory loggers)
+    {
+        this.config = config;
+        this.loggers = loggers;
+        logger = loggers.CreateLogger("kv-node");
+    }
+
+    /// <summary>Why the node stopped on its own (a refused identity); null after a requested stop.</summary>
+    public string? FatalReason { get; private set; }
+
+    public Uri? Address => server?.Address;
+
+    public ulong StoreId => ident.StoreId;
+
+    /// <summary>Starts everything; throws <see cref="NodeConfigException"/> when this data directory cannot serve with this configuration.</summary>
+    public async Task StartAsync(CancellationToken ct)
+    {
+        Directory.CreateDirectory(config.DataDir);
+        engine = Engine.Open(Path.Combine(config.DataDir, "db"));
+        placement = new PlacementCaller(config.Join);
+        ident = await LoadIdentityAsync(engine, ct).ConfigureAwait(false);
+        clusterId = ident.ClusterId;
+        directory = new StoreDirectory(config.Join);
+        var storeLogger = loggers.CreateLogger("kv-node.store");
+        transport = new RaftTransport(ident.StoreId, directory, () => clusterId, storeLogger);
+        store = new Store(engine, ident.StoreId, new StoreOptions
+        {
+            TickInterval = TimeSpan.FromMilliseconds(config.TickIntervalMs),
+            ElectionTicks = config.ElectionTicks,
+            HeartbeatTicks = config.HeartbeatTicks,
+            ReadTimeoutTicks = config.ElectionTicks * 3,
+        }, transport, storeLogger);
+        store.Start();
+
+        placementGroup = new PlacementGroupHost(store, config.Join, config.MemberId);
+        if (placementGroup.IsMember)
+        {
+            await placementGroup.OpenAsync().ConfigureAwait(false);
+        }
+
+        foreach (var d in ReadRangeDescriptors(engine))
+        {
+            await OpenRangeAsync(d, create: false).ConfigureAwait(false);
+        }
+
+        var placementService = new PlacementService(placementGroup, new PlacementServiceOptions
+        {
+            StoreLivenessTimeout = TimeSpan.FromMilliseconds(config.StoreDownAfterMs),
+        }, TimeProvider.System, loggers.CreateLogger("kv-node.placement"));
+        var rawKv = new RawKvService(store, id => ranges.TryGetValue(id, out var r) ? r : null, directory, new RawKvOptions
+        {
+            MaxKeyBytes = config.MaxKeyBytes,
+            MaxValueBytes = config.MaxValueBytes,
+        });
+        var raft = new RaftTransportService(store, () => clusterId, storeLogger);
+        server = await RpcServer.StartAsync(new RpcServerOptions
+        {
+            EndPoint = NodeConfigLoader.ListenEndPoint(config),
+            MaxReceiveMessageSize = 64 << 20,
+            MaxConcurrentStreamsPerConnection = 1000,
+        }, [placementService.BindService(), rawKv.BindService(), raft.BindService(), new EchoService().BindService()], ct).ConfigureAwait(false);
+        LogStarted(ident.StoreId, config.AdvertiseAddress, config.MemberId, clusterId.Length > 0 ? clusterId : "(not yet known)");
+        _ = Task.Run(() => HeartbeatLoopAsync(stopping.Token), CancellationToken.None);
+    }
+
+    /// <summary>Completes when the node stops on its own (fatal identity problem).</summary>
+    public Task Stopped => stoppedSignal.Task;
+
+    private readonly TaskCompletionSource stoppedSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private async Task<StoreIdent> LoadIdentityAsync(Engine e, CancellationToken ct)
+    {
+        var existing = StoreIdent.Read(e);
+        var memberId = config.MemberId;
+        if (existing is not null)
+        {
+            if (!existing.Join.SequenceEqual(config.Join, StringComparer.OrdinalIgnoreCase))
+            {
+                throw new NodeConfigException(
+                    $"data directory {config.DataDir} was created with --join {string.Join(',', existing.Join)}, but this start has --join {string.Join(',', config.Join)}; " +
+                    "the placement member list must stay the same (same addresses, same order) on every node and across restarts");
+            }
+
+            if (memberId != 0 && existing.StoreId != memberId)
+            {
+                throw new NodeConfigException(
+                    $"data directory {config.DataDir} holds store {existing.StoreId}, but --advertise {config.AdvertiseAddress} is placement member {memberId}; start it with the address it was created with");
+            }
+
+            return existing;
+        }
+
+        var storeId = memberId;
+        if (storeId == 0)
+        {
+            var joinList = string.Join(',', config.Join);
+            LogAllocatingStoreId(joinList);
+            var response = await placement!.CallAsync(PlacementContract.AllocId, new AllocIdRequest { Header = new RequestHeader(), Count = 1 }, r => r.Header, ct).ConfigureAwait(false);
+            if (response.Header?.Error is { Code: not PlacementErrorCode.PlacementErrorNone } error)
+            {
+                throw new NodeConfigException($"placement refused a store id for this new node: {error.Message}");
+            }
+
+            storeId = response.First;
+        }
+
+        var created = new StoreIdent(storeId, Guid.NewGuid().ToString("N"), config.Join.ToArray(), "");
+        created.Write(e);
+        return created;
+    }
+
+    private static List<RangeDescriptor> ReadRangeDescriptors(Engine e)
+    {
+        var result = new List<RangeDescriptor>();
+        using var it = e.NewIterator(ColumnFamily.Meta, Keys.RangeDescriptorsStart, Keys.RangeDescriptorsEnd);
+        for (var ok = it.SeekToFirst(); ok; ok = it.Next())
+        {
+            result.Add(RangeDescriptor.Parser.ParseFrom(it.Value));
+        }
+
+        return result;
+    }
+
+    /// <summary>Opens a range replica; with create, writes its descriptor and initial Raft state atomically first.</summary>
+    private async Task OpenRangeAsync(RangeDescriptor d, bool create)
+    {
+        var local = d.Replicas.FirstOrDefault(r => r.StoreId == ident.StoreId)
+            ?? throw new InvalidDataException($"range {d.RangeId}'s descriptor names no replica on store {ident.StoreId}");
+        var replica = new RangeReplica(d, local.ReplicaId);
+        var voters = create ? d.Replicas.Where(r => r.Role == ReplicaRole.Voter).Select(r => r.ReplicaId).ToArray() : null;
+        await store!.OpenGroupAsync(d.RangeId, local.ReplicaId, replica, replica.StoreOf, voters,
+            batch => batch.Put(ColumnFamily.Meta, Keys.RangeDescriptor(d.RangeId), Google.Protobuf.MessageExtensions.ToByteArray(d))).ConfigureAwait(false);
+        ranges[d.RangeId] = replica;
+    }
+
+    private async Task HeartbeatLoopAsync(CancellationToken ct)
+    {
+        var interval = TimeSpan.FromMilliseconds(config.StoreHeartbeatIntervalMs);
+        var round = 0;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                attempt.CancelAfter(interval * 5);
+                await HeartbeatOnceAsync(round++ % 5 == 0, attempt.Token).ConfigureAwait(false);
+                await Task.Delay(interval, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                LogHeartbeatSlow();
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (NodeConfigException e)
+            {
+                LogFatalIdentity(e.Message);
+                FatalReason = e.Message;
+                stoppedSignal.TrySetResult();
+                return;
+            }
+#pragma warning disable CA1031 // a failed heartbeat is retried next round; the reason is logged
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                LogHeartbeatFailed(e);
+                await Task.Delay(interval, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task HeartbeatOnceAsync(bool refreshStores, CancellationToken ct)
+    {
+        var groups = await store!.StatusAsync().ConfigureAwait(false);
+        var rangeGroups = groups.Where(g => g.GroupId != PlacementGroupHost.GroupId).ToList();
+        var drive = new DriveInfo(Path.GetFullPath(config.DataDir));
+        var request = new StoreHeartbeatRequest
+        {
+            Header = new RequestHeader { ClusterId = clusterId },
+            Store = new StoreDescriptor { StoreId = ident.StoreId, Address = config.AdvertiseAddress, StoreUuid = ident.StoreUuid, Version = BuildVersion.Version },
+            Stats = new StoreStats
+            {
+                CapacityBytes = (ulong)drive.TotalSize,
+                AvailableBytes = (ulong)drive.AvailableFreeSpace,
+                UsedBytes = UsedBytes(),
+                RangeCount = (uint)rangeGroups.Count,
+                LeaderCount = (uint)rangeGroups.Count(g => g.IsLeader),
+            },
+        };
+        var response = await placement!.CallAsync(PlacementContract.StoreHeartbeat, request, r => r.Header, ct).ConfigureAwait(false);
+        switch (response.Header?.Error?.Code ?? PlacementErrorCode.PlacementErrorNone)
+        {
+            case PlacementErrorCode.PlacementErrorClusterIdMismatch:
+            case PlacementErrorCode.PlacementErrorStoreIdConflict:
+                throw new NodeConfigException($"placement refused this store: {response.Header!.Error.Message}");
+            case PlacementErrorCode.PlacementErrorNone:
+                break;
+            default:
+                LogHeartbeatRefused(response.Header!.Error.Message);
+                return;
+        }
+
+        await LearnClusterIdAsync(response.Header?.ClusterId ?? "").ConfigureAwait(false);
+        if (response.Bootstrapped && response.InitialRange is { } first && !ranges.ContainsKey(first.RangeId)
+            && first.Replicas.Any(r => r.StoreId == ident.StoreId) && !store.GroupExists(first.RangeId))
+        {
+            LogCreatingFirstRange(first.RangeId);
+            await OpenRangeAsync(first, create: true).ConfigureAwait(false);
+        }
+
+        foreach (var g in rangeGroups.Where(g => g.IsLeader))
+        {
+            if (!ranges.TryGetValue(g.GroupId, out var replica))
+            {
+                continue;
+            }
+
+            var d = replica.Descriptor;
+            await placement.CallAsync(PlacementContract.RangeHeartbeat, new RangeHeartbeatRequest
+            {
+                Header = new RequestHeader { ClusterId = clusterId },
+                Range = d,
+                Leader = d.Replicas.First(r => r.ReplicaId == replica.LocalReplicaId),
+                ApproximateSizeBytes = store.Engine.ApproximateSize(ColumnFamily.Default, Keys.Data(d.StartKey.Span), d.EndKey.IsEmpty ? Keys.DataEnd : Keys.Data(d.EndKey.Span)),
+            }, r => r.Header, ct).ConfigureAwait(false);
+        }
+
+        if (refreshStores)
+        {
+            var stores = await placement.CallAsync(PlacementContract.ListStores, new ListStoresRequest { Header = new RequestHeader { ClusterId = clusterId } }, r => r.Header, ct).ConfigureAwait(false);
+            foreach (var s in stores.Stores)
+            {
+                directory!.Learn(s.Store.StoreId, s.Store.Address);
+            }
+        }
+    }
+
+    private async Task LearnClusterIdAsync(string reported)
+    {
+        if (reported.Length == 0 || reported == clusterId)
+        {
+            return;
+        }
+
+        if (clusterId.Length > 0)
+        {
+            throw new NodeConfigException($"this store belongs to cluster {clusterId}, but the placement members at {string.Join(',', config.Join)} run cluster {reported}; point --join at this store's cluster, or use an empty data directory to join the other one");
+        }
+
+        ident = ident with { ClusterId = reported };
+        await Task.Run(() => ident.Write(engine!)).ConfigureAwait(false);
+        clusterId = reported;
+        LogJoinedCluster(reported);
+    }
+
+    private ulong UsedBytes()
+    {
+        ulong total = 0;
+        foreach (var cf in Enum.GetValues<ColumnFamily>())
+        {
+            total += (ulong)(engine!.GetLongProperty(cf, "rocksdb.total-sst-files-size") ?? 0);
+        }
+
+        return total;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await stopping.CancelAsync().ConfigureAwait(false);
+        if (server is not null)
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+        }
+
+        store?.Dispose();
+        if (transport is not null)
+        {
+            await transport.DisposeAsync().ConfigureAwait(false);
+        }
+
+        placement?.Dispose();
+        engine?.Dispose();
+        stopping.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "kv-node started: store {StoreId} at {Address}, placement member {MemberId}, cluster {ClusterId}")]
+    private partial void LogStarted(ulong storeId, string address, ulong memberId, string clusterId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "new node, not a placement member: asking placement at {Join} for a store id (waits until the cluster is bootstrapped)")]
+    private partial void LogAllocatingStoreId(string join);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "joined cluster {ClusterId}")]
+    private partial void LogJoinedCluster(string clusterId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "creating this store's replica of range {RangeId} (cluster bootstrap)")]
+    private partial void LogCreatingFirstRange(ulong rangeId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "heartbeat to placement took too long; retrying")]
+    private partial void LogHeartbeatSlow();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "heartbeat to placement failed; retrying")]
+    private partial void LogHeartbeatFailed(Exception e);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "placement refused the heartbeat: {Reason}")]
+    private partial void LogHeartbeatRefused(string reason);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "stopping: {Reason}")]
+    private partial void LogFatalIdentity(string reason);
+}

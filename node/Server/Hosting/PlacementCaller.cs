@@ -1,0 +1,58 @@
+using System.Collections.Concurrent;
+using Kv.Client.Rpc;
+using Kv.Client.Rpc.Http;
+using Kv.Proto.V1;
+
+namespace Kv.Node.Server.Hosting;
+
+/// <summary>
+/// The node's own calls to placement (heartbeats, id allocation): finds the leader among the
+/// members, follows NOT_LEADER hints, retries UNAVAILABLE with backoff until the caller's token
+/// fires. Other placement errors are the caller's to handle.
+/// </summary>
+internal sealed class PlacementCaller(IReadOnlyList<string> members) : IDisposable
+{
+    private readonly ConcurrentDictionary<string, RpcChannel> channels = new(StringComparer.OrdinalIgnoreCase);
+    private int target; // index into members of the member tried first
+
+    public async Task<TResponse> CallAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, Func<TResponse, ResponseHeader?> header, CancellationToken ct)
+    {
+        var delay = TimeSpan.FromMilliseconds(50);
+        while (true)
+        {
+            var i = Volatile.Read(ref target);
+            var address = members[i % members.Count];
+            try
+            {
+                var channel = channels.GetOrAdd(address, a => new RpcChannel(new Uri($"http://{a}"), new RpcChannelOptions { ConnectTimeout = TimeSpan.FromSeconds(2) }));
+                var response = await channel.UnaryAsync(method, request, new CallOptions(Deadline: DateTime.UtcNow.AddSeconds(3), CancellationToken: ct)).ConfigureAwait(false);
+                var error = header(response)?.Error;
+                switch (error?.Code ?? PlacementErrorCode.PlacementErrorNone)
+                {
+                    case PlacementErrorCode.PlacementErrorNotLeader:
+                        Volatile.Write(ref target, error!.Leader is { MemberId: > 0 } l && (int)l.MemberId <= members.Count ? (int)l.MemberId - 1 : i + 1);
+                        break;
+                    case PlacementErrorCode.PlacementErrorUnavailable:
+                        break;
+                    default:
+                        return response;
+                }
+            }
+            catch (RpcException) when (!ct.IsCancellationRequested)
+            {
+                Volatile.Write(ref target, i + 1);
+            }
+
+            await Task.Delay(delay, ct).ConfigureAwait(false);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var c in channels.Values)
+        {
+            c.Dispose();
+        }
+    }
+}

@@ -1,0 +1,73 @@
+using Kv.Client.Contracts;
+using Kv.Client.Rpc;
+using Kv.Node.Ranges;
+using Kv.Node.Ranges.Transport;
+using Kv.Node.Server.Rpc;
+using Kv.Proto.V1;
+using Microsoft.Extensions.Logging;
+
+namespace Kv.Node.Server.Services;
+
+/// <summary>
+/// Inbound side of <c>kv.v1.RaftTransport</c>: steps each message of each batch into its group on
+/// the local store. A batch addressed to another store or from another cluster ends the stream
+/// with FAILED_PRECONDITION (a misrouted or misconfigured peer must hear about it); a single
+/// undecodable message is logged and skipped, as Raft tolerates lost messages.
+/// </summary>
+internal sealed partial class RaftTransportService(Store store, Func<string> clusterId, ILogger logger)
+{
+    public ServerServiceDefinition BindService() => ServerServiceDefinition.CreateBuilder()
+        .AddMethod(RaftTransportContract.Send, SendAsync)
+        .Build();
+
+    private async Task<RaftSendSummary> SendAsync(IAsyncStreamReader<RaftMessageBatch> requests, ServerCallContext context)
+    {
+        ulong batches = 0;
+        while (await requests.MoveNextAsync(context.CancellationToken).ConfigureAwait(false))
+        {
+            var batch = requests.Current;
+            if (batch.ToStore != store.StoreId)
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                    $"this is store {store.StoreId}, not store {batch.ToStore}: the sender (store {batch.FromStore}) has a stale address for store {batch.ToStore}"));
+            }
+
+            var ours = clusterId();
+            if (ours.Length > 0 && batch.ClusterId.Length > 0 && ours != batch.ClusterId)
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                    $"store {store.StoreId} belongs to cluster {ours}, but store {batch.FromStore} sent raft messages for cluster {batch.ClusterId}; check the --join addresses of store {batch.FromStore}"));
+            }
+
+            foreach (var envelope in batch.Messages)
+            {
+                if (envelope.Message is null)
+                {
+                    continue;
+                }
+
+                var message = RaftMessageCodec.FromWire(envelope.Message, out var error);
+                if (message is null)
+                {
+                    LogBadMessage(batch.FromStore, envelope.GroupId, error!);
+                    continue;
+                }
+
+                if (message.Type == Raft.MessageType.Snap)
+                {
+                    LogBadMessage(batch.FromStore, envelope.GroupId, "snapshot messages are not supported yet");
+                    continue;
+                }
+
+                store.StepMessage(envelope.GroupId, message);
+            }
+
+            batches++;
+        }
+
+        return new RaftSendSummary { Batches = batches };
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "raft message from store {From} for group {GroupId} refused: {Reason}")]
+    private partial void LogBadMessage(ulong from, ulong groupId, string reason);
+}

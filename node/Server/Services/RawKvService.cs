@@ -1,0 +1,196 @@
+using Google.Protobuf;
+using Kv.Client.Contracts;
+using Kv.Client.Rpc;
+using Kv.Node.Ranges;
+using Kv.Node.Ranges.Transport;
+using Kv.Node.Server.Rpc;
+using Kv.Node.Storage;
+using Kv.Proto.V1;
+
+namespace Kv.Node.Server.Services;
+
+/// <summary>
+/// <c>kv.v1.RawKv</c> on this store's range replicas (semantics in proto/kv/v1/raw_kv.proto).
+/// Writes are proposed on the range's leader and answered once applied and durable; reads take a
+/// ReadIndex on the leader and then read the engine, which by then holds everything committed
+/// before the request arrived. Routing problems are typed RangeErrors in the response, never
+/// exceptions; malformed requests are INVALID_ARGUMENT; nothing is applied for either.
+/// </summary>
+internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> replicaOf, IStoreResolver stores, RawKvOptions options)
+{
+    private static long nextProposal = Random.Shared.NextInt64();
+
+    public ServerServiceDefinition BindService() => ServerServiceDefinition.CreateBuilder()
+        .AddMethod(RawKvContract.Get, GetAsync)
+        .AddMethod(RawKvContract.Put, PutAsync)
+        .AddMethod(RawKvContract.Delete, DeleteAsync)
+        .AddMethod(RawKvContract.Scan, ScanAsync)
+        .Build();
+
+    private async Task<RawGetResponse> GetAsync(RawGetRequest request, ServerCallContext context)
+    {
+        var ctx = RequireContext(request.Context);
+        CheckKey(request.Key, "key");
+        var error = await ReadBarrierAsync(ctx, request.Key, context.CancellationToken).ConfigureAwait(false);
+        if (error is not null)
+        {
+            return new RawGetResponse { Error = error };
+        }
+
+        var value = store.Engine.Get(ColumnFamily.Default, Keys.Data(request.Key.Span));
+        return value is null
+            ? new RawGetResponse()
+            : new RawGetResponse { Found = true, Value = UnsafeByteOperations.UnsafeWrap(value) };
+    }
+
+    private async Task<RawPutResponse> PutAsync(RawPutRequest request, ServerCallContext context)
+    {
+        var ctx = RequireContext(request.Context);
+        CheckKey(request.Key, "key");
+        if (request.Value.Length > options.MaxValueBytes)
+        {
+            throw InvalidArgument($"value is {request.Value.Length} bytes; the limit is {options.MaxValueBytes} bytes");
+        }
+
+        var command = new RangeCommand { Epoch = ctx.Epoch, RawPut = new RawPutCommand { Key = request.Key, Value = request.Value } };
+        return new RawPutResponse { Error = await ProposeAsync(ctx, command, context.CancellationToken).ConfigureAwait(false) };
+    }
+
+    private async Task<RawDeleteResponse> DeleteAsync(RawDeleteRequest request, ServerCallContext context)
+    {
+        var ctx = RequireContext(request.Context);
+        CheckKey(request.Key, "key");
+        var command = new RangeCommand { Epoch = ctx.Epoch, RawDelete = new RawDeleteCommand { Key = request.Key } };
+        return new RawDeleteResponse { Error = await ProposeAsync(ctx, command, context.CancellationToken).ConfigureAwait(false) };
+    }
+
+    private async Task<RawScanResponse> ScanAsync(RawScanRequest request, ServerCallContext context)
+    {
+        var ctx = RequireContext(request.Context);
+        if (request.StartKey.Length > options.MaxKeyBytes || request.EndKey.Length > options.MaxKeyBytes)
+        {
+            throw InvalidArgument($"scan bounds may be at most {options.MaxKeyBytes} bytes");
+        }
+
+        if (!request.EndKey.IsEmpty && request.StartKey.Span.SequenceCompareTo(request.EndKey.Span) >= 0)
+        {
+            throw InvalidArgument("scan start_key must be below end_key (or end_key empty for no end)");
+        }
+
+        if (request.Limit > options.MaxScanLimit)
+        {
+            throw InvalidArgument($"scan limit {request.Limit} is above the maximum {options.MaxScanLimit}; page through with smaller limits");
+        }
+
+        var error = await ReadBarrierAsync(ctx, null, context.CancellationToken).ConfigureAwait(false);
+        if (error is not null)
+        {
+            return new RawScanResponse { Error = error };
+        }
+
+        var d = replicaOf(ctx.RangeId)!.Descriptor;
+        var lo = request.StartKey.Span.SequenceCompareTo(d.StartKey.Span) > 0 ? request.StartKey : d.StartKey;
+        var hi = Min(request.EndKey, d.EndKey);
+        var limit = request.Limit == 0 ? options.DefaultScanLimit : (int)request.Limit;
+        var response = new RawScanResponse();
+        using var it = store.Engine.NewIterator(ColumnFamily.Default, Keys.Data(lo.Span), hi.IsEmpty ? Keys.DataEnd : Keys.Data(hi.Span));
+        var valid = request.Reverse ? it.SeekToLast() : it.SeekToFirst();
+        while (valid && response.Pairs.Count < limit)
+        {
+            response.Pairs.Add(new KvPair { Key = ByteString.CopyFrom(it.Key[1..]), Value = ByteString.CopyFrom(it.Value) });
+            valid = request.Reverse ? it.Prev() : it.Next();
+        }
+
+        response.More = valid;
+        return response;
+    }
+
+    /// <summary>The smaller of two exclusive upper bounds, where empty means "no bound".</summary>
+    private static ByteString Min(ByteString a, ByteString b) =>
+        a.IsEmpty ? b : b.IsEmpty ? a : a.Span.SequenceCompareTo(b.Span) <= 0 ? a : b;
+
+    private async Task<RangeError?> ProposeAsync(RangeContext ctx, RangeCommand command, CancellationToken ct)
+    {
+        command.ProposalId = (ulong)Interlocked.Increment(ref nextProposal);
+        var data = command.ToByteArray();
+        try
+        {
+            var result = await store.ProposeAsync(ctx.RangeId, command.ProposalId, data, g => ((RangeReplica)g.Machine).Check(command))
+                .WaitAsync(ct).ConfigureAwait(false);
+            return (RangeError?)result;
+        }
+        catch (GroupNotLeaderException e)
+        {
+            return NotLeader(ctx.RangeId, e.LeaderMemberId);
+        }
+        catch (GroupNotFoundException)
+        {
+            return RangeNotFound(ctx.RangeId);
+        }
+    }
+
+    /// <summary>Waits for a linearizable read point on the range's leader; null when the read may proceed.</summary>
+    private async Task<RangeError?> ReadBarrierAsync(RangeContext ctx, ByteString? key, CancellationToken ct)
+    {
+        try
+        {
+            var refusal = await store.ReadIndexAsync(ctx.RangeId, g =>
+            {
+                var d = ((RangeReplica)g.Machine).Descriptor;
+                if (!RangeBounds.SameEpoch(ctx.Epoch, d.Epoch))
+                {
+                    return RangeReplica.EpochNotMatch(d);
+                }
+
+                return key is not null && !RangeBounds.Contains(d, key.Span) ? RangeReplica.KeyNotInRange(d, key) : null;
+            }).WaitAsync(ct).ConfigureAwait(false);
+            return (RangeError?)refusal;
+        }
+        catch (GroupNotLeaderException e)
+        {
+            return NotLeader(ctx.RangeId, e.LeaderMemberId);
+        }
+        catch (GroupNotFoundException)
+        {
+            return RangeNotFound(ctx.RangeId);
+        }
+    }
+
+    private RangeError NotLeader(ulong rangeId, ulong leaderReplicaId)
+    {
+        var error = new NotLeader { RangeId = rangeId };
+        var leader = leaderReplicaId == 0 ? null : replicaOf(rangeId) is { } r ? RangeBounds.Replica(r.Descriptor, leaderReplicaId) : null;
+        if (leader is not null)
+        {
+            error.Leader = leader;
+            error.LeaderAddress = stores.AddressOf(leader.StoreId) ?? "";
+        }
+
+        return new RangeError
+        {
+            Message = leader is null
+                ? $"store {store.StoreId} does not lead range {rangeId} and knows no leader yet (election in progress?); retry after a short backoff"
+                : $"store {store.StoreId} does not lead range {rangeId}; its leader is replica {leader.ReplicaId} on store {leader.StoreId}",
+            NotLeader = error,
+        };
+    }
+
+    private RangeError RangeNotFound(ulong rangeId) => new()
+    {
+        Message = $"store {store.StoreId} has no replica of range {rangeId}; refresh the route from placement",
+        RangeNotFound = new RangeNotFound { RangeId = rangeId },
+    };
+
+    private static RangeContext RequireContext(RangeContext? ctx) =>
+        ctx is { RangeId: > 0 } ? ctx : throw InvalidArgument("context.range_id is required: route the request with the range's id and epoch");
+
+    private void CheckKey(ByteString key, string what)
+    {
+        if (key.Length > options.MaxKeyBytes)
+        {
+            throw InvalidArgument($"{what} is {key.Length} bytes; the limit is {options.MaxKeyBytes} bytes");
+        }
+    }
+
+    private static RpcException InvalidArgument(string detail) => new(new Status(StatusCode.InvalidArgument, detail));
+}

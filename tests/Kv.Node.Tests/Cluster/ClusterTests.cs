@@ -1,0 +1,124 @@
+using Google.Protobuf;
+using Kv.Client.Contracts;
+using Kv.Client.Rpc;
+using Kv.Proto.V1;
+
+namespace Kv.Node.Tests.Cluster;
+
+/// <summary>Three in-process nodes: bootstrap, replication, linearizable reads, refusals.</summary>
+public sealed class ClusterTests
+{
+    [Fact]
+    public async Task Bootstrap_once_then_writes_replicate_and_reads_see_them()
+    {
+        await using var c = new InProcessCluster(3);
+        await c.StartAsync();
+
+        var boot = await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        Assert.Equal(PlacementErrorCode.PlacementErrorNone, boot.Header.Error?.Code ?? PlacementErrorCode.PlacementErrorNone);
+        Assert.Equal(3, boot.FirstRange.Replicas.Count);
+
+        var again = await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        Assert.Equal(PlacementErrorCode.PlacementErrorAlreadyBootstrapped, again.Header.Error.Code);
+
+        for (var i = 0; i < 20; i++)
+        {
+            await c.PutAsync($"k{i:D2}", $"v{i}");
+        }
+
+        var leader = await c.WaitForRangeLeaderAsync(1);
+        var got = await c.GetAsync(leader.LeaderAddress, "k07");
+        Assert.Null(got.Error);
+        Assert.True(got.Found);
+        Assert.Equal("v7", got.Value.ToStringUtf8());
+
+        var missing = await c.GetAsync(leader.LeaderAddress, "nope");
+        Assert.Null(missing.Error);
+        Assert.False(missing.Found);
+
+        // A follower refuses with a NotLeader hint naming the leader's address.
+        var follower = c.Addresses.First(a => a != leader.LeaderAddress);
+        var refused = await c.GetAsync(follower, "k07");
+        Assert.NotNull(refused.Error?.NotLeader);
+        Assert.Equal(leader.LeaderAddress, refused.Error.NotLeader.LeaderAddress);
+
+        // Scan within the range, both directions, with a limit.
+        var scan = await c.Channel(leader.LeaderAddress).UnaryAsync(RawKvContract.Scan, new RawScanRequest
+        {
+            Context = new RangeContext { RangeId = 1, Epoch = leader.Range.Epoch },
+            StartKey = ByteString.CopyFromUtf8("k05"),
+            EndKey = ByteString.CopyFromUtf8("k10"),
+            Limit = 3,
+            Reverse = true,
+        });
+        Assert.Equal(["k09", "k08", "k07"], scan.Pairs.Select(p => p.Key.ToStringUtf8()));
+        Assert.True(scan.More);
+    }
+
+    [Fact]
+    public async Task A_write_survives_the_leader_stopping_and_the_restarted_node_catches_up()
+    {
+        await using var c = new InProcessCluster(3);
+        await c.StartAsync();
+        await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        await c.PutAsync("before", "1");
+        var leader = await c.WaitForRangeLeaderAsync(1);
+        var index = Array.IndexOf(c.Addresses, leader.LeaderAddress);
+        await c.StopNodeAsync(index);
+
+        await c.PutAsync("during", "2", TimeSpan.FromSeconds(30));
+        await c.StartNodeAsync(index);
+
+        // Stop another node: the restarted one is now needed for a quorum, so reads through the
+        // new leader prove it caught up with both writes.
+        var current = (await c.WaitForRangeLeaderAsync(1)).LeaderAddress;
+        var other = Enumerable.Range(0, 3).First(i => i != index && c.Addresses[i] != current);
+        await c.StopNodeAsync(other);
+        await c.PutAsync("after", "3", TimeSpan.FromSeconds(30));
+        var now = await c.WaitForRangeLeaderAsync(1);
+        foreach (var (k, v) in new[] { ("before", "1"), ("during", "2"), ("after", "3") })
+        {
+            var got = await c.GetAsync(now.LeaderAddress, k);
+            Assert.True(got.Found, $"{k} lost");
+            Assert.Equal(v, got.Value.ToStringUtf8());
+        }
+    }
+
+    [Fact]
+    public async Task Bad_requests_are_refused_and_change_nothing()
+    {
+        await using var c = new InProcessCluster(3);
+        await c.StartAsync();
+        await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        var leader = await c.WaitForRangeLeaderAsync(1);
+        var ch = c.Channel(leader.LeaderAddress);
+
+        var tooBig = await Assert.ThrowsAsync<RpcException>(() => ch.UnaryAsync(RawKvContract.Put, new RawPutRequest
+        {
+            Context = new RangeContext { RangeId = 1, Epoch = leader.Range.Epoch },
+            Key = ByteString.CopyFrom(new byte[5000]),
+            Value = ByteString.CopyFromUtf8("x"),
+        }));
+        Assert.Equal(StatusCode.InvalidArgument, tooBig.StatusCode);
+        Assert.Contains("4096", tooBig.Status.Detail, StringComparison.Ordinal);
+
+        var noRange = await ch.UnaryAsync(RawKvContract.Put, new RawPutRequest
+        {
+            Context = new RangeContext { RangeId = 99, Epoch = leader.Range.Epoch },
+            Key = ByteString.CopyFromUtf8("a"),
+        });
+        Assert.Equal(99ul, noRange.Error.RangeNotFound.RangeId);
+
+        var stale = await ch.UnaryAsync(RawKvContract.Put, new RawPutRequest
+        {
+            Context = new RangeContext { RangeId = 1, Epoch = new RangeEpoch { ConfVer = 1, Version = 0 } },
+            Key = ByteString.CopyFromUtf8("stale"),
+            Value = ByteString.CopyFromUtf8("x"),
+        });
+        Assert.NotNull(stale.Error.EpochNotMatch);
+        Assert.Equal(1ul, stale.Error.EpochNotMatch.Current.Single().RangeId);
+
+        var got = await c.GetAsync(leader.LeaderAddress, "stale");
+        Assert.False(got.Found);
+    }
+}

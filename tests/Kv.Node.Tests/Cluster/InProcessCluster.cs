@@ -1,0 +1,208 @@
+using System.Net;
+using System.Net.Sockets;
+using Google.Protobuf;
+using Kv.Client.Contracts;
+using Kv.Client.Rpc;
+using Kv.Client.Rpc.Http;
+using Kv.Node.Server.Configuration;
+using Kv.Node.Server.Hosting;
+using Kv.Node.Tests.TestSupport;
+using Kv.Proto.V1;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Kv.Node.Tests.Cluster;
+
+/// <summary>
+/// N real nodes (NodeHost: RocksDB, Raft, Kestrel on 127.0.0.1) in one test process. The
+/// multi-process version with kill -9 lives in tests/system; this one is for fast, debuggable
+/// checks of the node's wiring. Helpers talk to the nodes over the real RPC services only.
+/// </summary>
+internal sealed class InProcessCluster : IAsyncDisposable
+{
+    private readonly TempDirectory dir = new();
+    private readonly Dictionary<string, RpcChannel> channels = [];
+
+    public InProcessCluster(int nodes, int placementMembers = 3)
+    {
+        Addresses = Enumerable.Range(0, nodes).Select(_ => $"127.0.0.1:{FreePort()}").ToArray();
+        Join = Addresses.Take(Math.Min(placementMembers, nodes)).ToArray();
+        Hosts = new NodeHost?[nodes];
+    }
+
+    public string[] Addresses { get; }
+
+    public string[] Join { get; }
+
+    public NodeHost?[] Hosts { get; }
+
+    public NodeConfig Config(int i) => new()
+    {
+        DataDir = dir.Sub($"n{i + 1}"),
+        Listen = Addresses[i],
+        Join = Join,
+        TickIntervalMs = 20,
+        StoreHeartbeatIntervalMs = 100,
+        StoreDownAfterMs = 2000,
+    };
+
+    public async Task StartAsync()
+    {
+        await Task.WhenAll(Enumerable.Range(0, Hosts.Length).Select(StartNodeAsync)).ConfigureAwait(false);
+    }
+
+    public async Task StartNodeAsync(int i)
+    {
+        var host = new NodeHost(Config(i), NullLoggerFactory.Instance);
+        await host.StartAsync(CancellationToken.None).ConfigureAwait(false);
+        Hosts[i] = host;
+    }
+
+    public async Task StopNodeAsync(int i)
+    {
+        if (Hosts[i] is { } h)
+        {
+            Hosts[i] = null;
+            await h.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    public RpcChannel Channel(string address)
+    {
+        lock (channels)
+        {
+            if (!channels.TryGetValue(address, out var c))
+            {
+                c = new RpcChannel(new Uri($"http://{address}"));
+                channels[address] = c;
+            }
+
+            return c;
+        }
+    }
+
+    /// <summary>Calls placement on every node in turn until one answers without NOT_LEADER/UNAVAILABLE.</summary>
+    public async Task<TResponse> PlacementAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, Func<TResponse, ResponseHeader> header, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
+        string last = "no attempt";
+        while (DateTime.UtcNow < deadline)
+        {
+            for (var i = 0; i < Hosts.Length; i++)
+            {
+                if (Hosts[i] is null)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    var r = await Channel(Addresses[i]).UnaryAsync(method, request, CallOptions.WithTimeout(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
+                    var code = header(r)?.Error?.Code ?? PlacementErrorCode.PlacementErrorNone;
+                    if (code is not (PlacementErrorCode.PlacementErrorNotLeader or PlacementErrorCode.PlacementErrorUnavailable))
+                    {
+                        return r;
+                    }
+
+                    last = header(r).Error.Message;
+                }
+                catch (RpcException e)
+                {
+                    last = e.Message;
+                }
+            }
+
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+
+        throw new TimeoutException($"placement did not answer {method.Name}: {last}");
+    }
+
+    /// <summary>Waits until range `rangeId` has a leader known to placement; returns its info.</summary>
+    public async Task<RangeInfo> WaitForRangeLeaderAsync(ulong rangeId, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
+        while (true)
+        {
+            var r = await PlacementAsync(PlacementContract.GetRangeById, new GetRangeByIdRequest { Header = new(), RangeId = rangeId }, x => x.Header).ConfigureAwait(false);
+            if (r.Range?.Leader is { ReplicaId: > 0 } && r.Range.LeaderAddress.Length > 0)
+            {
+                return r.Range;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"range {rangeId} has no leader known to placement: {r}");
+            }
+
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Puts through the range's leader, following NotLeader hints until the deadline.</summary>
+    public async Task PutAsync(string key, string value, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
+        var info = await WaitForRangeLeaderAsync(1).ConfigureAwait(false);
+        var address = info.LeaderAddress;
+        while (true)
+        {
+            RangeError? error;
+            try
+            {
+                var r = await Channel(address).UnaryAsync(RawKvContract.Put, new RawPutRequest
+                {
+                    Context = new RangeContext { RangeId = 1, Epoch = info.Range.Epoch },
+                    Key = ByteString.CopyFromUtf8(key),
+                    Value = ByteString.CopyFromUtf8(value),
+                }, CallOptions.WithTimeout(TimeSpan.FromSeconds(3))).ConfigureAwait(false);
+                error = r.Error;
+            }
+            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Cancelled)
+            {
+                error = new RangeError { Message = e.Message };
+            }
+
+            if (error is null)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"put {key} failed: {error}");
+            }
+
+            address = error.NotLeader?.LeaderAddress is { Length: > 0 } hint ? hint : Addresses[Random.Shared.Next(Addresses.Length)];
+            await Task.Delay(20).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<RawGetResponse> GetAsync(string address, string key) =>
+        await Channel(address).UnaryAsync(RawKvContract.Get, new RawGetRequest
+        {
+            Context = new RangeContext { RangeId = 1, Epoch = new RangeEpoch { ConfVer = 1, Version = 1 } },
+            Key = ByteString.CopyFromUtf8(key),
+        }, CallOptions.WithTimeout(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var c in channels.Values)
+        {
+            c.Dispose();
+        }
+
+        for (var i = 0; i < Hosts.Length; i++)
+        {
+            await StopNodeAsync(i).ConfigureAwait(false);
+        }
+
+        dir.Dispose();
+    }
+
+    private static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+}
