@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Kv.Bench.Harness;
 
@@ -66,6 +67,15 @@ internal static class ClusterBench
                 Console.Error.WriteLine($"{system.Name}: preloaded {load.KeyCount:N0} keys with {options.Clients.Max()} clients in {seconds:0.0} s ({load.KeyCount / seconds:N0} puts/s)");
             }
 
+            // The floor under the per-operation CPU figures: what each cluster's servers burn with
+            // no load at all (timers, heartbeats, runtime), measured with both clusters up and idle.
+            var idle = new Dictionary<string, double>();
+            foreach (var system in systems)
+            {
+                idle[system.Name] = await IdleCpuAsync(system, TimeSpan.FromSeconds(3));
+                Console.Error.WriteLine($"{system.Name}: idle servers use {idle[system.Name]:P0} of a core (3 processes together)");
+            }
+
             var results = new Dictionary<(string System, string Workload, int Clients), List<RunResult>>();
             foreach (var workload in new[] { "put", "get" })
             {
@@ -94,7 +104,7 @@ internal static class ClusterBench
                 }
             }
 
-            Report(options, systems, results, etcdVersion, loadAtStart, LoadAverage());
+            Report(options, systems, results, idle, etcdVersion, loadAtStart, LoadAverage());
             return 0;
         }
         finally
@@ -104,7 +114,15 @@ internal static class ClusterBench
         }
     }
 
-    private static void Report(Options options, List<IBenchSystem> systems, Dictionary<(string System, string Workload, int Clients), List<RunResult>> results, string etcdVersion, string loadAtStart, string loadAtEnd)
+    private static async Task<double> IdleCpuAsync(IBenchSystem system, TimeSpan duration)
+    {
+        var before = system.Servers.Sum(s => s.CpuSeconds());
+        var start = Stopwatch.GetTimestamp();
+        await Task.Delay(duration);
+        return (system.Servers.Sum(s => s.CpuSeconds()) - before) / Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
+
+    private static void Report(Options options, List<IBenchSystem> systems, Dictionary<(string System, string Workload, int Clients), List<RunResult>> results, Dictionary<string, double> idle, string etcdVersion, string loadAtStart, string loadAtEnd)
     {
         var ours = systems.FirstOrDefault(s => s is not EtcdCluster)?.Name;
         var etcd = systems.FirstOrDefault(s => s is EtcdCluster)?.Name;
@@ -133,6 +151,8 @@ internal static class ClusterBench
             }
         }
 
+        Console.WriteLine();
+        Console.WriteLine($"Idle servers (3 processes together, no load): {string.Join("; ", idle.Select(i => $"{i.Key} {i.Value.ToString("P0", CultureInfo.InvariantCulture)} of a core"))}.");
         var errors = results.Where(r => r.Value.Sum(x => x.Errors) > 0).Select(r => $"{r.Key.System} {r.Key.Workload} x{r.Key.Clients}: {r.Value.Sum(x => x.Errors)}").ToArray();
         Console.WriteLine();
         Console.WriteLine(errors.Length == 0 ? "No operation failed in the timed runs." : $"Failed operations (not timed, not counted): {string.Join("; ", errors)}.");
