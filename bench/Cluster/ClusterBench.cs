@@ -53,7 +53,11 @@ internal static class ClusterBench
                     "etcd" => await EtcdCluster.StartAsync(options.EtcdBinary, Path.Combine(directory, "etcd"), TimeSpan.FromSeconds(60)),
                     _ => throw new InvalidOperationException("TODO: the kv-node side waits for kv-node serve and KvClient; run with --systems etcd"),
                 };
-                systems.Add(system);
+                lock (systems)
+                {
+                    systems.Add(system);
+                }
+
                 if (system is EtcdCluster etcd)
                 {
                     etcdVersion = etcd.Version;
@@ -158,17 +162,27 @@ internal static class ClusterBench
         Console.WriteLine(errors.Length == 0 ? "No operation failed in the timed runs." : $"Failed operations (not timed, not counted): {string.Join("; ", errors)}.");
     }
 
+    /// <summary>Stops every system once, whether called from Ctrl-C or from the normal end (or both).</summary>
     private static void StopAll(List<IBenchSystem> systems, string directory)
     {
-        foreach (var s in systems)
+        IBenchSystem[] stopping;
+        lock (systems)
+        {
+            stopping = [.. systems];
+            systems.Clear();
+        }
+
+        foreach (var s in stopping)
         {
             s.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
 
-        systems.Clear();
         try
         {
-            Directory.Delete(directory, recursive: true);
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
         }
         catch (IOException e)
         {

@@ -147,11 +147,12 @@ internal sealed class EtcdCluster : IBenchSystem
 
     public ValueTask DisposeAsync()
     {
-        _channel.Dispose();
         foreach (var s in _servers)
         {
             s.Dispose();
         }
+
+        _channel.Dispose();
 
         return ValueTask.CompletedTask;
     }
