@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Kv.Bench.Harness;
 
 namespace Kv.Bench.Cluster;
@@ -38,9 +39,11 @@ internal static class ClusterBench
         Directory.CreateDirectory(directory);
         var systems = new List<IBenchSystem>();
 
-        // Ctrl-C must not leave six servers running: stop them, then let the process end.
-        ConsoleCancelEventHandler onCancel = (_, _) => StopAll(systems, directory);
-        Console.CancelKeyPress += onCancel;
+        // Ctrl-C, kill or a closed terminal must not leave six servers running: stop them, then
+        // let the process end as the signal asks.
+        var signals = new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP }
+            .Select(signal => PosixSignalRegistration.Create(signal, _ => StopAll(systems, directory)))
+            .ToArray();
         try
         {
             var loadAtStart = LoadAverage();
@@ -113,7 +116,11 @@ internal static class ClusterBench
         }
         finally
         {
-            Console.CancelKeyPress -= onCancel;
+            foreach (var registration in signals)
+            {
+                registration.Dispose();
+            }
+
             StopAll(systems, directory);
         }
     }
