@@ -13,6 +13,10 @@ internal static class KvctlApp
     {
         var root = new RootCommand("kvctl: operate a replicated, transactional range store");
         root.Subcommands.Add(VersionCommand.Build(stdout));
+        root.Subcommands.Add(ClusterCommand.Build(stdout));
+        root.Subcommands.Add(StoreCommand.Build(stdout));
+        root.Subcommands.Add(RangeCommand.Build(stdout));
+        root.Subcommands.Add(KvCommand.Build(stdout));
         return root;
     }
 

@@ -35,6 +35,9 @@ internal sealed class RaftNode
         prevHardState = raft.HardState;
     }
 
+    /// <summary>Largest term a peer may claim (2^62): far beyond any real cluster, far from wrapping.</summary>
+    public const ulong MaxTerm = 1UL << 62;
+
     public ulong Id => raft.Id;
 
     public ulong Term => raft.Term;
@@ -99,6 +102,13 @@ internal sealed class RaftNode
         // every term check as if it were local: it could lower the stored term (and allow a
         // second vote in an old term) or move the commit index. Refuse it.
         if (m.Term == 0 && m.Type is not (MessageType.Prop or MessageType.ReadIndex or MessageType.TransferLeader))
+        {
+            return StepResult.MalformedMessage;
+        }
+
+        // No real cluster gets near this many terms; a peer claiming one would make the next
+        // election's Term + 1 wrap to 0, breaking every term comparison for good (the term is persisted).
+        if (m.Term > MaxTerm)
         {
             return StepResult.MalformedMessage;
         }

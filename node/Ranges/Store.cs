@@ -52,6 +52,7 @@ internal sealed partial class Store : IDisposable
     private readonly Thread driver;
     private volatile bool stopping;
     private long ticks;
+    private long writes;
     private ulong nextReadContext;
 
     public Store(Engine engine, ulong storeId, StoreOptions options, IRaftMessageSender sender, ILogger logger, Action<string, Exception?>? fatal = null)
@@ -68,6 +69,9 @@ internal sealed partial class Store : IDisposable
     public ulong StoreId { get; }
 
     public Engine Engine => engine;
+
+    /// <summary>Write batches the driver has written (each round writes at most one, for all groups).</summary>
+    public long Writes => Interlocked.Read(ref writes);
 
     public void Start() => driver.Start();
 
@@ -100,12 +104,23 @@ internal sealed partial class Store : IDisposable
         return tcs.Task;
     }
 
-    /// <summary>Steps a message from a peer into its group; unknown groups are ignored (the sender retries or gives up).</summary>
-    public void StepMessage(ulong groupId, Message message) => Post(() =>
+    /// <summary>
+    /// Steps a message that store fromStore sent into its group. Refused (logged, dropped) unless
+    /// it is addressed to this replica and comes from a member the group places on fromStore: a
+    /// confused or hostile peer must not speak for members it does not host. Unknown groups are
+    /// ignored (the sender retries or gives up).
+    /// </summary>
+    public void StepMessage(ulong fromStore, ulong groupId, Message message) => Post(() =>
     {
         if (!groups.TryGetValue(groupId, out var g))
         {
             LogUnknownGroup(groupId, message.From);
+            return;
+        }
+
+        if (message.To != g.Node.Id || g.StoreOfMember(message.From) != fromStore || fromStore == StoreId)
+        {
+            LogMisaddressed(groupId, fromStore, message);
             return;
         }
 
@@ -139,9 +154,14 @@ internal sealed partial class Store : IDisposable
                 return;
             }
 
-            if (admit?.Invoke(g) is { } refusal)
+            if (Admit(admit, g, tcs) is { } refusal)
             {
                 tcs.TrySetResult(refusal);
+                return;
+            }
+
+            if (tcs.Task.IsCompleted)
+            {
                 return;
             }
 
@@ -187,9 +207,14 @@ internal sealed partial class Store : IDisposable
                 return;
             }
 
-            if (admit?.Invoke(g) is { } refusal)
+            if (Admit(admit, g, done) is { } refusal)
             {
                 done.TrySetResult(refusal);
+                return;
+            }
+
+            if (done.Task.IsCompleted)
+            {
                 return;
             }
 
@@ -219,6 +244,22 @@ internal sealed partial class Store : IDisposable
             g.ReadsThisRound.Add(read);
         });
         return done.Task;
+    }
+
+    /// <summary>Runs a caller's admission check; an exception from it fails that request, never the driver.</summary>
+    private static object? Admit(Func<RaftGroup, object?>? admit, RaftGroup g, TaskCompletionSource<object?> request)
+    {
+        try
+        {
+            return admit?.Invoke(g);
+        }
+#pragma warning disable CA1031 // the request gets the exception; the driver goes on
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            request.TrySetException(e);
+            return null;
+        }
     }
 
     // ---- groups -------------------------------------------------------------------------
@@ -328,7 +369,9 @@ internal sealed partial class Store : IDisposable
                     Tick();
                 }
 
-                while (inbox.TryDequeue(out var work))
+                // Only what was queued when the round began: a flood of posts must not starve
+                // the persist-and-send half of the round.
+                for (var n = inbox.Count; n > 0 && inbox.TryDequeue(out var work); n--)
                 {
                     work();
                 }
@@ -459,6 +502,7 @@ internal sealed partial class Store : IDisposable
         if (batch.Count > 0)
         {
             engine.Write(batch, sync: mustSync);
+            Interlocked.Increment(ref writes);
         }
 
         // 4. Confirm, send, answer.
@@ -488,8 +532,9 @@ internal sealed partial class Store : IDisposable
         completions.Clear();
         foreach (var (g, rd) in readies)
         {
-            AnswerReads(g, rd.ReadStates);
+            // Leadership first: a replica deposed in this Ready must fail its reads, not answer them.
             ObserveLeadership(g);
+            AnswerReads(g, rd.ReadStates);
         }
 
         // 5. Advance.
@@ -629,6 +674,9 @@ internal sealed partial class Store : IDisposable
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "message for unknown group {GroupId} from member {From} dropped")]
     private partial void LogUnknownGroup(ulong groupId, ulong from);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "group {GroupId}: dropped a message from store {FromStore} not addressed to this replica or not from a member on that store: {Message}")]
+    private partial void LogMisaddressed(ulong groupId, ulong fromStore, Message message);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "group {GroupId}: refused a peer's message {Message}: {Result}")]
     private partial void LogBadMessage(ulong groupId, Message message, StepResult result);

@@ -19,14 +19,20 @@ namespace Kv.Node.Ranges.Transport;
 internal sealed partial class RaftTransport : IRaftMessageSender, IAsyncDisposable
 {
     private const int QueueCapacity = 512;
-    private const int MaxEnvelopesPerWrite = 4096;
+
+    /// <summary>
+    /// Bytes (estimated) per stream write. Well under the receiver's message limit, so a follower
+    /// far behind (many full appends in one round) gets several writes instead of one the
+    /// receiver refuses, which would break the stream for every group on that store.
+    /// </summary>
+    internal const int MaxBatchBytes = 4 << 20;
 
     private readonly ulong localStore;
     private readonly IStoreResolver resolver;
     private readonly Func<string> clusterId;
     private readonly ILogger logger;
     private readonly ConcurrentDictionary<ulong, Peer> peers = new();
-    private readonly Dictionary<ulong, RaftMessageBatch> round = []; // driver thread only
+    private readonly Dictionary<ulong, List<Pending>> round = []; // driver thread only
     private readonly CancellationTokenSource stopping = new();
 
     public RaftTransport(ulong localStore, IStoreResolver resolver, Func<string> clusterId, ILogger logger)
@@ -46,23 +52,55 @@ internal sealed partial class RaftTransport : IRaftMessageSender, IAsyncDisposab
             return;
         }
 
-        if (!round.TryGetValue(toStore, out var batch))
+        if (!round.TryGetValue(toStore, out var batches))
         {
-            batch = new RaftMessageBatch { FromStore = localStore, ToStore = toStore, ClusterId = clusterId() };
-            round.Add(toStore, batch);
+            batches = [];
+            round.Add(toStore, batches);
         }
 
-        batch.Messages.Add(new RaftEnvelope { GroupId = groupId, Message = RaftMessageCodec.ToWire(message) });
+        var size = EstimateSize(message);
+        if (batches.Count == 0 || batches[^1].Bytes + size > MaxBatchBytes)
+        {
+            batches.Add(new Pending(new RaftMessageBatch { FromStore = localStore, ToStore = toStore, ClusterId = clusterId() }));
+        }
+
+        var last = batches[^1];
+        last.Batch.Messages.Add(new RaftEnvelope { GroupId = groupId, Message = RaftMessageCodec.ToWire(message) });
+        last.Bytes += size;
     }
 
     public void Flush()
     {
-        foreach (var (store, batch) in round)
+        foreach (var (store, batches) in round)
         {
-            peers.GetOrAdd(store, s => new Peer(this, s)).Enqueue(batch);
+            var peer = peers.GetOrAdd(store, s => new Peer(this, s));
+            foreach (var b in batches)
+            {
+                peer.Enqueue(b);
+            }
         }
 
         round.Clear();
+    }
+
+    /// <summary>An upper-bound-ish estimate of a message's encoded size, without encoding it.</summary>
+    internal static int EstimateSize(Message m)
+    {
+        var size = 96;
+        foreach (var e in m.Entries)
+        {
+            size += e.Data.Length + 32;
+        }
+
+        return size;
+    }
+
+    /// <summary>A batch being filled or queued, with its estimated size.</summary>
+    private sealed class Pending(RaftMessageBatch batch)
+    {
+        public RaftMessageBatch Batch { get; } = batch;
+
+        public int Bytes { get; set; }
     }
 
     public async ValueTask DisposeAsync()
@@ -81,7 +119,7 @@ internal sealed partial class RaftTransport : IRaftMessageSender, IAsyncDisposab
     {
         private readonly RaftTransport owner;
         private readonly ulong store;
-        private readonly Channel<RaftMessageBatch> queue = Channel.CreateBounded<RaftMessageBatch>(
+        private readonly Channel<Pending> queue = Channel.CreateBounded<Pending>(
             new BoundedChannelOptions(QueueCapacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true });
         private readonly Task writer;
 
@@ -92,7 +130,7 @@ internal sealed partial class RaftTransport : IRaftMessageSender, IAsyncDisposab
             writer = Task.Run(WriteLoopAsync);
         }
 
-        public void Enqueue(RaftMessageBatch batch) => queue.Writer.TryWrite(batch);
+        public void Enqueue(Pending batch) => queue.Writer.TryWrite(batch);
 
         private async Task WriteLoopAsync()
         {
@@ -131,7 +169,9 @@ internal sealed partial class RaftTransport : IRaftMessageSender, IAsyncDisposab
                         await StreamAsync(channel, ct).ConfigureAwait(false);
                         backoff = TimeSpan.FromMilliseconds(100);
                     }
-                    catch (Exception e) when (e is RpcException or IOException or HttpRequestException or InvalidOperationException && !ct.IsCancellationRequested)
+#pragma warning disable CA1031 // whatever broke the stream, the writer must live on and reconnect
+                    catch (Exception e) when (!ct.IsCancellationRequested)
+#pragma warning restore CA1031
                     {
                         owner.LogPeerBroken(store, address, e.Message);
                         await Task.Delay(backoff, ct).ConfigureAwait(false);
@@ -139,7 +179,9 @@ internal sealed partial class RaftTransport : IRaftMessageSender, IAsyncDisposab
                     }
                 }
             }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+#pragma warning disable CA1031 // stopping: a call cut short by the shutdown ends however it ends
+            catch (Exception) when (ct.IsCancellationRequested)
+#pragma warning restore CA1031
             {
             }
             finally
@@ -159,10 +201,11 @@ internal sealed partial class RaftTransport : IRaftMessageSender, IAsyncDisposab
                     continue;
                 }
 
-                // Merge whatever else is queued into one write: fewer frames under load.
-                while (batch.Messages.Count < MaxEnvelopesPerWrite && reader.TryRead(out var more))
+                // Merge what else is queued into one write (fewer frames under load), within the byte budget.
+                while (reader.TryPeek(out var next) && batch.Bytes + next.Bytes <= MaxBatchBytes && reader.TryRead(out var more))
                 {
-                    batch.Messages.Add(more.Messages);
+                    batch.Batch.Messages.Add(more.Batch.Messages);
+                    batch.Bytes += more.Bytes;
                 }
 
                 if (call.ResponseAsync.IsCompleted)
@@ -171,7 +214,7 @@ internal sealed partial class RaftTransport : IRaftMessageSender, IAsyncDisposab
                     return;
                 }
 
-                await call.RequestStream.WriteAsync(batch, ct).ConfigureAwait(false);
+                await call.RequestStream.WriteAsync(batch.Batch, ct).ConfigureAwait(false);
             }
         }
 

@@ -229,7 +229,7 @@ internal static class NodeConfigLoader
             HeartbeatTicks = Int("heartbeat-ticks", 1, 1, 1000),
             StoreHeartbeatIntervalMs = Int("store-heartbeat-interval-ms", 1000, 10, 600_000),
             StoreDownAfterMs = Int("store-down-after-ms", 10_000, 100, 86_400_000),
-            MaxKeyBytes = Int("max-key-bytes", 4096, 1, 64 * 1024),
+            MaxKeyBytes = Int("max-key-bytes", 4096, 1, 32 * 1024), // RocksDB keys are limited; ours add a prefix
             MaxValueBytes = Int("max-value-bytes", 1 << 20, 0, 3 << 20),
         };
         if (config.HeartbeatTicks >= config.ElectionTicks)

@@ -34,6 +34,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
     private PlacementGroupHost? placementGroup;
     private StoreIdent ident = null!;
     private volatile string clusterId = "";
+    private int disposed;
 
     public NodeHost(NodeConfig config, ILoggerFactory loggers)
     {
@@ -128,7 +129,11 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }
 
         var storeId = memberId;
-        if (storeId == 0)
+        if (memberId != 0)
+        {
+            await RefuseAmnesiaAsync(ct).ConfigureAwait(false);
+        }
+        else
         {
             var joinList = string.Join(',', config.Join);
             LogAllocatingStoreId(joinList);
@@ -144,6 +149,43 @@ internal sealed partial class NodeHost : IAsyncDisposable
         var created = new StoreIdent(storeId, Guid.NewGuid().ToString("N"), config.Join.ToArray(), "");
         created.Write(e);
         return created;
+    }
+
+    /// <summary>
+    /// A placement member with an empty data directory may only start if the cluster has not
+    /// been bootstrapped: a member that lost its disk and came back empty would vote with no
+    /// memory of its promises and could help elect a leader that lacks committed entries
+    /// (etcd's initial-cluster-state=new has the same purpose). The other members are asked
+    /// briefly; if none answers (they are starting too), this is a new cluster.
+    /// </summary>
+    private async Task RefuseAmnesiaAsync(CancellationToken ct)
+    {
+        var others = config.Join.Where(a => !string.Equals(a, config.AdvertiseAddress, StringComparison.OrdinalIgnoreCase)).ToArray();
+        if (others.Length == 0)
+        {
+            return;
+        }
+
+        using var peers = new PlacementCaller(others);
+        using var brief = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        brief.CancelAfter(TimeSpan.FromSeconds(3));
+        GetClusterInfoResponse info;
+        try
+        {
+            info = await peers.CallAsync(PlacementContract.GetClusterInfo, new GetClusterInfoRequest { Header = new RequestHeader() }, r => r.Header, brief.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return;
+        }
+
+        if (info.Bootstrapped || info.Header?.ClusterId is { Length: > 0 })
+        {
+            throw new NodeConfigException(
+                $"data directory {config.DataDir} is empty, but the other placement members already run cluster {info.Header?.ClusterId}: this member has lost its data. " +
+                "Starting it empty could lose committed placement state (it would vote without its log). Restore its data directory from a backup, " +
+                "or start it with an address that is not in --join (it then joins as a new store).");
+        }
     }
 
     private static List<RangeDescriptor> ReadRangeDescriptors(Engine e)
@@ -305,6 +347,11 @@ internal sealed partial class NodeHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
+        {
+            return;
+        }
+
         await stopping.CancelAsync().ConfigureAwait(false);
         if (server is not null)
         {

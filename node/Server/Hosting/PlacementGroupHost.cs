@@ -47,7 +47,8 @@ internal sealed class PlacementGroupHost : IPlacementGroup, IGroupStateMachine
     public async Task OpenAsync()
     {
         var voters = Members.Select(m => m.MemberId).ToArray();
-        group = await store.OpenGroupAsync(GroupId, LocalMemberId, this, memberId => memberId, voters).ConfigureAwait(false);
+        var count = (ulong)Members.Count;
+        group = await store.OpenGroupAsync(GroupId, LocalMemberId, this, memberId => memberId <= count ? memberId : 0, voters).ConfigureAwait(false);
     }
 
     public async Task<PlacementApplyResult> ProposeAsync(PlacementCommand command, CancellationToken ct)

@@ -264,9 +264,12 @@ public sealed class PlacementService
                         throw new PlacementNotLeaderException(_group.LeaderId);
                     }
 
-                    var step = session.Tso.Allocate(NowMs, _group.State.Snapshot.TsoWindowEndMs, request.Count);
+                    long now = NowMs;
+                    long windowEnd = _group.State.Snapshot.TsoWindowEndMs;
+                    var step = session.Tso.Allocate(now, windowEnd, request.Count);
                     if (step.IsAllocated)
                     {
+                        ExtendAhead(session, Math.Max(now, step.Last.PhysicalMs), windowEnd);
                         response.Last = step.Last.Value;
                         response.Count = request.Count;
                         return null;
@@ -291,6 +294,39 @@ public sealed class PlacementService
             }
         });
         return response;
+    }
+
+    /// <summary>
+    /// When less than a third of the window is left ahead of <paramref name="servedMs"/>, extends
+    /// it in the background (one extension at a time per term), so callers rarely wait for a
+    /// Raft round; the extension in the request path stays the fallback.
+    /// </summary>
+    private void ExtendAhead(LeaderSession session, long servedMs, long windowEnd)
+    {
+        long windowMs = session.Tso.WindowMs;
+        if (windowEnd - servedMs >= windowMs / 3 || Interlocked.CompareExchange(ref session.ExtendingAhead, 1, 0) != 0)
+        {
+            return;
+        }
+
+        long end = servedMs + windowMs;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(_options.ProposalTimeout);
+                await _group.ProposeAsync(new PlacementCommand { ExtendTsoWindow = new ExtendTsoWindowCommand { EndMs = end } }, timeout.Token);
+            }
+            catch (Exception ex) when (ex is PlacementNotLeaderException or OperationCanceledException)
+            {
+                // Leadership moved or no quorum: the next request extends in its own path (and reports it).
+                PlacementServiceLog.ExtendAheadFailed(_logger, session.Term, ex.Message);
+            }
+            finally
+            {
+                Volatile.Write(ref session.ExtendingAhead, 0);
+            }
+        });
     }
 
     // ---- Reads (after a read barrier) ----
@@ -582,6 +618,9 @@ public sealed class PlacementService
 
         /// <summary>Whether <see cref="Tso"/> was reset after a read barrier in this term; guarded by <see cref="TsoLock"/>.</summary>
         public bool TsoReady { get; set; }
+
+        /// <summary>1 while a background window extension is in flight (<see cref="ExtendAhead"/>).</summary>
+        public int ExtendingAhead;
     }
 }
 
@@ -595,6 +634,9 @@ internal static partial class PlacementServiceLog
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Placement: store {StoreId} registered at {Address} (version {Version})")]
     public static partial void StoreRegistered(ILogger logger, ulong storeId, string address, string version);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Placement: extending the TSO window ahead failed in term {Term}: {Reason}")]
+    public static partial void ExtendAheadFailed(ILogger logger, ulong term, string reason);
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Placement: TSO serving in term {Term} above {FloorMs} ms")]
     public static partial void TsoStarted(ILogger logger, ulong term, long floorMs);

@@ -53,13 +53,13 @@ internal sealed partial class RaftTransportService(Store store, Func<string> clu
                     continue;
                 }
 
-                if (message.Type == Raft.MessageType.Snap)
+                if (NeverSentBetweenStores(message.Type))
                 {
-                    LogBadMessage(batch.FromStore, envelope.GroupId, "snapshot messages are not supported yet");
+                    LogBadMessage(batch.FromStore, envelope.GroupId, $"{message.Type} messages are never sent between stores (proposals and reads are made on the leader; snapshots are not supported yet)");
                     continue;
                 }
 
-                store.StepMessage(envelope.GroupId, message);
+                store.StepMessage(batch.FromStore, envelope.GroupId, message);
             }
 
             batches++;
@@ -67,6 +67,15 @@ internal sealed partial class RaftTransportService(Store store, Func<string> clu
 
         return new RaftSendSummary { Batches = batches };
     }
+
+    /// <summary>
+    /// Our stores propose, read and transfer leadership only on the replica itself (forwarding is
+    /// disabled), so these types can only come from a confused or hostile peer. Accepting them
+    /// would let it append commands or membership changes, or skew a leader's reads.
+    /// </summary>
+    private static bool NeverSentBetweenStores(Raft.MessageType type) =>
+        type is Raft.MessageType.Prop or Raft.MessageType.ReadIndex or Raft.MessageType.ReadIndexResp
+            or Raft.MessageType.TransferLeader or Raft.MessageType.Snap;
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "raft message from store {From} for group {GroupId} refused: {Reason}")]
     private partial void LogBadMessage(ulong from, ulong groupId, string reason);

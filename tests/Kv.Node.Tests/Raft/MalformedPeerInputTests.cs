@@ -35,6 +35,23 @@ public class MalformedPeerInputTests
         Assert.Equal(RaftRole.Follower, c[2].Role);
     }
 
+    [Theory(DisplayName = "Bad input: a term near the top of the range is refused, so the next election's Term + 1 cannot wrap to 0")]
+    [InlineData(nameof(MessageType.Heartbeat))]
+    [InlineData(nameof(MessageType.TimeoutNow))]
+    [InlineData(nameof(MessageType.Vote))]
+    public void An_absurd_term_is_refused(string typeName)
+    {
+        var type = Enum.Parse<MessageType>(typeName);
+        var c = new RaftTestCluster(3);
+        c.Elect(1);
+        var term = c[2].Term;
+        Assert.Equal(StepResult.MalformedMessage, c[2].Step(new Message { Type = type, From = 1, To = 2, Term = ulong.MaxValue }));
+        Assert.Equal(StepResult.MalformedMessage, c[2].Step(new Message { Type = type, From = 1, To = 2, Term = RaftNode.MaxTerm + 1 }));
+        c.ProcessReadies();
+        Assert.Equal(term, c[2].Term);
+        c.Tick(2, 100); // elections still work
+    }
+
     [Fact(DisplayName = "Bad input: a termless append cannot roll a candidate's term back and allow a second vote in an old term")]
     public void A_termless_append_does_not_lower_a_candidates_term()
     {

@@ -1,0 +1,69 @@
+using System.Globalization;
+using System.Text;
+using Google.Protobuf;
+
+namespace Kv.Cli.Commands;
+
+/// <summary>
+/// Keys and values as text: arguments are UTF-8 (or hex with <c>--hex</c>); output shows bytes
+/// as UTF-8 when they are valid, printable UTF-8, else as <c>0x</c> followed by lowercase hex.
+/// </summary>
+internal static class KeyText
+{
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    public static string Printable(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.IsEmpty)
+        {
+            return string.Empty;
+        }
+
+        string text;
+        try
+        {
+            text = StrictUtf8.GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            return Hex(bytes);
+        }
+
+        foreach (var rune in text.EnumerateRunes())
+        {
+            var category = Rune.GetUnicodeCategory(rune);
+            if (category is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.Surrogate or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned)
+            {
+                return Hex(bytes);
+            }
+        }
+
+        // Text that itself looks like hex output would be ambiguous.
+        return text.StartsWith("0x", StringComparison.Ordinal) ? Hex(bytes) : text;
+    }
+
+    public static string Printable(ByteString bytes) => Printable(bytes.Span);
+
+    public static string Hex(ReadOnlySpan<byte> bytes) => "0x" + Convert.ToHexStringLower(bytes);
+
+    /// <summary>An argument as bytes: UTF-8, or hex (an optional 0x prefix) when hex is set. Null with an error message when it is not valid hex.</summary>
+    public static byte[]? Parse(string text, bool hex, string what, out string? error)
+    {
+        error = null;
+        if (!hex)
+        {
+            return Encoding.UTF8.GetBytes(text);
+        }
+
+        var digits = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? text[2..] : text;
+        try
+        {
+            return Convert.FromHexString(digits);
+        }
+        catch (FormatException)
+        {
+            error = $"{what} '{text}' is not hex (an even number of digits 0-9a-f, optionally prefixed 0x); drop --hex to pass UTF-8 text";
+            return null;
+        }
+    }
+}
