@@ -54,7 +54,7 @@ internal static class ClusterBench
                 IBenchSystem system = name switch
                 {
                     "etcd" => await EtcdCluster.StartAsync(options.EtcdBinary, Path.Combine(directory, "etcd"), TimeSpan.FromSeconds(60)),
-                    _ => throw new InvalidOperationException("TODO: the kv-node side waits for kv-node serve and KvClient; run with --systems etcd"),
+                    _ => await KvNodeCluster.StartAsync(options.KvNode, Path.Combine(directory, "kv-node"), TimeSpan.FromSeconds(120)),
                 };
                 lock (systems)
                 {
