@@ -122,3 +122,40 @@ public sealed class ClusterTests
         Assert.False(got.Found);
     }
 }
+
+/// <summary>A node that is not a placement member joins a running cluster.</summary>
+public sealed class JoinTests
+{
+    [Fact]
+    public async Task A_fourth_node_gets_a_store_id_from_placement_and_registers()
+    {
+        await using var c = new InProcessCluster(4, placementMembers: 3);
+        // Members first; the fourth waits for a bootstrapped cluster to hand it a store id.
+        await Task.WhenAll(Enumerable.Range(0, 3).Select(c.StartNodeAsync));
+        await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        await c.StartNodeAsync(3);
+        Assert.True(c.Hosts[3]!.StoreId >= 1000, $"store id {c.Hosts[3]!.StoreId} should come from the id sequence (floor 1000)");
+
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            var stores = await c.PlacementAsync(PlacementContract.ListStores, new ListStoresRequest { Header = new() }, r => r.Header);
+            var joined = stores.Stores.FirstOrDefault(s => s.Store.StoreId == c.Hosts[3]!.StoreId);
+            if (joined is { State: StoreState.Up })
+            {
+                Assert.Equal(c.Addresses[3], joined.Store.Address);
+                Assert.Equal(4, stores.Stores.Count);
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the fourth store never showed up as Up");
+            await Task.Delay(50);
+        }
+
+        // Its restart keeps the same identity.
+        var id = c.Hosts[3]!.StoreId;
+        await c.StopNodeAsync(3);
+        await c.StartNodeAsync(3);
+        Assert.Equal(id, c.Hosts[3]!.StoreId);
+    }
+}
