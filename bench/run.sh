@@ -11,6 +11,16 @@ if [ ! -x "$c_peer" ] || [ "$c_peer.c" -nt "$c_peer" ]; then
   cflags=(-O2 -std=c11 -Wall -Wextra -Werror -o "$c_peer" "$c_peer.c")
   cc "${cflags[@]}" -lrocksdb 2>/dev/null || cc "${cflags[@]}" -l:librocksdb.so.7.8
 fi
+
+# The peer of the cluster suite: Debian's etcd-server (3.4.x), started by the suite itself on
+# loopback (the package's own service is not used; policy-rc.d or no init leaves it stopped).
+if ! command -v etcd >/dev/null; then
+  echo "installing etcd-server (apt) for the cluster suite" >&2
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq etcd-server >/dev/null
+fi
+
 bench=(dotnet bench/bin/Release/net10.0/kv-bench.dll)
 if [ $# -gt 0 ]; then
   exec "${bench[@]}" "$@"
