@@ -8,21 +8,39 @@ namespace Kv.Cli.Local;
 internal static class LocalPorts
 {
     /// <summary>
-    /// n distinct ports the OS reports free on 127.0.0.1 now (bound to port 0, then released).
-    /// Another process may take one before the node binds it; the node then fails to start and
+    /// n distinct ports free on 127.0.0.1 now, drawn at random from just below the kernel's
+    /// ephemeral range. Not from the ephemeral range itself: a cluster's ports are kept and reused
+    /// by every later <c>up</c> (and by a node restarted after a crash), and a port in that range
+    /// can meanwhile be taken as the local end of any outgoing connection on the machine. Another
+    /// process may still take one before the node binds it; the node then fails to start and
     /// <c>up</c> names the port.
     /// </summary>
     public static IReadOnlyList<int> PickFree(int n)
     {
+        var (low, high) = ListenRange();
         var sockets = new List<Socket>(n);
         try
         {
-            // All held open at once, so the OS cannot hand out the same port twice.
-            for (var i = 0; i < n; i++)
+            // All held open at once, so no port is picked twice.
+            for (var attempts = 0; sockets.Count < n; attempts++)
             {
+                if (attempts > 1000)
+                {
+                    throw new InvalidOperationException($"no {n} free loopback ports found in {low}-{high - 1}");
+                }
+
                 var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                sockets.Add(socket);
-                socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+                try
+                {
+#pragma warning disable CA5394 // port choice, not security
+                    socket.Bind(new IPEndPoint(IPAddress.Loopback, Random.Shared.Next(low, high)));
+#pragma warning restore CA5394
+                    sockets.Add(socket);
+                }
+                catch (SocketException)
+                {
+                    socket.Dispose();
+                }
             }
 
             return [.. sockets.Select(s => ((IPEndPoint)s.LocalEndPoint!).Port)];
@@ -34,6 +52,28 @@ internal static class LocalPorts
                 socket.Dispose();
             }
         }
+    }
+
+    /// <summary>[low, high): up to 12,000 ports below the ephemeral range (Linux: /proc/sys/net/ipv4/ip_local_port_range), not below 10,000.</summary>
+    internal static (int Low, int High) ListenRange()
+    {
+        var ephemeralLow = 32768;
+        try
+        {
+            var text = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (text.Length > 0 && int.TryParse(text[0], NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) && parsed > 11_000)
+            {
+                ephemeralLow = parsed;
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return (Math.Max(10_000, ephemeralLow - 12_000), ephemeralLow);
     }
 
     /// <summary>Whether a listener could bind 127.0.0.1:port now.</summary>

@@ -102,6 +102,12 @@ public sealed class LocalClusterRecordTests : IDisposable
 
         Assert.Equal(5, ports.Distinct().Count());
         Assert.All(ports, p => Assert.True(LocalPorts.IsFree(p)));
+
+        // Never from the kernel's ephemeral range, where outgoing connections could take a kept port.
+        var (low, high) = LocalPorts.ListenRange();
+        var ephemeralLow = int.Parse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split('\t', ' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(ephemeralLow, high);
+        Assert.All(ports, p => Assert.InRange(p, low, high - 1));
     }
 
     [Fact]

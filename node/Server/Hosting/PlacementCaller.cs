@@ -42,6 +42,11 @@ internal sealed class PlacementCaller(IReadOnlyList<string> members) : IDisposab
             {
                 Volatile.Write(ref target, i + 1);
             }
+            catch (RpcException e) when (ct.IsCancellationRequested)
+            {
+                // The caller's token cut the call short: report it as the cancellation it is.
+                throw new OperationCanceledException("the placement call was cancelled by the caller", e, ct);
+            }
 
             await Task.Delay(delay, ct).ConfigureAwait(false);
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));

@@ -6,6 +6,7 @@ using Kv.Proto.V1;
 namespace Kv.Node.Tests.Cluster;
 
 /// <summary>Three in-process nodes: bootstrap, replication, linearizable reads, refusals.</summary>
+[Collection(InProcessClusterCollection.Name)]
 public sealed class ClusterTests
 {
     [Fact]
@@ -124,6 +125,7 @@ public sealed class ClusterTests
 }
 
 /// <summary>A node that is not a placement member joins a running cluster.</summary>
+[Collection(InProcessClusterCollection.Name)]
 public sealed class JoinTests
 {
     [Fact]

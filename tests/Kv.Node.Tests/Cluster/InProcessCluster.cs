@@ -199,10 +199,36 @@ internal sealed class InProcessCluster : IAsyncDisposable
         dir.Dispose();
     }
 
+    /// <summary>
+    /// A free loopback port below the ephemeral range: nodes are restarted on their old port, and
+    /// a port from the ephemeral range may meanwhile become the local end of some outgoing
+    /// connection (the same choice as kvctl's LocalPorts).
+    /// </summary>
     private static int FreePort()
     {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
+        var ephemeralLow = int.Parse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split('\t', ' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        while (true)
+        {
+            var port = Random.Shared.Next(Math.Max(10_000, ephemeralLow - 12_000), ephemeralLow);
+            try
+            {
+                using var l = new TcpListener(IPAddress.Loopback, port);
+                l.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+            }
+        }
     }
+}
+
+/// <summary>
+/// In-process clusters run one at a time: side by side they compete for two cores, and a port
+/// one releases (a node stopped to be restarted) could be picked by another.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class InProcessClusterCollection
+{
+    public const string Name = "in-process clusters";
 }

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Kv.Node.Tests.Server;
 
 /// <summary>A data directory serves only the cluster and role it was created for.</summary>
+[Collection(InProcessClusterCollection.Name)]
 public sealed class NodeIdentityTests
 {
     [Fact]

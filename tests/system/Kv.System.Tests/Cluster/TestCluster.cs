@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Kv.Client.Cluster;
 using Kv.Client.Contracts;
 using Kv.Proto.V1;
@@ -208,23 +206,8 @@ public sealed class TestCluster : IAsyncDisposable
 
     private static string Address(int port) => "127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture);
 
-    private static int[] PickFreePorts(int n)
-    {
-        var sockets = Enumerable.Range(0, n).Select(_ => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)).ToList();
-        try
-        {
-            foreach (var s in sockets)
-            {
-                s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            }
-
-            return [.. sockets.Select(s => ((IPEndPoint)s.LocalEndPoint!).Port)];
-        }
-        finally
-        {
-            sockets.ForEach(s => s.Dispose());
-        }
-    }
+    // Below the ephemeral range: nodes are restarted on their old ports after kill -9 (see LocalPorts).
+    private static int[] PickFreePorts(int n) => [.. Kv.Cli.Local.LocalPorts.PickFree(n)];
 }
 
 /// <summary>Waiting on a condition with a deadline (no fixed sleeps), polling it.</summary>
