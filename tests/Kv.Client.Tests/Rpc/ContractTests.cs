@@ -8,7 +8,7 @@ namespace Kv.Client.Tests.Rpc;
 /// <summary>The hand-written descriptors of every service must match the proto services exactly.</summary>
 public sealed class ContractTests
 {
-    public static TheoryData<string> Services => new() { RawKvContract.ServiceName, PlacementContract.ServiceName, RaftTransportContract.ServiceName };
+    public static TheoryData<string> Services => new() { EchoContract.ServiceName, RawKvContract.ServiceName, PlacementContract.ServiceName, RaftTransportContract.ServiceName };
 
     [Theory]
     [MemberData(nameof(Services))]
@@ -16,6 +16,7 @@ public sealed class ContractTests
     {
         var (service, ours) = serviceName switch
         {
+            EchoContract.ServiceName => (EchoReflection.Descriptor.Services.Single(), (IReadOnlyList<IMethod>)[EchoContract.Unary, EchoContract.ServerStream, EchoContract.ClientStream, EchoContract.Bidi]),
             RawKvContract.ServiceName => (RawKvReflection.Descriptor.Services.Single(), RawKvContract.All),
             PlacementContract.ServiceName => (PlacementReflection.Descriptor.Services.Single(), PlacementContract.All),
             _ => (RaftReflection.Descriptor.Services.Single(), RaftTransportContract.All),
