@@ -6,7 +6,7 @@ using Kv.Proto.V1;
 
 namespace Kv.Cli.Commands;
 
-/// <summary><c>kvctl range list</c> and <c>kvctl range show ID</c>, from placement's range directory.</summary>
+/// <summary><c>kvctl range list</c> and <c>kvctl range show ID</c> (placement's range directory), and <c>kvctl range transfer-leader</c>.</summary>
 internal static class RangeCommand
 {
     internal sealed record EpochDocument(ulong ConfVer, ulong Version);
@@ -48,7 +48,24 @@ internal static class RangeCommand
             return ClusterConnection.RunAsync(target, client => ShowAsync(client, parse.GetValue(id), stdout, target.Stderr, parse.GetValue(showOutput), ct));
         });
         range.Subcommands.Add(show);
+
+        var transfer = new Command("transfer-leader", "Move a range's leadership to its voter on another store; waits until that store leads");
+        var rangeOption = new Option<ulong>("--range") { Description = "The range id (see `kvctl range list`)", Required = true };
+        var storeOption = new Option<ulong>("--store") { Description = "The store that should lead (it must hold a voter of the range)", Required = true };
+        transfer.Options.Add(rangeOption);
+        transfer.Options.Add(storeOption);
+        var transferConnection = ClusterConnection.AddTo(transfer);
+        transfer.SetAction((parse, ct) => ClusterConnection.RunAsync(transferConnection.Read(parse),
+            client => TransferLeaderAsync(client, parse.GetValue(rangeOption), parse.GetValue(storeOption), stdout, ct)));
+        range.Subcommands.Add(transfer);
         return range;
+    }
+
+    public static async Task<int> TransferLeaderAsync(KvClient client, ulong rangeId, ulong storeId, TextWriter stdout, CancellationToken ct)
+    {
+        var leader = await client.TransferLeaderAsync(rangeId, storeId, ct);
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"range {rangeId} is led by replica {leader.ReplicaId} on store {leader.StoreId}"));
+        return ExitCodes.Ok;
     }
 
     public static async Task<int> ListAsync(KvClient client, TextWriter stdout, OutputFormat format, CancellationToken ct)

@@ -155,6 +155,21 @@ public sealed class KvClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Moves range <paramref name="rangeId"/>'s leadership to its voter on store
+    /// <paramref name="toStoreId"/>; returns the new leader. Fails with InvalidArgument when that
+    /// store holds no voter of the range, NotFound when the range does not exist, and Unavailable
+    /// when the target did not take over before the deadline.
+    /// </summary>
+    public async Task<ReplicaDescriptor> TransferLeaderAsync(ulong rangeId, ulong toStoreId, CancellationToken cancellationToken = default)
+    {
+        var op = NewOperation($"transfer range {rangeId}'s leadership to store {toStoreId}", cancellationToken);
+        var (response, _) = await RangeCallAsync(AdminContract.TransferLeader,
+            r => new TransferLeaderRequest { Context = r.Context, ToStoreId = toStoreId }, r => r.Error, o => LocateByIdAsync(rangeId, o), op).ConfigureAwait(false);
+        _routes.SetLeader(rangeId, toStoreId, null);
+        return response.Leader;
+    }
+
     /// <summary>The value of key, or null when the key does not exist. Linearizable.</summary>
     public async Task<byte[]?> GetAsync(ReadOnlyMemory<byte> key, CancellationToken cancellationToken = default)
     {
@@ -414,6 +429,21 @@ public sealed class KvClient : IAsyncDisposable
 
             await op.BackoffAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The range with this id: from the cache, else from placement (GetRangeById).</summary>
+    private async Task<CachedRange> LocateByIdAsync(ulong rangeId, Operation op)
+    {
+        if (_routes.Get(rangeId) is { } cached)
+        {
+            return cached;
+        }
+
+        var response = await _placement.CallAsync(PlacementContract.GetRangeById,
+            h => new GetRangeByIdRequest { Header = h, RangeId = rangeId }, r => r.Header, op).ConfigureAwait(false);
+        return response.Range?.Range is null
+            ? throw new KvException(KvErrorKind.Internal, "placement answered GetRangeById without a range; report this as a bug")
+            : Remember(response.Range);
     }
 
     /// <summary>The range containing key: from the cache, else from placement (GetRange).</summary>

@@ -185,6 +185,47 @@ internal sealed partial class Store : IDisposable
     }
 
     /// <summary>
+    /// Asks the group's leader to hand leadership to transferee (Raft 3.10) after admit agrees
+    /// (as in <see cref="ProposeAsync"/>). Completes with admit's refusal, or null once the
+    /// request is handed to the core; the caller watches <see cref="StatusAsync"/> for the outcome.
+    /// </summary>
+    public Task<object?> TransferLeaderAsync(ulong groupId, ulong transferee, Func<RaftGroup, object?>? admit = null)
+    {
+        var tcs = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(() =>
+        {
+            if (!groups.TryGetValue(groupId, out var g))
+            {
+                tcs.TrySetException(new GroupNotFoundException(groupId));
+                return;
+            }
+
+            if (g.Node.Role != RaftRole.Leader)
+            {
+                tcs.TrySetException(new GroupNotLeaderException(groupId, g.Node.Lead));
+                return;
+            }
+
+            if (Admit(admit, g, tcs) is { } refusal)
+            {
+                tcs.TrySetResult(refusal);
+                return;
+            }
+
+            if (!tcs.Task.IsCompleted)
+            {
+                if (transferee != g.Node.Id)
+                {
+                    g.Node.TransferLeader(transferee);
+                }
+
+                tcs.TrySetResult(null);
+            }
+        });
+        return tcs.Task;
+    }
+
+    /// <summary>
     /// A linearizable read point: completes once this replica, as leader, has confirmed its
     /// leadership with a quorum (ReadIndex) and applied up to the commit index at the time of the
     /// call. The caller then reads the engine. admit works as in <see cref="ProposeAsync"/>; its

@@ -90,13 +90,15 @@ internal sealed partial class NodeHost : IAsyncDisposable
             MaxKeyBytes = config.MaxKeyBytes,
             MaxValueBytes = config.MaxValueBytes,
         });
+        var admin = new AdminService(store, id => ranges.TryGetValue(id, out var r) ? r : null, directory,
+            TimeSpan.FromMilliseconds(2.0 * config.TickIntervalMs * config.ElectionTicks) + TimeSpan.FromSeconds(1));
         var raft = new RaftTransportService(store, () => clusterId, storeLogger);
         server = await RpcServer.StartAsync(new RpcServerOptions
         {
             EndPoint = NodeConfigLoader.ListenEndPoint(config),
             MaxReceiveMessageSize = 64 << 20,
             MaxConcurrentStreamsPerConnection = 1000,
-        }, [placementService.BindService(), rawKv.BindService(), raft.BindService(), new EchoService().BindService()], ct).ConfigureAwait(false);
+        }, [placementService.BindService(), rawKv.BindService(), admin.BindService(), raft.BindService(), new EchoService().BindService()], ct).ConfigureAwait(false);
         LogStarted(ident.StoreId, config.AdvertiseAddress, config.MemberId, clusterId.Length > 0 ? clusterId : "(not yet known)");
         _ = Task.Run(() => HeartbeatLoopAsync(stopping.Token), CancellationToken.None);
     }

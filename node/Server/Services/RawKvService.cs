@@ -121,11 +121,11 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
         }
         catch (GroupNotLeaderException e)
         {
-            return NotLeader(ctx.RangeId, e.LeaderMemberId);
+            return RangeErrors.NotLeader(store.StoreId, replicaOf, stores, ctx.RangeId, e.LeaderMemberId);
         }
         catch (GroupNotFoundException)
         {
-            return RangeNotFound(ctx.RangeId);
+            return RangeErrors.RangeNotFound(store.StoreId, ctx.RangeId);
         }
     }
 
@@ -148,38 +148,13 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
         }
         catch (GroupNotLeaderException e)
         {
-            return NotLeader(ctx.RangeId, e.LeaderMemberId);
+            return RangeErrors.NotLeader(store.StoreId, replicaOf, stores, ctx.RangeId, e.LeaderMemberId);
         }
         catch (GroupNotFoundException)
         {
-            return RangeNotFound(ctx.RangeId);
+            return RangeErrors.RangeNotFound(store.StoreId, ctx.RangeId);
         }
     }
-
-    private RangeError NotLeader(ulong rangeId, ulong leaderReplicaId)
-    {
-        var error = new NotLeader { RangeId = rangeId };
-        var leader = leaderReplicaId == 0 ? null : replicaOf(rangeId) is { } r ? RangeBounds.Replica(r.Descriptor, leaderReplicaId) : null;
-        if (leader is not null)
-        {
-            error.Leader = leader;
-            error.LeaderAddress = stores.AddressOf(leader.StoreId) ?? "";
-        }
-
-        return new RangeError
-        {
-            Message = leader is null
-                ? $"store {store.StoreId} does not lead range {rangeId} and knows no leader yet (election in progress?); retry after a short backoff"
-                : $"store {store.StoreId} does not lead range {rangeId}; its leader is replica {leader.ReplicaId} on store {leader.StoreId}",
-            NotLeader = error,
-        };
-    }
-
-    private RangeError RangeNotFound(ulong rangeId) => new()
-    {
-        Message = $"store {store.StoreId} has no replica of range {rangeId}; refresh the route from placement",
-        RangeNotFound = new RangeNotFound { RangeId = rangeId },
-    };
 
     private static RangeContext RequireContext(RangeContext? ctx) =>
         ctx is { RangeId: > 0 } ? ctx : throw InvalidArgument("context.range_id is required: route the request with the range's id and epoch");

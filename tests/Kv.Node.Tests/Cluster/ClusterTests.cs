@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Kv.Client.Cluster;
 using Kv.Client.Contracts;
 using Kv.Client.Rpc;
 using Kv.Proto.V1;
@@ -83,6 +84,38 @@ public sealed class ClusterTests
             Assert.True(got.Found, $"{k} lost");
             Assert.Equal(v, got.Value.ToStringUtf8());
         }
+    }
+
+    [Fact]
+    public async Task Leadership_moves_to_the_named_store_and_impossible_targets_are_refused()
+    {
+        await using var c = new InProcessCluster(3);
+        await c.StartAsync();
+        await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        var before = await c.WaitForRangeLeaderAsync(1);
+        var target = before.Leader.StoreId % 3 + 1;
+        await using var client = KvClient.Connect(c.Addresses);
+
+        var leader = await client.TransferLeaderAsync(1, target);
+        Assert.Equal(target, leader.StoreId);
+        // The target itself now serves linearizable reads: it really leads.
+        var got = await c.GetAsync(c.Addresses[target - 1], "anything");
+        Assert.Null(got.Error);
+
+        var noReplica = await Assert.ThrowsAsync<KvException>(() => client.TransferLeaderAsync(1, 99));
+        Assert.Equal(KvErrorKind.InvalidArgument, noReplica.Kind);
+        Assert.Contains("no replica on store 99", noReplica.Message, StringComparison.Ordinal);
+
+        var stale = await c.Channel(c.Addresses[target - 1]).UnaryAsync(AdminContract.TransferLeader, new TransferLeaderRequest
+        {
+            Context = new RangeContext { RangeId = 1, Epoch = new RangeEpoch { ConfVer = 9, Version = 9 } },
+            ToStoreId = before.Leader.StoreId,
+        });
+        Assert.NotNull(stale.Error?.EpochNotMatch);
+        Assert.Null((await c.GetAsync(c.Addresses[target - 1], "anything")).Error);
+
+        await client.PutAsync("after-transfer"u8.ToArray(), "1"u8.ToArray());
+        Assert.Equal("1"u8.ToArray(), await client.GetAsync("after-transfer"u8.ToArray()));
     }
 
     [Fact]
