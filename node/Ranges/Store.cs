@@ -609,7 +609,9 @@ internal sealed partial class Store : IDisposable
                 case EntryType.ConfChange:
                     if (ConfChange.TryDecode(e.Data.Span, out var cc))
                     {
-                        g.Node.ApplyConfChange(cc, out _);
+                        // Recorded with this entry's apply: a restart resumes in this configuration.
+                        var cs = g.Node.ApplyConfChange(cc, out _);
+                        g.Storage.StageAppliedConfState(batch, e.Index, cs);
                     }
 
                     break;

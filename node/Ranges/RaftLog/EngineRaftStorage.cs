@@ -31,6 +31,7 @@ internal sealed class EngineRaftStorage : IRaftStorage
     private readonly byte[] hardStateKey;
     private readonly byte[] truncatedKey;
     private readonly byte[] snapshotKey;
+    private readonly byte[] appliedConfKey;
     private readonly byte[] entriesStart; // entry key of index 0: lower bound of the group's entries
     private readonly byte[] entriesEnd; // entry key of index ulong.MaxValue: exclusive upper bound
 
@@ -54,6 +55,7 @@ internal sealed class EngineRaftStorage : IRaftStorage
         hardStateKey = RaftLogCodec.StateKey(groupId, RaftLogCodec.KindHardState);
         truncatedKey = RaftLogCodec.StateKey(groupId, RaftLogCodec.KindTruncatedState);
         snapshotKey = RaftLogCodec.StateKey(groupId, RaftLogCodec.KindSnapshot);
+        appliedConfKey = RaftLogCodec.StateKey(groupId, RaftLogCodec.KindAppliedConfState);
         entriesStart = RaftLogCodec.EntryKey(groupId, 0);
         entriesEnd = RaftLogCodec.EntryKey(groupId, ulong.MaxValue);
         stable = Recover();
@@ -68,7 +70,25 @@ internal sealed class EngineRaftStorage : IRaftStorage
 
     // ---- IRaftStorage: reads of what was persisted -------------------------------------
 
-    public (HardState HardState, ConfState ConfState) InitialState() => (stable.HardState, stable.Snapshot.Metadata.ConfState);
+    /// <summary>
+    /// The hard state and the configuration as of the applied index: the one recorded with the
+    /// last applied conf change (<see cref="StageAppliedConfState"/>), unless a later snapshot
+    /// replaced it. Without this, a restarted member would fall back to the snapshot's
+    /// configuration and forget applied membership changes (the core does not re-apply entries at
+    /// or below the applied index).
+    /// </summary>
+    public (HardState HardState, ConfState ConfState) InitialState() =>
+        (stable.HardState, stable.AppliedConf is { } c && c.Index > stable.Snapshot.Index ? c.Metadata.ConfState : stable.Snapshot.Metadata.ConfState);
+
+    /// <summary>Stages recording the configuration in force after applying the conf change at index; the caller stages it with that index's apply.</summary>
+    public void StageAppliedConfState(WriteBatch batch, ulong index, ConfState confState)
+    {
+        ArgumentNullException.ThrowIfNull(confState);
+        var s = Begin(batch);
+        var record = new Snapshot(new SnapshotMetadata(index, 0, confState), ReadOnlyMemory<byte>.Empty);
+        batch.Put(ColumnFamily.Raft, appliedConfKey, RaftLogCodec.EncodeSnapshot(record));
+        staged = s with { AppliedConf = record };
+    }
 
     public ulong FirstIndex() => stable.TruncatedIndex + 1;
 
@@ -388,9 +408,11 @@ internal sealed class EngineRaftStorage : IRaftStorage
             }
         }
 
-        return new State(hs, snap, truncIndex, truncTerm, last);
+        var appliedConf = engine.Get(ColumnFamily.Raft, appliedConfKey) is { } ac ? RaftLogCodec.DecodeSnapshot(GroupId, ac) : null;
+        return new State(hs, snap, truncIndex, truncTerm, last, appliedConf);
     }
 
     /// <summary>The log's bounds and states; TruncatedIndex is FirstIndex()-1, Last is LastIndex().</summary>
-    private readonly record struct State(HardState HardState, Snapshot Snapshot, ulong TruncatedIndex, ulong TruncatedTerm, ulong Last);
+    /// <summary>AppliedConf: the configuration recorded with the last applied conf change (its Index is that entry's), or null.</summary>
+    private readonly record struct State(HardState HardState, Snapshot Snapshot, ulong TruncatedIndex, ulong TruncatedTerm, ulong Last, Snapshot? AppliedConf = null);
 }

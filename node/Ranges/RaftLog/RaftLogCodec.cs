@@ -12,6 +12,7 @@ namespace Kv.Node.Ranges.RaftLog;
 ///   kind 0x01  hard state          (term, vote, commit)
 ///   kind 0x02  truncated state     (index, term of the last compacted entry: FirstIndex()-1)
 ///   kind 0x03  snapshot            (index, term, ConfState, data)
+///   kind 0x04  applied conf state  (a snapshot record without data: the ConfState after the conf change applied at index)
 ///   kind 0x10  entry + index       (term, type, data)
 /// Kinds 0x20 to 0xFE are left to the range layer (apply state and the like), which writes them
 /// in the same batch; this codec never reads or deletes them.
@@ -29,6 +30,9 @@ internal static class RaftLogCodec
     public const byte KindTruncatedState = 0x02;
     public const byte KindSnapshot = 0x03;
     public const byte KindEntry = 0x10;
+
+    /// <summary>The configuration after the last applied conf change, encoded as a snapshot record without data (index = that entry's).</summary>
+    public const byte KindAppliedConfState = 0x04;
     public const int StateKeyLength = 10;
     public const int EntryKeyLength = 18;
     private const byte Version = 1;
