@@ -96,11 +96,11 @@ internal sealed class PlacementGroupHost : IPlacementGroup, IGroupStateMachine
         {
             command = PlacementCommand.Parser.ParseFrom(entry.Data.Span);
         }
-        catch (InvalidProtocolBufferException e)
+        catch (InvalidProtocolBufferException)
         {
             // Only placement leaders append these, after encoding them: a payload that does not
-            // decode is a bug or a newer version's command. Every member skips it the same way.
-            _ = e;
+            // decode is a bug or a newer version's command. Every member skips it the same way
+            // (no proposer can be waiting for it: its proposal id is unreadable too).
             return (0, null);
         }
 
