@@ -58,6 +58,9 @@ internal sealed class RaftGroup
     /// <summary>Proposals waiting for their entry to apply, by proposal id, with the term they were proposed in.</summary>
     public Dictionary<ulong, (TaskCompletionSource<object?> Waiter, ulong Term)> Proposals { get; } = [];
 
+    /// <summary>The membership change this replica proposed as leader, waiting for its entry (index, term) to apply.</summary>
+    public (ulong Index, ulong Term, TaskCompletionSource<object?> Waiter)? PendingConfChange { get; set; }
+
     /// <summary>Reads that arrived this round; they share one ReadIndex request.</summary>
     public List<TaskCompletionSource> ReadsThisRound { get; } = [];
 
@@ -83,6 +86,8 @@ internal sealed class RaftGroup
         }
 
         Proposals.Clear();
+        PendingConfChange?.Waiter.TrySetException(reason);
+        PendingConfChange = null;
         FailReads(reason);
     }
 

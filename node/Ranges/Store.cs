@@ -185,6 +185,51 @@ internal sealed partial class Store : IDisposable
     }
 
     /// <summary>
+    /// Proposes a membership change on the group's leader. Completes with the resulting
+    /// <see cref="ConfState"/> once the change is applied here and durable (with the
+    /// configuration recorded for restarts); fails with <see cref="GroupNotLeaderException"/> when
+    /// this replica does not lead or stops leading first, and with
+    /// <see cref="InvalidOperationException"/> when the core refuses it (another change pending).
+    /// </summary>
+    public Task<object?> ProposeConfChangeAsync(ulong groupId, ConfChange change)
+    {
+        var tcs = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(() =>
+        {
+            if (!groups.TryGetValue(groupId, out var g))
+            {
+                tcs.TrySetException(new GroupNotFoundException(groupId));
+                return;
+            }
+
+            if (g.Node.Role != RaftRole.Leader)
+            {
+                tcs.TrySetException(new GroupNotLeaderException(groupId, g.Node.Lead));
+                return;
+            }
+
+            if (g.PendingConfChange is not null)
+            {
+                tcs.TrySetException(new InvalidOperationException($"group {groupId} already has a membership change in progress; wait for it to finish"));
+                return;
+            }
+
+            var step = g.Node.ProposeConfChange(change);
+            if (step != StepResult.Ok)
+            {
+                tcs.TrySetException(step == StepResult.ConfChangeRefused
+                    ? new InvalidOperationException($"group {groupId} refused the membership change: another one is pending or it does not fit the current configuration")
+                    : new GroupNotLeaderException(groupId, g.Node.Lead));
+                return;
+            }
+
+            // A leader appends its proposal at once: the entry's index is the last one.
+            g.PendingConfChange = (g.Node.LastIndex, g.Node.Term, tcs);
+        });
+        return tcs.Task;
+    }
+
+    /// <summary>
     /// Asks the group's leader to hand leadership to transferee (Raft 3.10) after admit agrees
     /// (as in <see cref="ProposeAsync"/>). Completes with admit's refusal, or null once the
     /// request is handed to the core; the caller watches <see cref="StatusAsync"/> for the outcome.
@@ -612,6 +657,11 @@ internal sealed partial class Store : IDisposable
                         // Recorded with this entry's apply: a restart resumes in this configuration.
                         var cs = g.Node.ApplyConfChange(cc, out _);
                         g.Storage.StageAppliedConfState(batch, e.Index, cs);
+                        if (g.PendingConfChange is { } pending && pending.Index == e.Index)
+                        {
+                            g.PendingConfChange = null;
+                            completions.Add((pending.Waiter, cs));
+                        }
                     }
 
                     break;
@@ -671,6 +721,12 @@ internal sealed partial class Store : IDisposable
             {
                 g.Proposals.Remove(id, out var p);
                 p.Waiter.TrySetException(reason);
+            }
+
+            if (g.PendingConfChange is { } cc && (!isLeader || cc.Term != term))
+            {
+                g.PendingConfChange = null;
+                cc.Waiter.TrySetException(reason);
             }
 
             if (!isLeader)

@@ -178,3 +178,63 @@ public sealed class StoreMessageAdmissionTests
         Assert.Equal(term + 5, (await store.StatusAsync()).Single().Term);
     }
 }
+
+/// <summary>Membership changes through the store: applied, answered, and still in force after a restart.</summary>
+public sealed class StoreConfChangeTests
+{
+    private sealed class Discard : IRaftMessageSender
+    {
+        public void Send(ulong toStore, ulong groupId, Message message)
+        {
+        }
+
+        public void Flush()
+        {
+        }
+    }
+
+    private sealed class Nothing : IGroupStateMachine
+    {
+        public (ulong ProposalId, object? Result) Apply(in Entry entry, WriteBatch batch) => (0, null);
+    }
+
+    private static Store NewStore(Engine engine) =>
+        new(engine, 1, new StoreOptions { TickInterval = TimeSpan.FromMilliseconds(5), ElectionTicks = 4 }, new Discard(), NullLogger.Instance,
+            (message, e) => throw new InvalidOperationException(message, e));
+
+    [Fact]
+    public async Task An_applied_membership_change_is_answered_and_survives_a_restart()
+    {
+        using var dir = new TempDirectory();
+        using (var engine = Engine.Open(dir.Sub("db")))
+        using (var store = NewStore(engine))
+        {
+            store.Start();
+            await store.OpenGroupAsync(3, 1, new Nothing(), id => id, [1]);
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (!(await store.StatusAsync()).Single().IsLeader)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the single member did not elect itself");
+                await Task.Delay(5);
+            }
+
+            var result = (ConfState)(await store.ProposeConfChangeAsync(3, ConfChange.Single(ConfChangeType.AddLearnerNode, 2)).WaitAsync(TimeSpan.FromSeconds(20)))!;
+            Assert.Equal([2ul], result.Learners);
+
+            // A second change while none is pending works too; the core refuses overlapping ones.
+            var removed = (ConfState)(await store.ProposeConfChangeAsync(3, ConfChange.Single(ConfChangeType.RemoveNode, 2)).WaitAsync(TimeSpan.FromSeconds(20)))!;
+            Assert.Empty(removed.Learners);
+            await store.ProposeConfChangeAsync(3, ConfChange.Single(ConfChangeType.AddLearnerNode, 4)).WaitAsync(TimeSpan.FromSeconds(20));
+        }
+
+        using (var engine = Engine.Open(dir.Sub("db")))
+        using (var store = NewStore(engine))
+        {
+            store.Start();
+            var group = await store.OpenGroupAsync(3, 1, new Nothing(), id => id);
+            var config = await store.InvokeAsync(() => group.Node.ConfState);
+            Assert.Equal([1ul], config.Voters);
+            Assert.Equal([4ul], config.Learners);
+        }
+    }
+}
