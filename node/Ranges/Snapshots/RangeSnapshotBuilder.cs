@@ -60,6 +60,9 @@ internal static class RangeSnapshotBuilder
             {
                 file.SpanIndex = (uint)i;
                 file.Name = name;
+                file.ColumnFamily = manifest.Spans[i].ColumnFamily;
+                file.LowerKey = manifest.Spans[i].LowerKey;
+                file.UpperKey = manifest.Spans[i].UpperKey;
                 manifest.Files.Add(file);
             }
         }

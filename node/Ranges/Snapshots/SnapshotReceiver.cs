@@ -26,7 +26,8 @@ namespace Kv.Node.Ranges.Snapshots;
 ///    family's spans now), followed by the snapshot's files of that family. RocksDB gives each file
 ///    of an overlapping ingest its own, increasing sequence number, so the snapshot's keys shadow
 ///    the tombstones and every other old key is deleted; all files of one call become visible
-///    at once, or none. So after the call, each span of that family holds exactly the snapshot's
+///    at once, or none. (The order is load-bearing: SnapshotTransferTests fail if the files are
+///    passed the other way round.) So after the call, each span of that family holds exactly the snapshot's
 ///    keys, and no reader ever sees a half-replaced family. Keys outside the spans are untouched.
 ///    (A range-deletion SST would avoid the scan, but the Storage binding has no
 ///    SstFileWriter.DeleteRange yet; tombstones cost one pass over the old keys of the spans.)
@@ -337,6 +338,12 @@ internal sealed class SnapshotReceiver
             }
 
             seen[f.SpanIndex] = true;
+            var span = m.Spans[(int)f.SpanIndex];
+            if (f.ColumnFamily != span.ColumnFamily || f.LowerKey != span.LowerKey || f.UpperKey != span.UpperKey)
+            {
+                return $"file {i} ({f.Name}) claims {f.ColumnFamily} [{RangeBounds.Describe(f.LowerKey)}, {RangeBounds.Describe(f.UpperKey)}) but its span {f.SpanIndex} is {span.ColumnFamily} [{RangeBounds.Describe(span.LowerKey)}, {RangeBounds.Describe(span.UpperKey)})";
+            }
+
             if (f.SizeBytes is 0 or > long.MaxValue / 2)
             {
                 return $"file {i} ({f.Name}) has an impossible size of {f.SizeBytes} bytes";

@@ -114,6 +114,9 @@ public sealed class SnapshotTransferTests : IDisposable
         Assert.Equal(Range, manifest.RangeDescriptor);
         var file = Assert.Single(manifest.Files);
         Assert.Equal(201ul, file.KeyCount); // c0000..c0199 and b
+        Assert.Equal("default", file.ColumnFamily);
+        Assert.Equal(Keys.Data(Of("b")), file.LowerKey.ToByteArray());
+        Assert.Equal(Keys.Data(Of("m")), file.UpperKey.ToByteArray());
         Assert.Equal((ulong)new FileInfo(Path.Combine(_dir.Sub("out"), file.Name)).Length, file.SizeBytes);
 
         var receiver = SnapshotReceiver.Open(_dir.Sub("staging"));
@@ -260,6 +263,9 @@ public sealed class SnapshotTransferTests : IDisposable
         var badSpan = manifest.Clone();
         badSpan.Spans[0].ColumnFamily = "nope";
         Assert.Contains("unknown column family 'nope'", Assert.Throws<InvalidSnapshotException>(() => receiver.Begin(badSpan)).Message, StringComparison.Ordinal);
+        var mislabelled = manifest.Clone();
+        mislabelled.Files[0].UpperKey = ByteString.CopyFromUtf8("zz");
+        Assert.Contains("but its span 0 is", Assert.Throws<InvalidSnapshotException>(() => receiver.Begin(mislabelled)).Message, StringComparison.Ordinal);
         Assert.Null(receiver.Manifest);
         Assert.Empty(Directory.EnumerateFileSystemEntries(_dir.Sub("staging")));
 
