@@ -142,25 +142,7 @@ internal sealed partial class Store : IDisposable
         var tcs = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
         Post(() =>
         {
-            if (!groups.TryGetValue(groupId, out var g))
-            {
-                tcs.TrySetException(new GroupNotFoundException(groupId));
-                return;
-            }
-
-            if (g.Node.Role != RaftRole.Leader)
-            {
-                tcs.TrySetException(new GroupNotLeaderException(groupId, g.Node.Lead));
-                return;
-            }
-
-            if (Admit(admit, g, tcs) is { } refusal)
-            {
-                tcs.TrySetResult(refusal);
-                return;
-            }
-
-            if (tcs.Task.IsCompleted)
+            if (LeaderFor(groupId, tcs, admit) is not { } g)
             {
                 return;
             }
@@ -196,15 +178,8 @@ internal sealed partial class Store : IDisposable
         var tcs = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
         Post(() =>
         {
-            if (!groups.TryGetValue(groupId, out var g))
+            if (LeaderFor(groupId, tcs, admit: null) is not { } g)
             {
-                tcs.TrySetException(new GroupNotFoundException(groupId));
-                return;
-            }
-
-            if (g.Node.Role != RaftRole.Leader)
-            {
-                tcs.TrySetException(new GroupNotLeaderException(groupId, g.Node.Lead));
                 return;
             }
 
@@ -239,33 +214,17 @@ internal sealed partial class Store : IDisposable
         var tcs = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
         Post(() =>
         {
-            if (!groups.TryGetValue(groupId, out var g))
+            if (LeaderFor(groupId, tcs, admit) is not { } g)
             {
-                tcs.TrySetException(new GroupNotFoundException(groupId));
                 return;
             }
 
-            if (g.Node.Role != RaftRole.Leader)
+            if (transferee != g.Node.Id)
             {
-                tcs.TrySetException(new GroupNotLeaderException(groupId, g.Node.Lead));
-                return;
+                g.Node.TransferLeader(transferee);
             }
 
-            if (Admit(admit, g, tcs) is { } refusal)
-            {
-                tcs.TrySetResult(refusal);
-                return;
-            }
-
-            if (!tcs.Task.IsCompleted)
-            {
-                if (transferee != g.Node.Id)
-                {
-                    g.Node.TransferLeader(transferee);
-                }
-
-                tcs.TrySetResult(null);
-            }
+            tcs.TrySetResult(null);
         });
         return tcs.Task;
     }
@@ -281,25 +240,7 @@ internal sealed partial class Store : IDisposable
         var done = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
         Post(() =>
         {
-            if (!groups.TryGetValue(groupId, out var g))
-            {
-                done.TrySetException(new GroupNotFoundException(groupId));
-                return;
-            }
-
-            if (g.Node.Role != RaftRole.Leader)
-            {
-                done.TrySetException(new GroupNotLeaderException(groupId, g.Node.Lead));
-                return;
-            }
-
-            if (Admit(admit, g, done) is { } refusal)
-            {
-                done.TrySetResult(refusal);
-                return;
-            }
-
-            if (done.Task.IsCompleted)
+            if (LeaderFor(groupId, done, admit) is not { } g)
             {
                 return;
             }
@@ -332,12 +273,32 @@ internal sealed partial class Store : IDisposable
         return done.Task;
     }
 
-    /// <summary>Runs a caller's admission check; an exception from it fails that request, never the driver.</summary>
-    private static object? Admit(Func<RaftGroup, object?>? admit, RaftGroup g, TaskCompletionSource<object?> request)
+    /// <summary>
+    /// Driver thread: the group, when this replica leads it and the caller's admission check
+    /// agrees. Otherwise completes the request (group not found, not the leader, the check's
+    /// refusal as the result, or the check's exception: never the driver's) and returns null.
+    /// </summary>
+    private RaftGroup? LeaderFor(ulong groupId, TaskCompletionSource<object?> request, Func<RaftGroup, object?>? admit)
     {
+        if (!groups.TryGetValue(groupId, out var g))
+        {
+            request.TrySetException(new GroupNotFoundException(groupId));
+            return null;
+        }
+
+        if (g.Node.Role != RaftRole.Leader)
+        {
+            request.TrySetException(new GroupNotLeaderException(groupId, g.Node.Lead));
+            return null;
+        }
+
         try
         {
-            return admit?.Invoke(g);
+            if (admit?.Invoke(g) is { } refusal)
+            {
+                request.TrySetResult(refusal);
+                return null;
+            }
         }
 #pragma warning disable CA1031 // the request gets the exception; the driver goes on
         catch (Exception e)
@@ -346,6 +307,8 @@ internal sealed partial class Store : IDisposable
             request.TrySetException(e);
             return null;
         }
+
+        return g;
     }
 
     // ---- groups -------------------------------------------------------------------------
