@@ -288,7 +288,10 @@ public sealed class KvClient : IAsyncDisposable
 
         await _disposed.CancelAsync().ConfigureAwait(false);
         _channels.Dispose();
-        _disposed.Dispose();
+
+        // _disposed is cancelled but deliberately not disposed: operations still in flight (or
+        // racing this call) read its Token, which throws once the source is disposed. It holds no
+        // timer, so leaving it to the GC releases nothing late.
     }
 
     private Operation NewOperation(string what, CancellationToken cancellationToken)

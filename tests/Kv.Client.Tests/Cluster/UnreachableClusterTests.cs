@@ -116,4 +116,28 @@ public class UnreachableClusterTests
         await Assert.ThrowsAsync<ObjectDisposedException>(() => client.GetAsync(new byte[] { 1 }));
         await Assert.ThrowsAsync<ObjectDisposedException>(() => client.GetTimestampAsync());
     }
+
+    /// <summary>
+    /// Regression (seen once in the cluster bench): disposing the client while timestamp requests
+    /// were in flight threw ObjectDisposedException for the client's internal CancellationTokenSource.
+    /// </summary>
+    [Fact]
+    public async Task Disposing_while_timestamp_requests_are_in_flight_ends_them_cleanly()
+    {
+        var client = KvClient.Connect([ClosedEndpoint()], new KvClientOptions { RequestTimeout = TimeSpan.FromSeconds(30), RandomSeed = 3 });
+        var calls = Enumerable.Range(0, 16).Select(_ => client.GetTimestampAsync()).ToArray();
+
+        await client.DisposeAsync(); // must not throw
+        var late = await Record.ExceptionAsync(() => client.GetTimestampAsync());
+        Assert.IsType<ObjectDisposedException>(late);
+        Assert.Equal(typeof(KvClient).FullName, ((ObjectDisposedException)late).ObjectName);
+
+        foreach (var call in calls)
+        {
+            var e = await Record.ExceptionAsync(() => call.WaitAsync(TimeSpan.FromSeconds(20)));
+            Assert.NotNull(e);
+            Assert.IsNotType<TimeoutException>(e);
+            Assert.False(e is ObjectDisposedException { ObjectName: var name } && name.Contains("CancellationTokenSource", StringComparison.Ordinal), e.ToString());
+        }
+    }
 }
