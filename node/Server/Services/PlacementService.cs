@@ -351,14 +351,20 @@ public sealed class PlacementService
         return response;
     }
 
+    /// <summary>The applied state after a linearizable read barrier, or null before bootstrap.</summary>
+    private async Task<PlacementSnapshot?> BootstrappedViewAsync(CancellationToken ct)
+    {
+        await _group.ReadBarrierAsync(ct);
+        var snapshot = _group.State.Snapshot;
+        return snapshot.IsBootstrapped ? snapshot : null;
+    }
+
     private async Task<ListStoresResponse> ListStoresAsync(ListStoresRequest request, ServerCallContext context)
     {
         var response = new ListStoresResponse();
         response.Header = await RunAsync(request.Header, context, async (session, ct) =>
         {
-            await _group.ReadBarrierAsync(ct);
-            var snapshot = _group.State.Snapshot;
-            if (!snapshot.IsBootstrapped)
+            if (await BootstrappedViewAsync(ct) is not { } snapshot)
             {
                 return NotBootstrappedError();
             }
@@ -386,9 +392,7 @@ public sealed class PlacementService
         var response = new GetRangeResponse();
         response.Header = await RunAsync(request.Header, context, async (session, ct) =>
         {
-            await _group.ReadBarrierAsync(ct);
-            var snapshot = _group.State.Snapshot;
-            if (!snapshot.IsBootstrapped)
+            if (await BootstrappedViewAsync(ct) is not { } snapshot)
             {
                 return NotBootstrappedError();
             }
@@ -416,9 +420,7 @@ public sealed class PlacementService
                 return Error(PlacementErrorCode.PlacementErrorInvalidArgument, "range_id is 0: real range ids start at 1");
             }
 
-            await _group.ReadBarrierAsync(ct);
-            var snapshot = _group.State.Snapshot;
-            if (!snapshot.IsBootstrapped)
+            if (await BootstrappedViewAsync(ct) is not { } snapshot)
             {
                 return NotBootstrappedError();
             }
@@ -446,9 +448,7 @@ public sealed class PlacementService
                     "start_key must sort before end_key (leave end_key empty to scan to the end of the key space)");
             }
 
-            await _group.ReadBarrierAsync(ct);
-            var snapshot = _group.State.Snapshot;
-            if (!snapshot.IsBootstrapped)
+            if (await BootstrappedViewAsync(ct) is not { } snapshot)
             {
                 return NotBootstrappedError();
             }
