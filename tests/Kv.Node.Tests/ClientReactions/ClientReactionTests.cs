@@ -32,9 +32,13 @@ public sealed class ClientReactionTests : IAsyncLifetime
         await _n2.DisposeAsync();
     }
 
+    // These tests count the exact RPCs a reaction causes, so no attempt may be cut short by
+    // the default 3 s per-attempt cap: on a loaded CI machine a first call (connect + JIT) has
+    // taken longer, and the retry it caused was counted as an extra Put (a flaky failure).
     private static KvClientOptions Options(double timeoutSeconds = 20) => new()
     {
         RequestTimeout = TimeSpan.FromSeconds(timeoutSeconds),
+        AttemptTimeout = TimeSpan.FromSeconds(timeoutSeconds),
         BackoffBase = TimeSpan.FromMilliseconds(1),
         BackoffMax = TimeSpan.FromMilliseconds(20),
         RandomSeed = 42,
