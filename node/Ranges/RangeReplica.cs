@@ -13,7 +13,7 @@ namespace Kv.Node.Ranges;
 /// </summary>
 internal sealed class RangeReplica : IGroupStateMachine
 {
-    private readonly RangeDescriptor descriptor;
+    private RangeDescriptor descriptor;
 
     public RangeReplica(RangeDescriptor descriptor, ulong localReplicaId)
     {
@@ -21,8 +21,26 @@ internal sealed class RangeReplica : IGroupStateMachine
         LocalReplicaId = localReplicaId;
     }
 
-    /// <summary>The current descriptor; fixed for now: splits and membership changes (which replace it) come with range lifecycle.</summary>
-    public RangeDescriptor Descriptor => descriptor;
+    /// <summary>
+    /// The current descriptor. Replaced (never mutated: readers on other threads hold the old
+    /// instance safely) only on the store's driver thread, by <see cref="ReplaceDescriptor"/>.
+    /// </summary>
+    public RangeDescriptor Descriptor => Volatile.Read(ref descriptor);
+
+    /// <summary>
+    /// Driver thread, while applying an entry: stages next as the persisted descriptor into the
+    /// entry's batch and makes it current. Callers must pass a new instance, never a mutated one.
+    /// </summary>
+    public void ReplaceDescriptor(RangeDescriptor next, WriteBatch batch)
+    {
+        if (next.RangeId != RangeId)
+        {
+            throw new RaftInvariantException("descriptor-range-id", $"range {RangeId} was handed the descriptor of range {next.RangeId}");
+        }
+
+        batch.Put(ColumnFamily.Meta, Keys.RangeDescriptor(next.RangeId), next.ToByteArray());
+        Volatile.Write(ref descriptor, next);
+    }
 
     public ulong RangeId => Descriptor.RangeId;
 

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Kv.Client;
 using Kv.Client.Contracts;
 using Kv.Node.Ranges;
@@ -23,7 +22,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
     private readonly NodeConfig config;
     private readonly ILoggerFactory loggers;
     private readonly ILogger logger;
-    private readonly ConcurrentDictionary<ulong, RangeReplica> ranges = new();
+    private readonly LocalRanges ranges = new();
     private readonly CancellationTokenSource stopping = new();
     private Engine? engine;
     private Store? store;
@@ -85,12 +84,12 @@ internal sealed partial class NodeHost : IAsyncDisposable
         {
             StoreLivenessTimeout = TimeSpan.FromMilliseconds(config.StoreDownAfterMs),
         }, TimeProvider.System, loggers.CreateLogger("kv-node.placement"));
-        var rawKv = new RawKvService(store, id => ranges.TryGetValue(id, out var r) ? r : null, directory, new RawKvOptions
+        var rawKv = new RawKvService(store, ranges.Get, directory, new RawKvOptions
         {
             MaxKeyBytes = config.MaxKeyBytes,
             MaxValueBytes = config.MaxValueBytes,
         });
-        var admin = new AdminService(store, id => ranges.TryGetValue(id, out var r) ? r : null, directory,
+        var admin = new AdminService(store, ranges.Get, directory,
             TimeSpan.FromMilliseconds(2.0 * config.TickIntervalMs * config.ElectionTicks) + TimeSpan.FromSeconds(1));
         var raft = new RaftTransportService(store, () => clusterId, storeLogger);
         server = await RpcServer.StartAsync(new RpcServerOptions
@@ -211,7 +210,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         var voters = create ? d.Replicas.Where(r => r.Role == ReplicaRole.Voter).Select(r => r.ReplicaId).ToArray() : null;
         await store!.OpenGroupAsync(d.RangeId, local.ReplicaId, replica, replica.StoreOf, voters,
             batch => batch.Put(ColumnFamily.Meta, Keys.RangeDescriptor(d.RangeId), Google.Protobuf.MessageExtensions.ToByteArray(d))).ConfigureAwait(false);
-        ranges[d.RangeId] = replica;
+        ranges.Add(replica);
     }
 
     private async Task HeartbeatLoopAsync(CancellationToken ct)
@@ -284,7 +283,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }
 
         await LearnClusterIdAsync(response.Header?.ClusterId ?? "").ConfigureAwait(false);
-        if (response.Bootstrapped && response.InitialRange is { } first && !ranges.ContainsKey(first.RangeId)
+        if (response.Bootstrapped && response.InitialRange is { } first && !ranges.Contains(first.RangeId)
             && first.Replicas.Any(r => r.StoreId == ident.StoreId) && !store.GroupExists(first.RangeId))
         {
             LogCreatingFirstRange(first.RangeId);
@@ -293,7 +292,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
 
         foreach (var g in rangeGroups.Where(g => g.IsLeader))
         {
-            if (!ranges.TryGetValue(g.GroupId, out var replica))
+            if (ranges.Get(g.GroupId) is not { } replica)
             {
                 continue;
             }

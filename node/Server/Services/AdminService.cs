@@ -12,10 +12,15 @@ namespace Kv.Node.Server.Services;
 /// routing problems are typed RangeErrors and requests that can never succeed are refused with a
 /// status saying why; a refusal changes nothing.
 /// </summary>
-internal sealed class AdminService(Store store, Func<ulong, RangeReplica?> replicaOf, IStoreResolver stores, TimeSpan transferTimeout)
+/// Each RPC's handler lives in its own file (AdminService.*.cs); this one binds them.
+internal sealed partial class AdminService(Store store, Func<ulong, RangeReplica?> replicaOf, IStoreResolver stores, TimeSpan transferTimeout)
 {
     public ServerServiceDefinition BindService() => ServerServiceDefinition.CreateBuilder()
         .AddMethod(AdminContract.TransferLeader, TransferLeaderAsync)
+        .AddMethod(AdminContract.SplitRange, SplitRangeAsync)
+        .AddMethod(AdminContract.AddReplica, AddReplicaAsync)
+        .AddMethod(AdminContract.RemoveReplica, RemoveReplicaAsync)
+        .AddMethod(AdminContract.MoveReplica, MoveReplicaAsync)
         .Build();
 
     private async Task<TransferLeaderResponse> TransferLeaderAsync(TransferLeaderRequest request, ServerCallContext context)
