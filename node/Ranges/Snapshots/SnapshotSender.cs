@@ -61,7 +61,7 @@ internal sealed partial class SnapshotSender : ISnapshotSender, IAsyncDisposable
     }
 
     /// <summary>Bytes per chunk.</summary>
-    public int ChunkBytes { get; init; } = SnapshotChunkReader.DefaultChunkBytes;
+    public int ChunkBytes { get; set; } = SnapshotChunkReader.DefaultChunkBytes;
 
     /// <summary>Chunks read ahead of the stream (the bounded send loop).</summary>
     public int InFlightChunks { get; init; } = 4;

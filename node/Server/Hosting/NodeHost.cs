@@ -61,6 +61,12 @@ internal sealed partial class NodeHost : IAsyncDisposable
     /// <summary>The snapshot receiving service (tests: staged receivers).</summary>
     internal SnapshotService? SnapshotReceiving => snapshotService;
 
+    /// <summary>Test hook: replaces the store's fatal handler (which otherwise stops the process). Set before StartAsync.</summary>
+    internal Action<string, Exception?>? OnStoreFailure { get; set; }
+
+    /// <summary>Test hook: passed to <see cref="Store.AfterSnapshotIngest"/>. Set before StartAsync.</summary>
+    internal Action<ulong>? AfterSnapshotIngest { get; set; }
+
     /// <summary>The range replicas this store holds (tests).</summary>
     internal LocalRanges Ranges => ranges;
 
@@ -88,7 +94,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         var snapshotLimiter = new SnapshotLimiter(storeOptions.MaxConcurrentSnapshots);
         var snapshotLogger = loggers.CreateLogger("kv-node.snapshots");
         snapshotSender = new SnapshotSender(ident.StoreId, engine, Path.Combine(config.DataDir, "snapshots", "send"), directory, () => clusterId, snapshotLimiter, snapshotLogger);
-        store = new Store(engine, ident.StoreId, storeOptions, transport, storeLogger) { Ranges = ranges, SnapshotSender = snapshotSender };
+        store = new Store(engine, ident.StoreId, storeOptions, transport, storeLogger, OnStoreFailure) { Ranges = ranges, SnapshotSender = snapshotSender, AfterSnapshotIngest = AfterSnapshotIngest };
         snapshotService = new SnapshotService(store, Path.Combine(config.DataDir, "snapshots", "recv"), snapshotLimiter, () => clusterId, snapshotLogger);
         store.Start();
 
