@@ -174,12 +174,15 @@ internal sealed partial class Store
     }
 
     /// <summary>Driver thread: opens a group with no descriptor and (unless persisted from an earlier life) no Raft state.</summary>
-    private RaftGroup OpenUninitialized(ulong groupId, ulong localMemberId, ulong fromStore, ulong fromMember)
+    private RaftGroup? OpenUninitialized(ulong groupId, ulong localMemberId, ulong fromStore, ulong fromMember)
     {
         var storage = new EngineRaftStorage(engine, groupId);
         if (storage.LastIndex() != 0 || !storage.Snapshot().IsEmpty)
         {
-            throw new RaftInvariantException("uninitialized-has-no-log", $"group {groupId} has a log on store {StoreId} but no descriptor");
+            // A log without a descriptor (a replica removed here whose log was left behind, say):
+            // not ours to reuse for a new replica. Refuse rather than guess; the operator clears it.
+            LogReplicaNotCreated(groupId, fromStore, "this store holds a Raft log for the group but no descriptor");
+            return null;
         }
 
         var known = new Dictionary<ulong, ulong> { [fromMember] = fromStore };
@@ -261,6 +264,10 @@ internal sealed partial class Store
         if (!groups.TryGetValue(groupId, out var g))
         {
             g = OpenUninitialized(groupId, m.To, fromStore, m.From);
+            if (g is null)
+            {
+                return (false, $"store {StoreId} holds a Raft log of range {groupId} but no descriptor; it cannot create a replica from this snapshot");
+            }
         }
 
         if (g.Node.Id != m.To)
