@@ -49,6 +49,12 @@ internal sealed partial class NodeHost : IAsyncDisposable
 
     public ulong StoreId => ident.StoreId;
 
+    /// <summary>This store's range replicas (tests inspect it).</summary>
+    internal LocalRanges Ranges => ranges;
+
+    /// <summary>The stale-replica cleanup (null until started).</summary>
+    internal StaleReplicaCollector? StaleReplicas { get; private set; }
+
     /// <summary>Starts everything; throws <see cref="NodeConfigException"/> when this data directory cannot serve with this configuration.</summary>
     public async Task StartAsync(CancellationToken ct)
     {
@@ -67,6 +73,8 @@ internal sealed partial class NodeHost : IAsyncDisposable
             HeartbeatTicks = config.HeartbeatTicks,
             ReadTimeoutTicks = config.ElectionTicks * 3,
         }, transport, storeLogger);
+        // A replica removed by a membership change leaves the registry with its group.
+        store.GroupDestroyed += rangeId => ranges.Remove(rangeId);
         store.Start();
 
         placementGroup = new PlacementGroupHost(store, config.Join, config.MemberId);
@@ -89,7 +97,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
             MaxKeyBytes = config.MaxKeyBytes,
             MaxValueBytes = config.MaxValueBytes,
         });
-        var admin = new AdminService(store, ranges.Get, directory,
+        var admin = new AdminService(store, ranges.Get, directory, placement,
             TimeSpan.FromMilliseconds(2.0 * config.TickIntervalMs * config.ElectionTicks) + TimeSpan.FromSeconds(1));
         var raft = new RaftTransportService(store, () => clusterId, storeLogger);
         server = await RpcServer.StartAsync(new RpcServerOptions
@@ -100,6 +108,10 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }, [placementService.BindService(), rawKv.BindService(), admin.BindService(), raft.BindService(), new EchoService().BindService()], ct).ConfigureAwait(false);
         LogStarted(ident.StoreId, config.AdvertiseAddress, config.MemberId, clusterId.Length > 0 ? clusterId : "(not yet known)");
         _ = Task.Run(() => HeartbeatLoopAsync(stopping.Token), CancellationToken.None);
+        var electionTimeout = TimeSpan.FromMilliseconds((double)config.TickIntervalMs * config.ElectionTicks);
+        StaleReplicas = new StaleReplicaCollector(store, ranges, placement, () => clusterId,
+            interval: TimeSpan.FromMilliseconds(config.StoreHeartbeatIntervalMs), quietAfter: electionTimeout * 10, loggers.CreateLogger("kv-node.stale-replicas"));
+        _ = Task.Run(() => StaleReplicas.RunAsync(stopping.Token), CancellationToken.None);
     }
 
     /// <summary>Completes when the node stops on its own (fatal identity problem).</summary>
