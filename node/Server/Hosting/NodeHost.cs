@@ -49,6 +49,9 @@ internal sealed partial class NodeHost : IAsyncDisposable
 
     public ulong StoreId => ident.StoreId;
 
+    /// <summary>This store's multi-raft store (tests inspect it; null before start).</summary>
+    internal Store? Store => store;
+
     /// <summary>This store's range replicas (tests inspect it).</summary>
     internal LocalRanges Ranges => ranges;
 
