@@ -49,6 +49,9 @@ internal sealed partial class Store : IDisposable
     private readonly List<(RaftGroup Group, Ready Ready)> readies = [];
     private readonly List<(TaskCompletionSource<object?> Waiter, object? Result)> completions = [];
     private readonly List<RaftGroup> destroyed = [];
+
+    /// <summary>(group, member) pairs destroyed on this store since it started: never recreated from a peer's message.</summary>
+    private readonly HashSet<(ulong Group, ulong Member)> tombstones = [];
     private readonly IElectionRandom random = new SharedElectionRandom();
     private readonly Thread driver;
     private volatile bool stopping;
@@ -111,26 +114,7 @@ internal sealed partial class Store : IDisposable
     /// confused or hostile peer must not speak for members it does not host. Unknown groups are
     /// ignored (the sender retries or gives up).
     /// </summary>
-    public void StepMessage(ulong fromStore, ulong groupId, Message message) => Post(() =>
-    {
-        if (!groups.TryGetValue(groupId, out var g))
-        {
-            LogUnknownGroup(groupId, message.From);
-            return;
-        }
-
-        if (message.To != g.Node.Id || g.StoreOfMember(message.From) != fromStore || fromStore == StoreId)
-        {
-            LogMisaddressed(groupId, fromStore, message);
-            return;
-        }
-
-        var result = g.Node.Step(message);
-        if (result is StepResult.MalformedMessage or StepResult.LocalMessageFromNetwork)
-        {
-            LogBadMessage(groupId, message, result);
-        }
-    });
+    public void StepMessage(ulong fromStore, ulong groupId, Message message) => Post(() => StepOnDriver(fromStore, groupId, message));
 
     /// <summary>
     /// Proposes data (which carries proposalId) after admit agrees. admit runs on the driver
@@ -467,6 +451,14 @@ internal sealed partial class Store : IDisposable
     private void Forget(RaftGroup g)
     {
         groups.Remove(g.GroupId);
+        uninitialized.Remove(g.GroupId);
+        if (pendingInstalls.Remove(g.GroupId, out var install))
+        {
+            install.Done();
+        }
+
+        // A late message of the old leader must not bring this member back as an empty replica.
+        tombstones.Add((g.GroupId, g.Node.Id));
         g.FailWaiters(new GroupNotFoundException(g.GroupId));
         GroupDestroyed?.Invoke(g.GroupId);
         LogGroupDestroyed(g.GroupId, g.Node.Id);
@@ -608,9 +600,9 @@ internal sealed partial class Store : IDisposable
             readies.Add((g, rd));
             if (rd.Snapshot is not null)
             {
-                // Nothing compacts logs yet (range snapshots arrive with replica creation), and
-                // the transport refuses snapshot messages, so no Ready can carry one.
-                throw new RaftInvariantException("no-snapshot-install", $"group {g.GroupId} was handed a snapshot at {rd.Snapshot.Index}");
+                // Range snapshots only (Store.Snapshots.cs): ingest the staged files, stage the descriptor and applied index.
+                InstallReadySnapshot(g, rd.Snapshot, batch);
+                mustSync = true;
             }
 
             g.Storage.StageReady(batch, rd);
@@ -618,6 +610,10 @@ internal sealed partial class Store : IDisposable
             if (rd.CommittedEntries.Count > 0)
             {
                 Apply(g, rd.CommittedEntries, batch);
+                if (destroyed.Count == 0 || destroyed[^1] != g)
+                {
+                    MaybeCompact(g, batch); // a group destroyed by this apply has no log left to compact
+                }
             }
         }
 
@@ -642,12 +638,17 @@ internal sealed partial class Store : IDisposable
             g.Storage.OnPersisted();
         }
 
+        FinishInstalls();
         foreach (var (g, rd) in readies)
         {
             foreach (var m in rd.Messages)
             {
                 var toStore = g.StoreOfMember(m.To);
-                if (toStore != 0)
+                if (m.Type == MessageType.Snap)
+                {
+                    SendSnapshot(g, m, toStore); // off the Raft transport (Store.Snapshots.cs)
+                }
+                else if (toStore != 0)
                 {
                     sender.Send(toStore, g.GroupId, m);
                 }

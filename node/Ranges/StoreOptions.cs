@@ -1,6 +1,6 @@
 namespace Kv.Node.Ranges;
 
-/// <summary>Timing of a store's Raft groups. Ticks are shared by every group of the store.</summary>
+/// <summary>Timing, log compaction and snapshot limits of a store's Raft groups. Ticks are shared by every group of the store.</summary>
 internal sealed record StoreOptions
 {
     /// <summary>Length of one Raft tick.</summary>
@@ -14,4 +14,20 @@ internal sealed record StoreOptions
 
     /// <summary>Ticks a ReadIndex request may stay unanswered before its readers are told to retry.</summary>
     public int ReadTimeoutTicks { get; init; } = 30;
+
+    /// <summary>
+    /// A range group compacts its log once it holds more than this many applied entries
+    /// (applied - first index). The placement group never compacts (it has no snapshots).
+    /// </summary>
+    public ulong RaftLogCompactThreshold { get; init; } = 10_000;
+
+    /// <summary>
+    /// On a leader, a follower whose match index is at most this many entries behind the applied
+    /// index holds compaction back (it catches up from the log); one further behind is ignored
+    /// and gets a snapshot. Defaults to the compaction threshold when 0.
+    /// </summary>
+    public ulong RaftLogMaxLagEntries { get; init; }
+
+    /// <summary>Snapshots this store sends and receives at once (one limit for both); more are refused and retried.</summary>
+    public int MaxConcurrentSnapshots { get; init; } = 4;
 }

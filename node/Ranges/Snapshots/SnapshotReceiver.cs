@@ -220,6 +220,21 @@ internal sealed class SnapshotReceiver
     }
 
     /// <summary>
+    /// Discards what was received of the file at the resume point (after a chunk of it was refused,
+    /// say): the resume point moves to that file's offset 0. Earlier, complete files are kept.
+    /// </summary>
+    public void DiscardCurrentFile()
+    {
+        if (_manifest is null || IsComplete)
+        {
+            return;
+        }
+
+        File.Delete(StagedPath(_fileIndex));
+        _offset = 0;
+    }
+
+    /// <summary>
     /// Replaces each span's data in <paramref name="engine"/> with the snapshot's (step 5).
     /// <paramref name="spans"/> are what the caller expects from the descriptor; they must equal the manifest's.
     /// </summary>

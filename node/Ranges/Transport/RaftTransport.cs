@@ -43,11 +43,14 @@ internal sealed partial class RaftTransport : IRaftMessageSender, IAsyncDisposab
         this.logger = logger;
     }
 
+    /// <summary>The descriptor of the local replica of a range group (null: none), put into each envelope's span and epoch. Set before use.</summary>
+    public Func<ulong, Kv.Proto.V1.RangeDescriptor?>? RangeOf { get; init; }
+
     public void Send(ulong toStore, ulong groupId, Message message)
     {
         if (message.Type == MessageType.Snap)
         {
-            // Snapshots travel over their own stream (range lifecycle); nothing compacts a log yet.
+            // Snapshots travel over their own stream (SnapshotSender); the store never hands one here.
             LogSnapshotDropped(groupId, toStore);
             return;
         }
@@ -65,7 +68,16 @@ internal sealed partial class RaftTransport : IRaftMessageSender, IAsyncDisposab
         }
 
         var last = batches[^1];
-        last.Batch.Messages.Add(new RaftEnvelope { GroupId = groupId, Message = RaftMessageCodec.ToWire(message) });
+        var envelope = new RaftEnvelope { GroupId = groupId, Message = RaftMessageCodec.ToWire(message) };
+        if (groupId != 0 && RangeOf?.Invoke(groupId) is { Replicas.Count: > 0 } d)
+        {
+            // What the receiver needs to decide whether to create a replica it does not have.
+            envelope.StartKey = d.StartKey;
+            envelope.EndKey = d.EndKey;
+            envelope.Epoch = d.Epoch;
+        }
+
+        last.Batch.Messages.Add(envelope);
         last.Bytes += size;
     }
 
@@ -234,6 +246,6 @@ internal sealed partial class RaftTransport : IRaftMessageSender, IAsyncDisposab
     [LoggerMessage(Level = LogLevel.Warning, Message = "raft stream to store {StoreId} at {Address} broke: {Reason}; reconnecting")]
     private partial void LogPeerBroken(ulong storeId, string address, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "group {GroupId}: snapshot for store {StoreId} dropped (snapshot transfer is not supported yet)")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "group {GroupId}: snapshot for store {StoreId} dropped (snapshots travel over kv.v1.SnapshotTransport, not the raft stream)")]
     private partial void LogSnapshotDropped(ulong groupId, ulong storeId);
 }

@@ -40,6 +40,12 @@ internal sealed record NodeConfig
 
     public int MaxValueBytes { get; init; } = 1 << 20;
 
+    /// <summary>Applied entries a range's Raft log keeps before it is compacted (StoreOptions.RaftLogCompactThreshold).</summary>
+    public ulong RaftLogCompactThreshold { get; init; } = 10_000;
+
+    /// <summary>Snapshots a store sends and receives at once (StoreOptions.MaxConcurrentSnapshots).</summary>
+    public int MaxConcurrentSnapshots { get; init; } = 4;
+
     public string AdvertiseAddress => Advertise ?? Listen;
 
     /// <summary>1-based position of this node in Join, or 0 when it is not a placement member.</summary>

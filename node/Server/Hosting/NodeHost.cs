@@ -1,6 +1,7 @@
 using Kv.Client;
 using Kv.Client.Contracts;
 using Kv.Node.Ranges;
+using Kv.Node.Ranges.Snapshots;
 using Kv.Node.Ranges.Transport;
 using Kv.Node.Server.Configuration;
 using Kv.Node.Server.Rpc;
@@ -27,6 +28,8 @@ internal sealed partial class NodeHost : IAsyncDisposable
     private Engine? engine;
     private Store? store;
     private RaftTransport? transport;
+    private SnapshotSender? snapshotSender;
+    private SnapshotService? snapshotService;
     private RpcServer? server;
     private PlacementCaller? placement;
     private StoreDirectory? directory;
@@ -49,14 +52,26 @@ internal sealed partial class NodeHost : IAsyncDisposable
 
     public ulong StoreId => ident.StoreId;
 
-    /// <summary>This store's multi-raft store (tests inspect it; null before start).</summary>
-    internal Store? Store => store;
-
-    /// <summary>This store's range replicas (tests inspect it).</summary>
-    internal LocalRanges Ranges => ranges;
-
     /// <summary>The stale-replica cleanup (null until started).</summary>
     internal StaleReplicaCollector? StaleReplicas { get; private set; }
+
+    /// <summary>The store (tests: snapshot and compaction counters, group state).</summary>
+    internal Store? Store => store;
+
+    /// <summary>The snapshot sender (tests: counters, resume points, fault hooks).</summary>
+    internal SnapshotSender? Snapshots => snapshotSender;
+
+    /// <summary>The snapshot receiving service (tests: staged receivers).</summary>
+    internal SnapshotService? SnapshotReceiving => snapshotService;
+
+    /// <summary>Test hook: replaces the store's fatal handler (which otherwise stops the process). Set before StartAsync.</summary>
+    internal Action<string, Exception?>? OnStoreFailure { get; set; }
+
+    /// <summary>Test hook: passed to <see cref="Store.AfterSnapshotIngest"/>. Set before StartAsync.</summary>
+    internal Action<ulong>? AfterSnapshotIngest { get; set; }
+
+    /// <summary>The range replicas this store holds (tests).</summary>
+    internal LocalRanges Ranges => ranges;
 
     /// <summary>Starts everything; throws <see cref="NodeConfigException"/> when this data directory cannot serve with this configuration.</summary>
     public async Task StartAsync(CancellationToken ct)
@@ -68,14 +83,22 @@ internal sealed partial class NodeHost : IAsyncDisposable
         clusterId = ident.ClusterId;
         directory = new StoreDirectory(config.Join);
         var storeLogger = loggers.CreateLogger("kv-node.store");
-        transport = new RaftTransport(ident.StoreId, directory, () => clusterId, storeLogger);
-        store = new Store(engine, ident.StoreId, new StoreOptions
+        transport = new RaftTransport(ident.StoreId, directory, () => clusterId, storeLogger) { RangeOf = id => ranges.Get(id)?.Descriptor };
+        var storeOptions = new StoreOptions
         {
             TickInterval = TimeSpan.FromMilliseconds(config.TickIntervalMs),
             ElectionTicks = config.ElectionTicks,
             HeartbeatTicks = config.HeartbeatTicks,
             ReadTimeoutTicks = config.ElectionTicks * 3,
-        }, transport, storeLogger);
+            RaftLogCompactThreshold = config.RaftLogCompactThreshold,
+            MaxConcurrentSnapshots = config.MaxConcurrentSnapshots,
+        };
+        // One limit for the snapshots this store sends and receives.
+        var snapshotLimiter = new SnapshotLimiter(storeOptions.MaxConcurrentSnapshots);
+        var snapshotLogger = loggers.CreateLogger("kv-node.snapshots");
+        snapshotSender = new SnapshotSender(ident.StoreId, engine, Path.Combine(config.DataDir, "snapshots", "send"), directory, () => clusterId, snapshotLimiter, snapshotLogger);
+        store = new Store(engine, ident.StoreId, storeOptions, transport, storeLogger, OnStoreFailure) { Ranges = ranges, SnapshotSender = snapshotSender, AfterSnapshotIngest = AfterSnapshotIngest };
+        snapshotService = new SnapshotService(store, Path.Combine(config.DataDir, "snapshots", "recv"), snapshotLimiter, () => clusterId, snapshotLogger);
         // A replica removed by a membership change leaves the registry with its group.
         store.GroupDestroyed += rangeId => ranges.Remove(rangeId);
         store.Start();
@@ -108,7 +131,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
             EndPoint = NodeConfigLoader.ListenEndPoint(config),
             MaxReceiveMessageSize = 64 << 20,
             MaxConcurrentStreamsPerConnection = 1000,
-        }, [placementService.BindService(), rawKv.BindService(), admin.BindService(), raft.BindService(), new EchoService().BindService()], ct).ConfigureAwait(false);
+        }, [placementService.BindService(), rawKv.BindService(), admin.BindService(), raft.BindService(), snapshotService.BindService(), new EchoService().BindService()], ct).ConfigureAwait(false);
         LogStarted(ident.StoreId, config.AdvertiseAddress, config.MemberId, clusterId.Length > 0 ? clusterId : "(not yet known)");
         _ = Task.Run(() => HeartbeatLoopAsync(stopping.Token), CancellationToken.None);
         var electionTimeout = TimeSpan.FromMilliseconds((double)config.TickIntervalMs * config.ElectionTicks);
@@ -372,6 +395,11 @@ internal sealed partial class NodeHost : IAsyncDisposable
         if (server is not null)
         {
             await server.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (snapshotSender is not null)
+        {
+            await snapshotSender.DisposeAsync().ConfigureAwait(false);
         }
 
         store?.Dispose();

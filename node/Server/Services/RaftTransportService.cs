@@ -55,11 +55,12 @@ internal sealed partial class RaftTransportService(Store store, Func<string> clu
 
                 if (NeverSentBetweenStores(message.Type))
                 {
-                    LogBadMessage(batch.FromStore, envelope.GroupId, $"{message.Type} messages are never sent between stores (proposals and reads are made on the leader; snapshots are not supported yet)");
+                    LogBadMessage(batch.FromStore, envelope.GroupId, $"{message.Type} messages are never sent between stores (proposals and reads are made on the leader; snapshots travel over kv.v1.SnapshotTransport)");
                     continue;
                 }
 
-                store.StepMessage(batch.FromStore, envelope.GroupId, message);
+                var range = envelope.Epoch is { } epoch ? new EnvelopeRange(envelope.StartKey, envelope.EndKey, epoch) : null;
+                store.StepMessage(batch.FromStore, envelope.GroupId, message, range);
             }
 
             batches++;

@@ -35,7 +35,15 @@ internal sealed class InProcessCluster : IAsyncDisposable
 
     public NodeHost?[] Hosts { get; }
 
-    public NodeConfig Config(int i) => new()
+    /// <summary>Adjusts node i's configuration before it starts (thresholds, limits).</summary>
+    public Func<int, NodeConfig, NodeConfig>? Configure { get; set; }
+
+    /// <summary>Runs on node i's host before it starts (test hooks).</summary>
+    public Action<int, NodeHost>? BeforeStart { get; set; }
+
+    public NodeConfig Config(int i) => Configure is { } configure ? configure(i, BaseConfig(i)) : BaseConfig(i);
+
+    private NodeConfig BaseConfig(int i) => new()
     {
         DataDir = dir.Sub($"n{i + 1}"),
         Listen = Addresses[i],
@@ -53,6 +61,7 @@ internal sealed class InProcessCluster : IAsyncDisposable
     public async Task StartNodeAsync(int i)
     {
         var host = new NodeHost(Config(i), NullLoggerFactory.Instance);
+        BeforeStart?.Invoke(i, host);
         await host.StartAsync(CancellationToken.None).ConfigureAwait(false);
         Hosts[i] = host;
     }
