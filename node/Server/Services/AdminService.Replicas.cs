@@ -43,7 +43,7 @@ internal sealed partial class AdminService
         var ct = context.CancellationToken;
         try
         {
-            var (d, view) = await ViewAsync(ctx, fenced: true, ct).ConfigureAwait(false);
+            var (d, view) = await SettledViewAsync(ctx, fenced: true, ct).ConfigureAwait(false);
             var existing = d.Replicas.FirstOrDefault(r => r.StoreId == request.StoreId);
             if (existing is { Role: ReplicaRole.Voter })
             {
@@ -67,8 +67,11 @@ internal sealed partial class AdminService
 
             await WaitCaughtUpAsync(ctx.RangeId, existing, ct).ConfigureAwait(false);
             d = replicaOf(ctx.RangeId)?.Descriptor ?? d;
-            d = await ChangeAsync(d, ConfChange.Single(ConfChangeType.AddNode, existing.ReplicaId),
-                [new ReplicaDescriptor { ReplicaId = existing.ReplicaId, StoreId = existing.StoreId, Role = ReplicaRole.Voter }], ct).ConfigureAwait(false);
+            var learnerId = existing.ReplicaId;
+            d = await ChangeAsync(d, ConfChange.Single(ConfChangeType.AddNode, learnerId),
+                [new ReplicaDescriptor { ReplicaId = learnerId, StoreId = existing.StoreId, Role = ReplicaRole.Voter }], ct,
+                current => RangeBounds.Replica(current, learnerId) is { Role: ReplicaRole.Learner } ? null
+                    : $"replica {learnerId} on store {request.StoreId} is no longer a learner of range {d.RangeId} (another change removed or promoted it); nothing was changed").ConfigureAwait(false);
             return new AddReplicaResponse { Range = d };
         }
         catch (RangeErrorException e)
@@ -83,7 +86,7 @@ internal sealed partial class AdminService
         var ct = context.CancellationToken;
         try
         {
-            var (d, view) = await ViewAsync(ctx, fenced: true, ct).ConfigureAwait(false);
+            var (d, view) = await SettledViewAsync(ctx, fenced: true, ct).ConfigureAwait(false);
             var target = d.Replicas.FirstOrDefault(r => r.StoreId == request.StoreId)
                 ?? throw Refuse(StatusCode.InvalidArgument,
                     $"range {d.RangeId} has no replica on store {request.StoreId}; its replicas are on stores {string.Join(", ", d.Replicas.Select(r => r.StoreId))}");
@@ -128,7 +131,7 @@ internal sealed partial class AdminService
         var ct = context.CancellationToken;
         try
         {
-            var (d, view) = await ViewAsync(ctx, fenced: true, ct).ConfigureAwait(false);
+            var (d, view) = await SettledViewAsync(ctx, fenced: true, ct).ConfigureAwait(false);
             var from = d.Replicas.FirstOrDefault(r => r.StoreId == request.FromStoreId);
             var to = d.Replicas.FirstOrDefault(r => r.StoreId == request.ToStoreId);
 
@@ -202,7 +205,10 @@ internal sealed partial class AdminService
             // majorities needed until the joint configuration is left (automatically).
             var swap = new ConfChange(ConfChangeTransition.JointImplicit,
                 [new ConfChangeSingle(ConfChangeType.AddNode, to.ReplicaId), new ConfChangeSingle(ConfChangeType.RemoveNode, from.ReplicaId)]);
-            await ChangeAsync(d, swap, [new ReplicaDescriptor { ReplicaId = to.ReplicaId, StoreId = to.StoreId, Role = ReplicaRole.Voter }], ct).ConfigureAwait(false);
+            var (toId, fromId) = (to.ReplicaId, from.ReplicaId);
+            await ChangeAsync(d, swap, [new ReplicaDescriptor { ReplicaId = toId, StoreId = to.StoreId, Role = ReplicaRole.Voter }], ct,
+                current => RangeBounds.Replica(current, toId) is { Role: ReplicaRole.Learner } && RangeBounds.Replica(current, fromId) is { Role: ReplicaRole.Voter } ? null
+                    : $"range {d.RangeId} changed under the move (the learner on store {request.ToStoreId} or the voter on store {request.FromStoreId} is gone); nothing was changed").ConfigureAwait(false);
             d = await LeaveJointAsync(ctx.RangeId, ct).ConfigureAwait(false);
             return new MoveReplicaResponse { Range = d };
         }
@@ -236,6 +242,27 @@ internal sealed partial class AdminService
             MembershipView v => (replicaOf(ctx.RangeId)!.Descriptor, v),
             _ => throw new InvalidOperationException($"unexpected membership answer {result}"),
         };
+    }
+
+    /// <summary>
+    /// <see cref="ViewAsync"/>, after waiting (up to about two election timeouts) for a change
+    /// being applied to finish: a new leader has its predecessor's last entries pending for a
+    /// moment, and an automatic leave-joint is in flight right after a joint change. A change
+    /// still pending after that is refused by <see cref="RefuseMidChange"/>.
+    /// </summary>
+    private async Task<(RangeDescriptor Descriptor, MembershipView View)> SettledViewAsync(RangeContext ctx, bool fenced, CancellationToken ct)
+    {
+        var until = DateTime.UtcNow + transferTimeout;
+        while (true)
+        {
+            var (d, view) = await ViewAsync(ctx, fenced, ct).ConfigureAwait(false);
+            if (!view.ChangePending || DateTime.UtcNow > until)
+            {
+                return (d, view);
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(10), ct).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Refuses a range that is mid-change: joint, a change pending, or a learner (other than allowedLearner) present.</summary>
@@ -298,7 +325,7 @@ internal sealed partial class AdminService
     /// for it to apply here; returns the descriptor after it. Admission, on the driver thread:
     /// the descriptor's conf_ver is still d's and no change is pending.
     /// </summary>
-    private async Task<RangeDescriptor> ChangeAsync(RangeDescriptor d, ConfChange change, ReplicaDescriptor[] added, CancellationToken ct)
+    private async Task<RangeDescriptor> ChangeAsync(RangeDescriptor d, ConfChange change, ReplicaDescriptor[] added, CancellationToken ct, Func<RangeDescriptor, string?>? stillValid = null)
     {
         var expected = d.Epoch?.ConfVer ?? 0;
         var context = new ReplicaChange { ExpectedConfVer = expected, Replicas = { added } };
@@ -309,6 +336,11 @@ internal sealed partial class AdminService
             if ((current.Epoch?.ConfVer ?? 0) != expected)
             {
                 return RangeReplica.EpochNotMatch(current);
+            }
+
+            if (stillValid?.Invoke(current) is { } why)
+            {
+                return why;
             }
 
             return g.PendingConfChange is not null || g.Node.HasPendingConfChange
