@@ -151,8 +151,7 @@ public sealed class ReplicaAddMoveTests(ITestOutputHelper output)
         //    adding it leaves it) is continued with that learner, not a second one.
         var source = moved.Replicas.First(r => r.StoreId != fourth).StoreId;
         var target = leader; // its old store is free again
-        var info = await c.WaitForRangeLeaderAsync(1);
-        var leaderHost = c.Hosts.First(h => h?.StoreId == info.Leader.StoreId)!;
+        var leaderHost = c.Hosts[await ReplicaChangeTests.LeaderNodeAsync(c)]!;
         await leaderHost.Store!.ProposeConfChangeAsync(1, ConfChange.Single(ConfChangeType.AddLearnerNode, 9001) with
         {
             Context = new ReplicaChange { ExpectedConfVer = 4, Replicas = { new ReplicaDescriptor { ReplicaId = 9001, StoreId = target, Role = ReplicaRole.Learner } } }.ToByteArray(),

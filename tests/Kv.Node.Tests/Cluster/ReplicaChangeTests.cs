@@ -79,7 +79,7 @@ public sealed class ReplicaChangeTests
         await c.StartNodeAsync(3);
         var fourth = c.Hosts[3]!.StoreId;
         var info = await c.WaitForRangeLeaderAsync(1);
-        var leaderNode = NodeOf(info.Leader.StoreId);
+        var leaderNode = await LeaderNodeAsync(c);
         await using var client = KvClient.Connect(c.Addresses.Take(3).ToArray());
         var before = DescriptorOn(c, leaderNode)!;
 
@@ -109,7 +109,8 @@ public sealed class ReplicaChangeTests
         await RefusedAsync(() => client.MoveReplicaAsync(1, 1, fourth, TimeSpan.FromSeconds(20)), $"store {fourth} is Down");
         Assert.Equal(before, DescriptorOn(c, leaderNode));
 
-        // A stale epoch is fenced.
+        // A stale epoch is fenced (by whichever node leads now).
+        leaderNode = await LeaderNodeAsync(c);
         var stale = await c.Channel(c.Addresses[leaderNode]).UnaryAsync(AdminContract.RemoveReplica, new RemoveReplicaRequest
         {
             Context = new RangeContext { RangeId = 1, Epoch = new RangeEpoch { ConfVer = 9, Version = 1 } },
@@ -119,6 +120,7 @@ public sealed class ReplicaChangeTests
         Assert.Equal(before, DescriptorOn(c, leaderNode));
 
         // Mid-change: a learner (on a store that never answers, so it stays one) is present.
+        leaderNode = await LeaderNodeAsync(c);
         var store = c.Hosts[leaderNode]!.Store!;
         await store.ProposeConfChangeAsync(1, ConfChange.Single(ConfChangeType.AddLearnerNode, 777) with
         {
@@ -165,6 +167,25 @@ public sealed class ReplicaChangeTests
         Assert.False(c.Hosts[NodeOf(victim)]!.Store!.GroupExists(1));
         Assert.False(HasData(c, NodeOf(victim), "k"));
         Assert.Equal("v"u8.ToArray(), await client.GetAsync("k"u8.ToArray()));
+    }
+
+    /// <summary>The node whose replica of range 1 leads right now (asked of the stores themselves, not placement).</summary>
+    internal static async Task<int> LeaderNodeAsync(InProcessCluster c)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            for (var i = 0; i < c.Hosts.Length; i++)
+            {
+                if (c.Hosts[i]?.Store is { } s && (await s.StatusAsync()).Any(g => g.GroupId == 1 && g.IsLeader))
+                {
+                    return i;
+                }
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "range 1 has no leader");
+            await Task.Delay(20);
+        }
     }
 
     internal static async Task WaitForDirectoryAsync(InProcessCluster c, ulong confVer)
