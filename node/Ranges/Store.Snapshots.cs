@@ -27,7 +27,9 @@ namespace Kv.Node.Ranges;
 /// the group. If the core takes it, the same driver iteration's round finds Ready.Snapshot and
 /// (<see cref="InstallReadySnapshot"/>), in this order:
 ///  1. ingests the staged files (RocksDB's atomic ingest per column family; the raw-KV span is
-///     one family), replacing the range's data span;
+///     one family), replacing the range's data span. The files are hard-linked, not copied, so
+///     this step on the driver thread costs a scan of the span's old keys (none for a new
+///     replica) and no rewrite of the data;
 ///  2. stages into the round's batch: the descriptor (RangeReplica.ReplaceDescriptor), the
 ///     snapshot record, truncated state and log deletion (StageReady), the hard state and the
 ///     applied index = snapshot index;
@@ -306,7 +308,7 @@ internal sealed partial class Store
         }
 
         var d = install.Manifest.RangeDescriptor;
-        install.Receiver.Ingest(engine, [KeySpan.RawData(d)]);
+        install.Receiver.Ingest(engine, [KeySpan.RawData(d)], move: true);
         AfterSnapshotIngest?.Invoke(g.GroupId);
         var isNew = replica.Descriptor.Replicas.Count == 0;
         replica.ReplaceDescriptor(d.Clone(), batch);

@@ -39,7 +39,7 @@ namespace Kv.Node.Ranges.Snapshots;
 /// two families' ingests leaves some families replaced and others old. The caller closes it: it
 /// durably records "installing snapshot (term, index)" before Ingest, and after a restart that
 /// finds the record it calls Ingest again from the same staging directory before serving the
-/// range. Ingest is idempotent: staged files are copied, not moved, and the tombstones are
+/// range. Ingest is idempotent: staged files are copied, not moved (move: false), and the tombstones are
 /// recomputed from what the engine holds then. Only after that does it clear the record and Reset.
 /// A snapshot of the raw-KV data span alone (one family) has no such window.
 ///
@@ -237,9 +237,14 @@ internal sealed class SnapshotReceiver
     /// <summary>
     /// Replaces each span's data in <paramref name="engine"/> with the snapshot's (step 5).
     /// <paramref name="spans"/> are what the caller expects from the descriptor; they must equal the manifest's.
+    /// With <paramref name="move"/> the staged files are hard-linked into the engine instead of
+    /// copied (no second write of the data, so the step is short), and are gone from the staging
+    /// directory afterwards: a second Ingest is then impossible and the receiver resumes from file
+    /// 0. Use it only when a crash after the ingest is covered otherwise (the Store's replica
+    /// snapshots: the leader sends a new snapshot; one column family, so no cross-family window).
     /// </summary>
     /// <exception cref="InvalidSnapshotException">The snapshot is incomplete, a staged file no longer matches the manifest, or the spans differ; nothing was ingested.</exception>
-    public void Ingest(Engine engine, IReadOnlyList<KeySpan> spans)
+    public void Ingest(Engine engine, IReadOnlyList<KeySpan> spans, bool move = false)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(spans);
@@ -284,7 +289,7 @@ internal sealed class SnapshotReceiver
 
             if (files.Count > 0)
             {
-                engine.IngestExternalFiles(cf, files, move: false);
+                engine.IngestExternalFiles(cf, files, move);
             }
 
             File.Delete(tombstones);

@@ -81,8 +81,8 @@ internal sealed partial class SnapshotSender : ISnapshotSender, IAsyncDisposable
     /// <summary>Resume points the receivers answered to Begin, in order (tests: a resumed transfer starts past 0).</summary>
     public ConcurrentQueue<SnapshotResumePoint> ResumePoints { get; } = new();
 
-    /// <summary>Each completed transfer's size and duration (measurements).</summary>
-    public ConcurrentQueue<(ulong Bytes, TimeSpan Elapsed)> Transfers { get; } = new();
+    /// <summary>Each completed transfer's size, build time and streaming time (Begin to the receiver's answer, install included).</summary>
+    public ConcurrentQueue<(ulong Bytes, TimeSpan Build, TimeSpan Stream)> Transfers { get; } = new();
 
     /// <summary>Test hook: called before each chunk is written with (attempt, chunk); true breaks the stream there, as a lost connection would.</summary>
     internal Func<int, SnapshotChunk, bool>? BreakBefore { get; set; }
@@ -142,6 +142,7 @@ internal sealed partial class SnapshotSender : ISnapshotSender, IAsyncDisposable
             }
 
             var total = manifest.Files.Aggregate(0UL, (n, f) => n + f.SizeBytes);
+            var build = clock.Elapsed;
             LogBuilt(job.GroupId, job.ToStore, job.Index, manifest.Files.Count, total, clock.ElapsedMilliseconds);
             var header = new SnapshotHeader
             {
@@ -177,7 +178,7 @@ internal sealed partial class SnapshotSender : ISnapshotSender, IAsyncDisposable
                         ok = result.Accepted;
                         if (ok)
                         {
-                            Transfers.Enqueue((total, clock.Elapsed));
+                            Transfers.Enqueue((total, build, clock.Elapsed));
                             LogSent(job.GroupId, job.ToStore, job.Index, total, clock.ElapsedMilliseconds, attempt);
                         }
                         else
