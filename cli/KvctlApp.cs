@@ -16,6 +16,7 @@ internal static class KvctlApp
         root.Subcommands.Add(ClusterCommand.Build(stdout));
         root.Subcommands.Add(StoreCommand.Build(stdout));
         root.Subcommands.Add(RangeCommand.Build(stdout));
+        root.Subcommands.Add(ReplicaCommand.Build(stdout));
         root.Subcommands.Add(KvCommand.Build(stdout));
         root.Subcommands.Add(LocalCommand.Build(stdout));
         return root;

@@ -170,6 +170,72 @@ public sealed class KvClient : IAsyncDisposable
         return response.Leader;
     }
 
+    /// <summary>
+    /// Adds a replica of range <paramref name="rangeId"/> on store <paramref name="storeId"/>: a
+    /// learner first (it receives a snapshot and catches up), then a voter. Returns the range
+    /// after the change. Refused (InvalidArgument, with the reason) when the store already holds
+    /// a voter of the range, is unknown or not Up, or the range is mid-change. Resumable: calling
+    /// it again after a failure continues with the learner an earlier call left.
+    /// <paramref name="timeout"/> bounds the whole call (default 5 minutes: a large range's
+    /// snapshot takes a while).
+    /// </summary>
+    public Task<RangeDescriptor> AddReplicaAsync(ulong rangeId, ulong storeId, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        MembershipCallAsync(rangeId, AdminContract.AddReplica, $"add a replica of range {rangeId} on store {storeId}",
+            r => new AddReplicaRequest { Context = r.Context, StoreId = storeId }, r => r.Error, r => r.Range, timeout, cancellationToken);
+
+    /// <summary>
+    /// Removes range <paramref name="rangeId"/>'s replica on store <paramref name="storeId"/>;
+    /// returns the range after the change. When that replica leads, leadership moves to another
+    /// voter first (transparently). Refused for the last voter or a range that is mid-change.
+    /// Removing a learner rolls back an add that did not finish.
+    /// </summary>
+    public Task<RangeDescriptor> RemoveReplicaAsync(ulong rangeId, ulong storeId, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        MembershipCallAsync(rangeId, AdminContract.RemoveReplica, $"remove range {rangeId}'s replica on store {storeId}",
+            r => new RemoveReplicaRequest { Context = r.Context, StoreId = storeId }, r => r.Error, r => r.Range, timeout, cancellationToken);
+
+    /// <summary>
+    /// Moves range <paramref name="rangeId"/>'s replica from store <paramref name="fromStoreId"/>
+    /// to <paramref name="toStoreId"/>: learner on the target, catch-up, one joint-consensus swap,
+    /// leadership off the source when needed, the source removed. The range's failure tolerance
+    /// never drops. Resumable: a call that finds a half-done move of the same stores continues it;
+    /// a call on a finished move returns the range.
+    /// </summary>
+    public Task<RangeDescriptor> MoveReplicaAsync(ulong rangeId, ulong fromStoreId, ulong toStoreId, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        MembershipCallAsync(rangeId, AdminContract.MoveReplica, $"move range {rangeId}'s replica from store {fromStoreId} to store {toStoreId}",
+            r => new MoveReplicaRequest { Context = r.Context, FromStoreId = fromStoreId, ToStoreId = toStoreId }, r => r.Error, r => r.Range, timeout, cancellationToken);
+
+    /// <summary>Default bound of a membership change call (learner catch-up included).</summary>
+    public static readonly TimeSpan DefaultMembershipTimeout = TimeSpan.FromMinutes(5);
+
+    private async Task<RangeDescriptor> MembershipCallAsync<TRequest, TResponse>(ulong rangeId, Method<TRequest, TResponse> method, string what,
+        Func<CachedRange, TRequest> build, Func<TResponse, RangeError?> error, Func<TResponse, RangeDescriptor> range, TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposeStarted) != 0, this);
+        var total = timeout ?? DefaultMembershipTimeout;
+        if (total <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "the timeout must be positive");
+        }
+
+        // One attempt may wait for a learner to catch up: attempts get up to a minute each (a
+        // cut-short attempt is resumed by the next one, on whichever replica leads by then).
+        var options = new KvClientOptions
+        {
+            RequestTimeout = total,
+            AttemptTimeout = total < TimeSpan.FromMinutes(1) ? total : TimeSpan.FromMinutes(1),
+            BackoffBase = _options.BackoffBase,
+            BackoffMax = _options.BackoffMax,
+            MaxTimestampBatch = _options.MaxTimestampBatch,
+            Channel = _options.Channel,
+            RandomSeed = _options.RandomSeed,
+        };
+        var op = new Operation(what, options, _random, cancellationToken);
+        var (response, _) = await RangeCallAsync(method, build, error, o => LocateByIdAsync(rangeId, o), op).ConfigureAwait(false);
+        var result = range(response);
+        _routes.ReplaceWith([result]);
+        return result;
+    }
+
     /// <summary>The value of key, or null when the key does not exist. Linearizable.</summary>
     public async Task<byte[]?> GetAsync(ReadOnlyMemory<byte> key, CancellationToken cancellationToken = default)
     {

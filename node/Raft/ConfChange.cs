@@ -26,10 +26,15 @@ internal readonly record struct ConfChangeSingle(ConfChangeType Type, ulong Node
 
 /// <summary>
 /// A membership change: one or more single changes applied atomically. No changes with
-/// Transition Auto means "leave the joint configuration".
+/// Transition Auto means "leave the joint configuration". <see cref="Context"/> is opaque to
+/// the core: the application puts there what it must apply together with the change (a range
+/// puts its descriptor update), and gets it back when the entry is applied.
 /// </summary>
 internal sealed record ConfChange(ConfChangeTransition Transition, ConfChangeSingle[] Changes)
 {
+    /// <summary>Opaque application bytes carried with the change (empty: none).</summary>
+    public ReadOnlyMemory<byte> Context { get; init; }
+
     public static readonly ConfChange LeaveJointChange = new(ConfChangeTransition.Auto, []);
 
     public static ConfChange Single(ConfChangeType type, ulong nodeId) => new(ConfChangeTransition.Auto, [new ConfChangeSingle(type, nodeId)]);
@@ -49,10 +54,14 @@ internal sealed record ConfChange(ConfChangeTransition Transition, ConfChangeSin
         return false;
     }
 
-    /// <summary>Encoding: transition byte, count (u16), then per change: type byte, node id (u64), little endian.</summary>
+    /// <summary>
+    /// Encoding: transition byte, count (u16), then per change: type byte, node id (u64), little
+    /// endian; then the context's bytes, if any, to the end of the buffer. Entries written before
+    /// contexts existed end right after the changes, so they decode with an empty context.
+    /// </summary>
     public byte[] Encode()
     {
-        var buf = new byte[3 + (Changes.Length * 9)];
+        var buf = new byte[3 + (Changes.Length * 9) + Context.Length];
         buf[0] = (byte)Transition;
         BinaryPrimitives.WriteUInt16LittleEndian(buf.AsSpan(1), checked((ushort)Changes.Length));
         for (var i = 0; i < Changes.Length; i++)
@@ -61,6 +70,7 @@ internal sealed record ConfChange(ConfChangeTransition Transition, ConfChangeSin
             BinaryPrimitives.WriteUInt64LittleEndian(buf.AsSpan(4 + (i * 9)), Changes[i].NodeId);
         }
 
+        Context.Span.CopyTo(buf.AsSpan(3 + (Changes.Length * 9)));
         return buf;
     }
 
@@ -79,7 +89,7 @@ internal sealed record ConfChange(ConfChangeTransition Transition, ConfChangeSin
         }
 
         var n = BinaryPrimitives.ReadUInt16LittleEndian(data[1..]);
-        if (data.Length != 3 + (n * 9))
+        if (data.Length < 3 + (n * 9))
         {
             return false;
         }
@@ -96,7 +106,8 @@ internal sealed record ConfChange(ConfChangeTransition Transition, ConfChangeSin
             changes[i] = new ConfChangeSingle((ConfChangeType)t, BinaryPrimitives.ReadUInt64LittleEndian(data[(4 + (i * 9))..]));
         }
 
-        change = new ConfChange((ConfChangeTransition)data[0], changes);
+        var context = data[(3 + (n * 9))..];
+        change = new ConfChange((ConfChangeTransition)data[0], changes) { Context = context.IsEmpty ? ReadOnlyMemory<byte>.Empty : context.ToArray() };
         return true;
     }
 

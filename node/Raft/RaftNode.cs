@@ -56,6 +56,13 @@ internal sealed class RaftNode
 
     public ConfState ConfState => raft.Tracker.Config.ToConfState();
 
+    /// <summary>Whether a membership change was appended and not yet applied (a new one would be refused).</summary>
+    public bool HasPendingConfChange => raft.PendingConfIndex > raft.Log.Applied;
+
+    /// <summary>On a leader: the highest index known to be replicated on member id (0: unknown member or not leader).</summary>
+    public ulong MatchOf(ulong id) =>
+        raft.Role == RaftRole.Leader && raft.Tracker.Progress.TryGetValue(id, out var pr) ? pr.Match : 0;
+
     /// <summary>The core, for tests and the simulator's checkers (read only by convention).</summary>
     internal Raft Core => raft;
 

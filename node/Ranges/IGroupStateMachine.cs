@@ -15,4 +15,18 @@ internal interface IGroupStateMachine
 {
     /// <summary>Applies one committed normal entry with a payload; returns the proposal id it carries (0: none) and the proposer's result.</summary>
     (ulong ProposalId, object? Result) Apply(in Entry entry, WriteBatch batch);
+
+    /// <summary>
+    /// A committed membership change took effect in Raft (applied is the configuration after it;
+    /// changes the core refused are not reported). Stages what goes with it into the entry's
+    /// batch, deterministically from applied and change.Context. Returns false when this replica
+    /// is no longer a member: the store then destroys the group in the same batch
+    /// (<see cref="StageDestroy"/> plus its Raft state) and applies nothing after this entry.
+    /// </summary>
+    bool ApplyConfChange(in Entry entry, ConfChange change, ConfState applied, WriteBatch batch) => true;
+
+    /// <summary>Stages the deletion of everything this replica owns outside its Raft state (descriptor, data).</summary>
+    void StageDestroy(WriteBatch batch)
+    {
+    }
 }

@@ -106,6 +106,89 @@ internal sealed class RangeReplica : IGroupStateMachine
         return null;
     }
 
+    /// <summary>
+    /// A membership change took effect: the descriptor follows it in the same batch. The new
+    /// replica list and roles come from the applied configuration (voters of either half of a
+    /// joint config are voters; everyone else is a learner), each member keeps the store the
+    /// descriptor had for it, and members the descriptor did not know get theirs from the
+    /// change's <see cref="ReplicaChange"/> context. conf_ver goes up by one for every applied
+    /// change, including a leave-joint without context, so every replica computes the same
+    /// descriptor from the same log, whatever conf_ver the proposer expected.
+    /// Returns false when the local replica is no longer a member (the store destroys it).
+    /// </summary>
+    public bool ApplyConfChange(in Entry entry, ConfChange change, ConfState applied, WriteBatch batch)
+    {
+        var d = Descriptor;
+        ReplicaChange? context = null;
+        if (!change.Context.IsEmpty)
+        {
+            try
+            {
+                context = ReplicaChange.Parser.ParseFrom(change.Context.Span);
+            }
+            catch (InvalidProtocolBufferException)
+            {
+                context = null; // only our leaders write contexts; without it, stores of new members stay unknown (0)
+            }
+        }
+
+        ReplaceDescriptor(NextDescriptor(d, applied, context), batch);
+        return applied.Contains(LocalReplicaId);
+    }
+
+    /// <summary>The descriptor after a membership change (pure: same inputs, same result on every replica).</summary>
+    public static RangeDescriptor NextDescriptor(RangeDescriptor d, ConfState applied, ReplicaChange? context)
+    {
+        var next = new RangeDescriptor
+        {
+            RangeId = d.RangeId,
+            StartKey = d.StartKey,
+            EndKey = d.EndKey,
+            Epoch = new RangeEpoch { ConfVer = (d.Epoch?.ConfVer ?? 0) + 1, Version = d.Epoch?.Version ?? 0 },
+        };
+
+        // Existing members first, in the descriptor's order; then new ones in ascending id order.
+        var members = new List<ulong>();
+        foreach (var r in d.Replicas)
+        {
+            if (applied.Contains(r.ReplicaId))
+            {
+                members.Add(r.ReplicaId);
+            }
+        }
+
+        foreach (var id in applied.Voters.Concat(applied.VotersOutgoing).Concat(applied.Learners).Order())
+        {
+            if (!members.Contains(id))
+            {
+                members.Add(id);
+            }
+        }
+
+        foreach (var id in members)
+        {
+            var isVoter = Array.IndexOf(applied.Voters, id) >= 0 || Array.IndexOf(applied.VotersOutgoing, id) >= 0;
+            var storeId = RangeBounds.Replica(d, id)?.StoreId
+                ?? context?.Replicas.FirstOrDefault(r => r.ReplicaId == id)?.StoreId
+                ?? 0;
+            next.Replicas.Add(new ReplicaDescriptor { ReplicaId = id, StoreId = storeId, Role = isVoter ? ReplicaRole.Voter : ReplicaRole.Learner });
+        }
+
+        return next;
+    }
+
+    /// <summary>
+    /// Stages the deletion of this replica's descriptor and of the range's data on this store:
+    /// exactly [start, end) of the current descriptor (the default column family is shared by all
+    /// ranges of the store, keyed by user key).
+    /// </summary>
+    public void StageDestroy(WriteBatch batch)
+    {
+        var d = Descriptor;
+        batch.Delete(ColumnFamily.Meta, Keys.RangeDescriptor(d.RangeId));
+        batch.DeleteRange(ColumnFamily.Default, Keys.Data(d.StartKey.Span), d.EndKey.IsEmpty ? Keys.DataEnd : Keys.Data(d.EndKey.Span));
+    }
+
     public static RangeError EpochNotMatch(RangeDescriptor current) => new()
     {
         Message = $"range {current.RangeId} is at epoch (version {current.Epoch?.Version}, conf_ver {current.Epoch?.ConfVer}); refresh the route and retry",

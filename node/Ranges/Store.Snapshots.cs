@@ -150,7 +150,8 @@ internal sealed partial class Store
     /// <summary>Driver thread: creates an uninitialized replica of an unknown range group if the message and its span allow it.</summary>
     private RaftGroup? TryCreateUninitialized(ulong fromStore, ulong groupId, Message message, EnvelopeRange range)
     {
-        if (groupId == PlacementGroupId || Ranges is null || !IsLeaderMessage(message.Type) || message.To == 0 || fromStore == StoreId || range.Epoch is null)
+        if (groupId == PlacementGroupId || Ranges is null || !IsLeaderMessage(message.Type) || message.To == 0 || fromStore == StoreId || range.Epoch is null
+            || tombstones.Contains((groupId, message.To)))
         {
             return null;
         }

@@ -48,6 +48,10 @@ internal sealed partial class Store : IDisposable
     private readonly List<RaftGroup> groupsWithReads = [];
     private readonly List<(RaftGroup Group, Ready Ready)> readies = [];
     private readonly List<(TaskCompletionSource<object?> Waiter, object? Result)> completions = [];
+    private readonly List<RaftGroup> destroyed = [];
+
+    /// <summary>(group, member) pairs destroyed on this store since it started: never recreated from a peer's message.</summary>
+    private readonly HashSet<(ulong Group, ulong Member)> tombstones = [];
     private readonly IElectionRandom random = new SharedElectionRandom();
     private readonly Thread driver;
     private volatile bool stopping;
@@ -154,12 +158,13 @@ internal sealed partial class Store : IDisposable
     /// this replica does not lead or stops leading first, and with
     /// <see cref="InvalidOperationException"/> when the core refuses it (another change pending).
     /// </summary>
-    public Task<object?> ProposeConfChangeAsync(ulong groupId, ConfChange change)
+    /// <remarks>admit works as in <see cref="ProposeAsync"/>: a non-null result is returned and nothing is proposed.</remarks>
+    public Task<object?> ProposeConfChangeAsync(ulong groupId, ConfChange change, Func<RaftGroup, object?>? admit = null)
     {
         var tcs = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
         Post(() =>
         {
-            if (LeaderFor(groupId, tcs, admit: null) is not { } g)
+            if (LeaderFor(groupId, tcs, admit) is not { } g)
             {
                 return;
             }
@@ -374,6 +379,91 @@ internal sealed partial class Store : IDisposable
     public Task<IReadOnlyList<GroupStatus>> StatusAsync() => InvokeAsync<IReadOnlyList<GroupStatus>>(() =>
         groups.Values.Select(g => new GroupStatus(g.GroupId, g.Node.Lead, g.Node.Role == RaftRole.Leader, g.Node.Term, g.Applied, g.Node.Committed)).ToList());
 
+    // ---- membership ---------------------------------------------------------------------
+
+    /// <summary>
+    /// Raised on the driver thread after a group was destroyed on this store (its removal applied,
+    /// or <see cref="DestroyGroupAsync"/>) and the deletion is durable. Handlers must not block.
+    /// </summary>
+    public event Action<ulong>? GroupDestroyed;
+
+    /// <summary>
+    /// The group's membership as its leader sees it: configuration, whether a change is pending,
+    /// last index and every member's match index. Answers through admit/leadership like
+    /// <see cref="ProposeAsync"/> (a <see cref="MembershipView"/> on success).
+    /// </summary>
+    public Task<object?> MembershipAsync(ulong groupId, Func<RaftGroup, object?>? admit = null)
+    {
+        var tcs = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(() =>
+        {
+            if (LeaderFor(groupId, tcs, admit) is not { } g)
+            {
+                return;
+            }
+
+            tcs.TrySetResult(ViewOf(g));
+        });
+        return tcs.Task;
+    }
+
+    private static MembershipView ViewOf(RaftGroup g)
+    {
+        var cs = g.Node.ConfState;
+        var match = new Dictionary<ulong, ulong>();
+        foreach (var id in cs.Voters.Concat(cs.VotersOutgoing).Concat(cs.Learners))
+        {
+            match[id] = g.Node.MatchOf(id);
+        }
+
+        return new MembershipView(cs, g.PendingConfChange is not null || g.Node.HasPendingConfChange, g.Node.LastIndex, g.Node.Id, match);
+    }
+
+    /// <summary>
+    /// Destroys a group on this store (a stale replica: its range no longer lists this store) in
+    /// one synced write: its Raft state, and what the machine owns (<see cref="IGroupStateMachine.StageDestroy"/>).
+    /// Its waiters fail. shouldDestroy runs on the driver thread first; false leaves it alone.
+    /// Completes with whether the group was destroyed.
+    /// </summary>
+    public Task<bool> DestroyGroupAsync(ulong groupId, Func<RaftGroup, bool> shouldDestroy) => InvokeAsync(() =>
+    {
+        if (groupId == 0 || !groups.TryGetValue(groupId, out var g) || !shouldDestroy(g))
+        {
+            return false;
+        }
+
+        using var batch = engine.NewWriteBatch();
+        StageDestroy(g, batch);
+        engine.Write(batch, sync: true);
+        Interlocked.Increment(ref writes);
+        Forget(g);
+        return true;
+    });
+
+    private static void StageDestroy(RaftGroup g, WriteBatch batch)
+    {
+        var (start, end) = RaftLogCodec.GroupBounds(g.GroupId);
+        batch.DeleteRange(ColumnFamily.Raft, start, end);
+        g.Machine.StageDestroy(batch);
+    }
+
+    /// <summary>Driver thread, after a destroy is durable: the group leaves the store.</summary>
+    private void Forget(RaftGroup g)
+    {
+        groups.Remove(g.GroupId);
+        uninitialized.Remove(g.GroupId);
+        if (pendingInstalls.Remove(g.GroupId, out var install))
+        {
+            install.Done();
+        }
+
+        // A late message of the old leader must not bring this member back as an empty replica.
+        tombstones.Add((g.GroupId, g.Node.Id));
+        g.FailWaiters(new GroupNotFoundException(g.GroupId));
+        GroupDestroyed?.Invoke(g.GroupId);
+        LogGroupDestroyed(g.GroupId, g.Node.Id);
+    }
+
     // ---- the driver ---------------------------------------------------------------------
 
     private void Run()
@@ -520,9 +610,15 @@ internal sealed partial class Store : IDisposable
             if (rd.CommittedEntries.Count > 0)
             {
                 Apply(g, rd.CommittedEntries, batch);
-                MaybeCompact(g, batch);
+                if (destroyed.Count == 0 || destroyed[^1] != g)
+                {
+                    MaybeCompact(g, batch); // a group destroyed by this apply has no log left to compact
+                }
             }
         }
+
+        // A destroyed group's deletions must be durable before anyone is told it is gone.
+        mustSync |= destroyed.Count > 0;
 
         if (readies.Count == 0)
         {
@@ -580,6 +676,12 @@ internal sealed partial class Store : IDisposable
         }
 
         readies.Clear();
+        foreach (var g in destroyed)
+        {
+            Forget(g);
+        }
+
+        destroyed.Clear();
     }
 
     private void Apply(RaftGroup g, IReadOnlyList<Entry> entries, WriteBatch batch)
@@ -605,12 +707,26 @@ internal sealed partial class Store : IDisposable
                     if (ConfChange.TryDecode(e.Data.Span, out var cc))
                     {
                         // Recorded with this entry's apply: a restart resumes in this configuration.
-                        var cs = g.Node.ApplyConfChange(cc, out _);
+                        // The machine's effects (a range's descriptor) go into the same batch.
+                        var cs = g.Node.ApplyConfChange(cc, out var refused);
                         g.Storage.StageAppliedConfState(batch, e.Index, cs);
+                        var member = refused is not null || g.Machine.ApplyConfChange(e, cc, cs, batch);
                         if (g.PendingConfChange is { } pending && pending.Index == e.Index)
                         {
                             g.PendingConfChange = null;
                             completions.Add((pending.Waiter, cs));
+                        }
+
+                        if (!member)
+                        {
+                            // This replica was removed: it destroys itself in this very batch, and
+                            // nothing after its removal applies here (no applied index is staged:
+                            // its Raft state is gone).
+                            g.Applied = e.Index;
+                            StageDestroy(g, batch);
+                            destroyed.Add(g);
+                            LogRemovedByConfChange(g.GroupId, g.Node.Id, e.Index, cs);
+                            return;
                         }
                     }
 
@@ -730,6 +846,12 @@ internal sealed partial class Store : IDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "group {GroupId}: refused a peer's message {Message}: {Result}")]
     private partial void LogBadMessage(ulong groupId, Message message, StepResult result);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "group {GroupId}: member {MemberId} removed from the configuration at index {Index} ({ConfState}); destroying this replica")]
+    private partial void LogRemovedByConfChange(ulong groupId, ulong memberId, ulong index, ConfState confState);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "group {GroupId}: replica {MemberId} destroyed on this store")]
+    private partial void LogGroupDestroyed(ulong groupId, ulong memberId);
+
     [LoggerMessage(Level = LogLevel.Critical, Message = "{Message}")]
     private partial void LogFatal(Exception? e, string message);
 
@@ -740,6 +862,9 @@ internal sealed partial class Store : IDisposable
 #pragma warning restore CA5394
     }
 }
+
+/// <summary>A group's membership as its leader sees it (Match: each member's replicated index).</summary>
+internal sealed record MembershipView(ConfState ConfState, bool ChangePending, ulong LastIndex, ulong LeaderId, IReadOnlyDictionary<ulong, ulong> Match);
 
 /// <summary>What a store reports about one of its groups.</summary>
 internal readonly record struct GroupStatus(ulong GroupId, ulong Lead, bool IsLeader, ulong Term, ulong Applied, ulong Committed);

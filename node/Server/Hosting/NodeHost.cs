@@ -52,6 +52,9 @@ internal sealed partial class NodeHost : IAsyncDisposable
 
     public ulong StoreId => ident.StoreId;
 
+    /// <summary>The stale-replica cleanup (null until started).</summary>
+    internal StaleReplicaCollector? StaleReplicas { get; private set; }
+
     /// <summary>The store (tests: snapshot and compaction counters, group state).</summary>
     internal Store? Store => store;
 
@@ -96,6 +99,8 @@ internal sealed partial class NodeHost : IAsyncDisposable
         snapshotSender = new SnapshotSender(ident.StoreId, engine, Path.Combine(config.DataDir, "snapshots", "send"), directory, () => clusterId, snapshotLimiter, snapshotLogger);
         store = new Store(engine, ident.StoreId, storeOptions, transport, storeLogger, OnStoreFailure) { Ranges = ranges, SnapshotSender = snapshotSender, AfterSnapshotIngest = AfterSnapshotIngest };
         snapshotService = new SnapshotService(store, Path.Combine(config.DataDir, "snapshots", "recv"), snapshotLimiter, () => clusterId, snapshotLogger);
+        // A replica removed by a membership change leaves the registry with its group.
+        store.GroupDestroyed += rangeId => ranges.Remove(rangeId);
         store.Start();
 
         placementGroup = new PlacementGroupHost(store, config.Join, config.MemberId);
@@ -118,7 +123,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
             MaxKeyBytes = config.MaxKeyBytes,
             MaxValueBytes = config.MaxValueBytes,
         });
-        var admin = new AdminService(store, ranges.Get, directory,
+        var admin = new AdminService(store, ranges.Get, directory, placement,
             TimeSpan.FromMilliseconds(2.0 * config.TickIntervalMs * config.ElectionTicks) + TimeSpan.FromSeconds(1));
         var raft = new RaftTransportService(store, () => clusterId, storeLogger);
         server = await RpcServer.StartAsync(new RpcServerOptions
@@ -129,6 +134,10 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }, [placementService.BindService(), rawKv.BindService(), admin.BindService(), raft.BindService(), snapshotService.BindService(), new EchoService().BindService()], ct).ConfigureAwait(false);
         LogStarted(ident.StoreId, config.AdvertiseAddress, config.MemberId, clusterId.Length > 0 ? clusterId : "(not yet known)");
         _ = Task.Run(() => HeartbeatLoopAsync(stopping.Token), CancellationToken.None);
+        var electionTimeout = TimeSpan.FromMilliseconds((double)config.TickIntervalMs * config.ElectionTicks);
+        StaleReplicas = new StaleReplicaCollector(store, ranges, placement, () => clusterId,
+            interval: TimeSpan.FromMilliseconds(config.StoreHeartbeatIntervalMs), quietAfter: electionTimeout * 10, loggers.CreateLogger("kv-node.stale-replicas"));
+        _ = Task.Run(() => StaleReplicas.RunAsync(stopping.Token), CancellationToken.None);
     }
 
     /// <summary>Completes when the node stops on its own (fatal identity problem).</summary>

@@ -42,6 +42,11 @@ public sealed class ScriptedNode : IAsyncDisposable
         node.Bind(builder, RawKvContract.Put);
         node.Bind(builder, RawKvContract.Delete);
         node.Bind(builder, RawKvContract.Scan);
+        node.Bind(builder, AdminContract.TransferLeader);
+        node.Bind(builder, AdminContract.SplitRange);
+        node.Bind(builder, AdminContract.AddReplica);
+        node.Bind(builder, AdminContract.RemoveReplica);
+        node.Bind(builder, AdminContract.MoveReplica);
         node._server = await RpcServer.StartAsync(new RpcServerOptions(), [builder.Build()]);
         return node;
     }
