@@ -170,6 +170,36 @@ public sealed class KvClient : IAsyncDisposable
         return response.Leader;
     }
 
+    /// <summary>
+    /// Splits the range holding <paramref name="splitKey"/> so that a new range starts at it;
+    /// returns both halves. The key must lie strictly inside the range (not at its start): a key
+    /// that already starts a range fails with InvalidArgument, as does an empty or too long one.
+    /// Stale routes are corrected from the servers' hints and retried within the deadline.
+    /// </summary>
+    public Task<RangeSplit> SplitRangeAsync(ReadOnlyMemory<byte> splitKey, CancellationToken cancellationToken = default) =>
+        SplitRangeAsync(0, splitKey, cancellationToken);
+
+    /// <summary>
+    /// Splits range <paramref name="rangeId"/> at <paramref name="splitKey"/> (0: the range holding
+    /// the key); returns both halves. Fails with InvalidArgument when the key is not strictly
+    /// inside that range, NotFound when the range does not exist.
+    /// </summary>
+    public async Task<RangeSplit> SplitRangeAsync(ulong rangeId, ReadOnlyMemory<byte> splitKey, CancellationToken cancellationToken = default)
+    {
+        var k = KeyOf(splitKey, nameof(splitKey));
+        var op = NewOperation(rangeId == 0 ? "split the range holding the key" : $"split range {rangeId}", cancellationToken);
+        var (response, _) = await RangeCallAsync(AdminContract.SplitRange,
+            r => new SplitRangeRequest { Context = r.Context, SplitKey = k }, r => r.Error,
+            o => rangeId == 0 ? LocateAsync(k, o) : LocateByIdAsync(rangeId, o), op).ConfigureAwait(false);
+        if (response.Left is null || response.Right is null)
+        {
+            throw new KvException(KvErrorKind.Internal, "the node answered a split without both halves; report this as a bug");
+        }
+
+        _routes.ReplaceWith([response.Left, response.Right]);
+        return new RangeSplit(response.Left, response.Right);
+    }
+
     /// <summary>The value of key, or null when the key does not exist. Linearizable.</summary>
     public async Task<byte[]?> GetAsync(ReadOnlyMemory<byte> key, CancellationToken cancellationToken = default)
     {

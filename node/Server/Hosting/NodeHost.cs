@@ -89,8 +89,12 @@ internal sealed partial class NodeHost : IAsyncDisposable
             MaxKeyBytes = config.MaxKeyBytes,
             MaxValueBytes = config.MaxValueBytes,
         });
-        var admin = new AdminService(store, ranges.Get, directory,
-            TimeSpan.FromMilliseconds(2.0 * config.TickIntervalMs * config.ElectionTicks) + TimeSpan.FromSeconds(1));
+        var admin = new AdminService(store, ranges.Get, directory, placement,
+            TimeSpan.FromMilliseconds(2.0 * config.TickIntervalMs * config.ElectionTicks) + TimeSpan.FromSeconds(1))
+        {
+            MaxKeyBytes = config.MaxKeyBytes,
+            ClusterId = () => clusterId,
+        };
         var raft = new RaftTransportService(store, () => clusterId, storeLogger);
         server = await RpcServer.StartAsync(new RpcServerOptions
         {
@@ -206,7 +210,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
     {
         var local = d.Replicas.FirstOrDefault(r => r.StoreId == ident.StoreId)
             ?? throw new InvalidDataException($"range {d.RangeId}'s descriptor names no replica on store {ident.StoreId}");
-        var replica = new RangeReplica(d, local.ReplicaId);
+        var replica = new RangeReplica(d, local.ReplicaId, store, ranges);
         var voters = create ? d.Replicas.Where(r => r.Role == ReplicaRole.Voter).Select(r => r.ReplicaId).ToArray() : null;
         await store!.OpenGroupAsync(d.RangeId, local.ReplicaId, replica, replica.StoreOf, voters,
             batch => batch.Put(ColumnFamily.Meta, Keys.RangeDescriptor(d.RangeId), Google.Protobuf.MessageExtensions.ToByteArray(d))).ConfigureAwait(false);

@@ -2,6 +2,7 @@ using Kv.Client.Contracts;
 using Kv.Client.Rpc;
 using Kv.Node.Ranges;
 using Kv.Node.Ranges.Transport;
+using Kv.Node.Server.Hosting;
 using Kv.Node.Server.Rpc;
 using Kv.Proto.V1;
 
@@ -13,7 +14,7 @@ namespace Kv.Node.Server.Services;
 /// status saying why; a refusal changes nothing.
 /// </summary>
 /// Each RPC's handler lives in its own file (AdminService.*.cs); this one binds them.
-internal sealed partial class AdminService(Store store, Func<ulong, RangeReplica?> replicaOf, IStoreResolver stores, TimeSpan transferTimeout)
+internal sealed partial class AdminService(Store store, Func<ulong, RangeReplica?> replicaOf, IStoreResolver stores, PlacementCaller placement, TimeSpan transferTimeout)
 {
     public ServerServiceDefinition BindService() => ServerServiceDefinition.CreateBuilder()
         .AddMethod(AdminContract.TransferLeader, TransferLeaderAsync)

@@ -88,7 +88,20 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
             return new RawScanResponse { Error = error };
         }
 
-        var d = replicaOf(ctx.RangeId)!.Descriptor;
+        // A split may apply between the read point and here, or during the scan: the bounds must be
+        // those of the epoch the client routed with, and the answer only stands if that epoch held
+        // throughout (else the client, moving on to the old end key, would skip the right half).
+        if (replicaOf(ctx.RangeId) is not { } replica)
+        {
+            return new RawScanResponse { Error = RangeErrors.RangeNotFound(store.StoreId, ctx.RangeId) };
+        }
+
+        var d = replica.Descriptor;
+        if (!RangeBounds.SameEpoch(ctx.Epoch, d.Epoch))
+        {
+            return new RawScanResponse { Error = replica.EpochNotMatchError() };
+        }
+
         var lo = request.StartKey.Span.SequenceCompareTo(d.StartKey.Span) > 0 ? request.StartKey : d.StartKey;
         var hi = Min(request.EndKey, d.EndKey);
         var limit = request.Limit == 0 ? options.DefaultScanLimit : (int)request.Limit;
@@ -102,7 +115,7 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
         }
 
         response.More = valid;
-        return response;
+        return RangeBounds.SameEpoch(ctx.Epoch, replica.Descriptor.Epoch) ? response : new RawScanResponse { Error = replica.EpochNotMatchError() };
     }
 
     /// <summary>The smaller of two exclusive upper bounds, where empty means "no bound".</summary>
@@ -136,10 +149,11 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
         {
             var refusal = await store.ReadIndexAsync(ctx.RangeId, g =>
             {
-                var d = ((RangeReplica)g.Machine).Descriptor;
+                var replica = (RangeReplica)g.Machine;
+                var d = replica.Descriptor;
                 if (!RangeBounds.SameEpoch(ctx.Epoch, d.Epoch))
                 {
-                    return RangeReplica.EpochNotMatch(d);
+                    return replica.EpochNotMatchError();
                 }
 
                 return key is not null && !RangeBounds.Contains(d, key.Span) ? RangeReplica.KeyNotInRange(d, key) : null;
