@@ -487,8 +487,24 @@ public sealed class KvClient : IAsyncDisposable
             return cached;
         }
 
-        var response = await _placement.CallAsync(PlacementContract.GetRange,
-            h => new GetRangeRequest { Header = h, Key = key }, r => r.Header, op).ConfigureAwait(false);
+        GetRangeResponse response;
+        while (true)
+        {
+            try
+            {
+                response = await _placement.CallAsync(PlacementContract.GetRange,
+                    h => new GetRangeRequest { Header = h, Key = key }, r => r.Header, op).ConfigureAwait(false);
+                break;
+            }
+            catch (KvException e) when (e.Kind == KvErrorKind.NotFound)
+            {
+                // The directory tiles the key space; a hole is a split being reported (the right
+                // half arrived before the shrunk left half). It closes within a heartbeat.
+                op.Note("placement", e.Message, transport: false);
+                await op.BackoffAsync().ConfigureAwait(false);
+            }
+        }
+
         if (response.Range?.Range is null)
         {
             throw new KvException(KvErrorKind.Internal, "placement answered GetRange without a range; report this as a bug");
@@ -505,18 +521,32 @@ public sealed class KvClient : IAsyncDisposable
             return cached;
         }
 
-        var response = await _placement.CallAsync(PlacementContract.ScanRanges,
-            h => new ScanRangesRequest { Header = h, StartKey = start, EndKey = end }, r => r.Header, op).ConfigureAwait(false);
-        CachedRange? last = null;
-        foreach (var info in response.Ranges)
+        while (true)
         {
-            if (info.Range is not null)
+            var response = await _placement.CallAsync(PlacementContract.ScanRanges,
+                h => new ScanRangesRequest { Header = h, StartKey = start, EndKey = end }, r => r.Header, op).ConfigureAwait(false);
+            CachedRange? last = null;
+            foreach (var info in response.Ranges)
             {
-                last = Remember(info);
+                if (info.Range is not null)
+                {
+                    last = Remember(info);
+                }
             }
-        }
 
-        return last ?? throw new KvException(KvErrorKind.Internal, "placement answered ScanRanges without a range covering the scan; report this as a bug");
+            // Only a range holding the keys just below end will do: a hole in the directory (a
+            // split being reported) must not make the scan skip the keys in it.
+            var covers = last is not null && (end.IsEmpty
+                ? last.EndKey.IsEmpty
+                : last.StartKey.Span.SequenceCompareTo(end.Span) < 0 && (last.EndKey.IsEmpty || end.Span.SequenceCompareTo(last.EndKey.Span) <= 0));
+            if (covers)
+            {
+                return last!;
+            }
+
+            op.Note("placement", "no range in the directory holds the keys just below the scan's end (a split is being reported)", transport: false);
+            await op.BackoffAsync().ConfigureAwait(false);
+        }
     }
 
     private CachedRange Remember(RangeInfo info)
