@@ -40,6 +40,15 @@ internal sealed record NodeConfig
 
     public int MaxValueBytes { get; init; } = 1 << 20;
 
+    /// <summary>A range's leader splits it in the middle once it holds about this many MiB; 0 disables size splits.</summary>
+    public int RangeSplitSizeMb { get; init; } = 96;
+
+    /// <summary>A range's leader splits it at a sampled key once it serves this many key requests per second over a check window; 0 disables load splits.</summary>
+    public int RangeSplitQps { get; init; } = 2500;
+
+    /// <summary>How often leaders check their ranges' size and load (the load window).</summary>
+    public int RangeSplitCheckIntervalMs { get; init; } = 10_000;
+
     public string AdvertiseAddress => Advertise ?? Listen;
 
     /// <summary>1-based position of this node in Join, or 0 when it is not a placement member.</summary>

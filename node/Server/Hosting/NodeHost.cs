@@ -88,7 +88,10 @@ internal sealed partial class NodeHost : IAsyncDisposable
         {
             MaxKeyBytes = config.MaxKeyBytes,
             MaxValueBytes = config.MaxValueBytes,
-        });
+        })
+        {
+            Load = load,
+        };
         var admin = new AdminService(store, ranges.Get, directory, placement,
             TimeSpan.FromMilliseconds(2.0 * config.TickIntervalMs * config.ElectionTicks) + TimeSpan.FromSeconds(1))
         {
@@ -104,7 +107,19 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }, [placementService.BindService(), rawKv.BindService(), admin.BindService(), raft.BindService(), new EchoService().BindService()], ct).ConfigureAwait(false);
         LogStarted(ident.StoreId, config.AdvertiseAddress, config.MemberId, clusterId.Length > 0 ? clusterId : "(not yet known)");
         _ = Task.Run(() => HeartbeatLoopAsync(stopping.Token), CancellationToken.None);
+        var splitter = new RangeSplitChecker(store, ranges, admin, load, loggers.CreateLogger("kv-node.split"))
+        {
+            SizeThresholdBytes = (ulong)config.RangeSplitSizeMb << 20,
+            QpsThreshold = config.RangeSplitQps,
+            Interval = TimeSpan.FromMilliseconds(config.RangeSplitCheckIntervalMs),
+        };
+        if (config.RangeSplitSizeMb > 0 || config.RangeSplitQps > 0)
+        {
+            _ = Task.Run(() => splitter.RunAsync(stopping.Token), CancellationToken.None);
+        }
     }
+
+    private readonly LoadSampler load = new();
 
     /// <summary>Completes when the node stops on its own (fatal identity problem).</summary>
     public Task Stopped => stoppedSignal.Task;

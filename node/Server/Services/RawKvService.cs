@@ -20,6 +20,9 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
 {
     private static long nextProposal = Random.Shared.NextInt64();
 
+    /// <summary>Where key requests are counted and sampled per range for load-based splits (null: not counted).</summary>
+    public LoadSampler? Load { get; init; }
+
     public ServerServiceDefinition BindService() => ServerServiceDefinition.CreateBuilder()
         .AddMethod(RawKvContract.Get, GetAsync)
         .AddMethod(RawKvContract.Put, PutAsync)
@@ -31,6 +34,7 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
     {
         var ctx = RequireContext(request.Context);
         CheckKey(request.Key, "key");
+        Load?.Record(ctx.RangeId, request.Key);
         var error = await ReadBarrierAsync(ctx, request.Key, context.CancellationToken).ConfigureAwait(false);
         if (error is not null)
         {
@@ -47,6 +51,7 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
     {
         var ctx = RequireContext(request.Context);
         CheckKey(request.Key, "key");
+        Load?.Record(ctx.RangeId, request.Key);
         if (request.Value.Length > options.MaxValueBytes)
         {
             throw InvalidArgument($"value is {request.Value.Length} bytes; the limit is {options.MaxValueBytes} bytes");
@@ -60,6 +65,7 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
     {
         var ctx = RequireContext(request.Context);
         CheckKey(request.Key, "key");
+        Load?.Record(ctx.RangeId, request.Key);
         var command = new RangeCommand { Epoch = ctx.Epoch, RawDelete = new RawDeleteCommand { Key = request.Key } };
         return new RawDeleteResponse { Error = await ProposeAsync(ctx, command, context.CancellationToken).ConfigureAwait(false) };
     }

@@ -35,15 +35,24 @@ internal sealed class InProcessCluster : IAsyncDisposable
 
     public NodeHost?[] Hosts { get; }
 
-    public NodeConfig Config(int i) => new()
+    /// <summary>Adjusts each node's configuration (by node index) before it starts; automatic splits are off unless a test turns them on.</summary>
+    public Func<int, NodeConfig, NodeConfig>? Tune { get; init; }
+
+    public NodeConfig Config(int i)
     {
-        DataDir = dir.Sub($"n{i + 1}"),
-        Listen = Addresses[i],
-        Join = Join,
-        TickIntervalMs = 20,
-        StoreHeartbeatIntervalMs = 100,
-        StoreDownAfterMs = 2000,
-    };
+        var config = new NodeConfig
+        {
+            DataDir = dir.Sub($"n{i + 1}"),
+            Listen = Addresses[i],
+            Join = Join,
+            TickIntervalMs = 20,
+            StoreHeartbeatIntervalMs = 100,
+            StoreDownAfterMs = 2000,
+            RangeSplitSizeMb = 0,
+            RangeSplitQps = 0,
+        };
+        return Tune is null ? config : Tune(i, config);
+    }
 
     public async Task StartAsync()
     {

@@ -14,9 +14,9 @@ public sealed class SplitTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
 
-    private static async Task<InProcessCluster> StartBootstrappedAsync()
+    private static async Task<InProcessCluster> StartBootstrappedAsync(Func<int, Kv.Node.Server.Configuration.NodeConfig, Kv.Node.Server.Configuration.NodeConfig>? tune = null)
     {
-        var c = new InProcessCluster(3);
+        var c = new InProcessCluster(3) { Tune = tune };
         await c.StartAsync();
         await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
         await c.WaitForRangeLeaderAsync(1);
@@ -222,6 +222,72 @@ public sealed class SplitTests
         Assert.Equal("3"u8.ToArray(), await admin.GetAsync("b"u8.ToArray()));
         var all = await stale.ScanAsync(ReadOnlyMemory<byte>.Empty, ReadOnlyMemory<byte>.Empty, 0, reverse: false);
         Assert.Equal(["a", "b", "z"], all.Select(p => p.Key.ToStringUtf8()));
+    }
+
+    [Fact]
+    public async Task A_steady_load_over_a_small_size_threshold_splits_a_chain_of_ranges_and_keeps_every_key()
+    {
+        await using var c = await StartBootstrappedAsync((_, cfg) => cfg with { RangeSplitSizeMb = 1, RangeSplitCheckIntervalMs = 200 });
+        await using var client = KvClient.Connect(c.Addresses);
+        var value = new byte[1024];
+        Random.Shared.NextBytes(value);
+        var written = new List<string>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        Google.Protobuf.Collections.RepeatedField<RangeInfo> ranges = [];
+        for (var i = 0; ranges.Count < 3; i++)
+        {
+            // Ascending keys, as a log or a time series writes them: the last range keeps growing.
+            var key = $"t{i:D6}";
+            await client.PutAsync(Encoding.UTF8.GetBytes(key), value);
+            written.Add(key);
+            if (i % 200 == 0)
+            {
+                ranges = (await c.PlacementAsync(PlacementContract.ScanRanges, new ScanRangesRequest { Header = new() }, x => x.Header)).Ranges;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"only {ranges.Count} ranges after {written.Count} KiB written");
+        }
+
+        Assert.True(written.Count >= 1500, $"3 ranges after only {written.Count} KiB: the 1 MiB threshold was not respected");
+        var all = await client.ScanAsync(ReadOnlyMemory<byte>.Empty, ReadOnlyMemory<byte>.Empty, 0, reverse: false);
+        Assert.Equal(written, all.Select(p => p.Key.ToStringUtf8()));
+        foreach (var key in written.Where((_, i) => i % 97 == 0))
+        {
+            Assert.Equal(value, await client.GetAsync(Encoding.UTF8.GetBytes(key)));
+        }
+    }
+
+    [Fact]
+    public async Task A_hot_range_splits_at_a_key_sampled_from_its_requests()
+    {
+        await using var c = await StartBootstrappedAsync((_, cfg) => cfg with { RangeSplitQps = 50, RangeSplitCheckIntervalMs = 500 });
+        await using var client = KvClient.Connect(c.Addresses);
+        for (var i = 0; i < 20; i++)
+        {
+            await client.PutAsync(Encoding.UTF8.GetBytes($"h{i:D2}"), "v"u8.ToArray());
+        }
+
+        var deadline = DateTime.UtcNow + Deadline;
+        Google.Protobuf.Collections.RepeatedField<RangeInfo> ranges = [];
+        for (var i = 0; ranges.Count < 2; i++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, 20).Select(k => client.GetAsync(Encoding.UTF8.GetBytes($"h{k:D2}"))));
+            if (i % 10 == 0)
+            {
+                ranges = (await c.PlacementAsync(PlacementContract.ScanRanges, new ScanRangesRequest { Header = new() }, x => x.Header)).Ranges;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the hot range was never split");
+        }
+
+        // The split key came from the requests: strictly between the hot keys' bounds.
+        var boundary = ranges[1].Range.StartKey.ToStringUtf8();
+        Assert.InRange(string.CompareOrdinal(boundary, "h00"), 1, int.MaxValue);
+        Assert.InRange(string.CompareOrdinal(boundary, "h19"), int.MinValue, 0);
+        for (var k = 0; k < 20; k++)
+        {
+            Assert.Equal("v"u8.ToArray(), await client.GetAsync(Encoding.UTF8.GetBytes($"h{k:D2}")));
+        }
     }
 
     private static async Task<string> WaitForLeaderAddressAsync(InProcessCluster c, ulong rangeId, ulong version)
