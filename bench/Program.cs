@@ -5,6 +5,7 @@ var suites = new SortedDictionary<string, Func<string[], int>>(StringComparer.Or
     ["cluster"] = Kv.Bench.Cluster.ClusterBench.Run,
     ["engine"] = Kv.Bench.Engine.EngineBench.Run,
     ["rpc"] = Kv.Bench.Rpc.RpcBench.Run,
+    ["split"] = Kv.Bench.Cluster.SplitBench.Run,
     ["raft"] = Kv.Bench.Raft.RaftBench.Run,
     ["raftlog"] = Kv.Bench.RaftLog.RaftLogBench.Run,
 };

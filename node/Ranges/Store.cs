@@ -450,6 +450,11 @@ internal sealed partial class Store : IDisposable
     private void Tick()
     {
         ticks++;
+        if (campaigns.Count > 0)
+        {
+            RetryCampaigns();
+        }
+
         foreach (var g in groups.Values)
         {
             g.Node.Tick();
