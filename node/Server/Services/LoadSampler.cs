@@ -20,6 +20,7 @@ internal sealed class LoadSampler
 
     public LoadSampler(TimeProvider? time = null) => this.time = time ?? TimeProvider.System;
 
+    /// <summary>Counts one request to the range; the caller records only ranges this store holds (a window is kept per range id).</summary>
     public void Record(ulong rangeId, ByteString key)
     {
         if (!windows.TryGetValue(rangeId, out var w))

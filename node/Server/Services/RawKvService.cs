@@ -34,7 +34,7 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
     {
         var ctx = RequireContext(request.Context);
         CheckKey(request.Key, "key");
-        Load?.Record(ctx.RangeId, request.Key);
+        RecordLoad(ctx, request.Key);
         var error = await ReadBarrierAsync(ctx, request.Key, context.CancellationToken).ConfigureAwait(false);
         if (error is not null)
         {
@@ -51,7 +51,7 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
     {
         var ctx = RequireContext(request.Context);
         CheckKey(request.Key, "key");
-        Load?.Record(ctx.RangeId, request.Key);
+        RecordLoad(ctx, request.Key);
         if (request.Value.Length > options.MaxValueBytes)
         {
             throw InvalidArgument($"value is {request.Value.Length} bytes; the limit is {options.MaxValueBytes} bytes");
@@ -65,7 +65,7 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
     {
         var ctx = RequireContext(request.Context);
         CheckKey(request.Key, "key");
-        Load?.Record(ctx.RangeId, request.Key);
+        RecordLoad(ctx, request.Key);
         var command = new RangeCommand { Epoch = ctx.Epoch, RawDelete = new RawDeleteCommand { Key = request.Key } };
         return new RawDeleteResponse { Error = await ProposeAsync(ctx, command, context.CancellationToken).ConfigureAwait(false) };
     }
@@ -122,6 +122,15 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
 
         response.More = valid;
         return RangeBounds.SameEpoch(ctx.Epoch, replica.Descriptor.Epoch) ? response : new RawScanResponse { Error = replica.EpochNotMatchError() };
+    }
+
+    /// <summary>Counts the request for load-based splits, for ranges this store holds only (a client cannot make it track arbitrary ids).</summary>
+    private void RecordLoad(RangeContext ctx, ByteString key)
+    {
+        if (Load is { } load && replicaOf(ctx.RangeId) is not null)
+        {
+            load.Record(ctx.RangeId, key);
+        }
     }
 
     /// <summary>The smaller of two exclusive upper bounds, where empty means "no bound".</summary>
