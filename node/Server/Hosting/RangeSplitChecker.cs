@@ -32,6 +32,9 @@ internal sealed partial class RangeSplitChecker(
 
     public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long one automatic split may take (id allocation and the proposal) before the check moves on.</summary>
+    public TimeSpan SplitTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     public async Task RunAsync(CancellationToken ct)
     {
         while (!ct.IsCancellationRequested)
@@ -89,17 +92,30 @@ internal sealed partial class RangeSplitChecker(
                 continue;
             }
 
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            attempt.CancelAfter(SplitTimeout);
             try
             {
-                if (await admin.SplitAsync(replica, d.Epoch, key, ct).ConfigureAwait(false) is SplitResult done)
+                switch (await admin.SplitAsync(replica, d.Epoch, key, attempt.Token).ConfigureAwait(false))
                 {
-                    split++;
-                    LogSplit(d.RangeId, reason, done.Right.RangeId, qps);
+                    case SplitResult done:
+                        split++;
+                        LogSplit(d.RangeId, reason, done.Right.RangeId, qps);
+                        break;
+                    case RangeError error:
+                        LogSplitRefused(d.RangeId, error.Message);
+                        break;
+                    default:
+                        break;
                 }
             }
             catch (RpcException e)
             {
                 LogSplitRefused(d.RangeId, e.Status.Detail);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                LogSplitTimedOut(d.RangeId, SplitTimeout.TotalSeconds);
             }
         }
 
@@ -170,6 +186,9 @@ internal sealed partial class RangeSplitChecker(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "range {RangeId}: automatic split refused: {Reason}")]
     private partial void LogSplitRefused(ulong rangeId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "range {RangeId}: automatic split had no outcome within {Seconds} s (placement or the range unavailable?); the next check tries again")]
+    private partial void LogSplitTimedOut(ulong rangeId, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "automatic split check failed; retrying next interval")]
     private partial void LogCheckFailed(Exception e);

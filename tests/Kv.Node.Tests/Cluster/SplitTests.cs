@@ -290,6 +290,34 @@ public sealed class SplitTests
         }
     }
 
+    [Fact]
+    public async Task A_replica_that_missed_the_split_creates_the_right_half_when_it_applies_it_and_catches_up_from_the_log()
+    {
+        await using var c = await StartBootstrappedAsync();
+        await using var client = KvClient.Connect(c.Addresses, new KvClientOptions { RequestTimeout = Deadline });
+        await client.PutAsync("a"u8.ToArray(), "0"u8.ToArray());
+
+        // 1. Node 3 is down while the range splits and both halves take writes.
+        await c.StopNodeAsync(2);
+        var split = await client.SplitRangeAsync("m"u8.ToArray());
+        await client.PutAsync("x"u8.ToArray(), "right"u8.ToArray());
+        await client.PutAsync("b"u8.ToArray(), "left"u8.ToArray());
+
+        // 2. It comes back with the unsplit range; the right half's leader contacts it before its
+        //    left half has applied the split (those messages are dropped: no empty right replica).
+        await c.StartNodeAsync(2);
+
+        // 3. Node 1 goes: both halves now need node 3's vote, so they serve only if node 3 applied
+        //    the split, created the right half from it and caught up on the right's log.
+        await c.StopNodeAsync(0);
+        Assert.Equal("right"u8.ToArray(), await client.GetAsync("x"u8.ToArray()));
+        Assert.Equal("left"u8.ToArray(), await client.GetAsync("b"u8.ToArray()));
+        await client.PutAsync("y"u8.ToArray(), "after"u8.ToArray());
+        var all = await client.ScanAsync(ReadOnlyMemory<byte>.Empty, ReadOnlyMemory<byte>.Empty, 0, reverse: false);
+        Assert.Equal(["a", "b", "x", "y"], all.Select(p => p.Key.ToStringUtf8()));
+        Assert.Equal(split.Right.RangeId, (await client.ListRangesAsync())[^1].Range.RangeId);
+    }
+
     private static async Task<string> WaitForLeaderAddressAsync(InProcessCluster c, ulong rangeId, ulong version)
     {
         var deadline = DateTime.UtcNow + Deadline;
