@@ -6,6 +6,7 @@ var suites = new SortedDictionary<string, Func<string[], int>>(StringComparer.Or
     ["engine"] = Kv.Bench.Engine.EngineBench.Run,
     ["rpc"] = Kv.Bench.Rpc.RpcBench.Run,
     ["snapshot"] = Kv.Bench.Snapshots.SnapshotBench.Run,
+    ["split"] = Kv.Bench.Cluster.SplitBench.Run,
     ["raft"] = Kv.Bench.Raft.RaftBench.Run,
     ["raftlog"] = Kv.Bench.RaftLog.RaftLogBench.Run,
 };

@@ -6,7 +6,7 @@ using Kv.Proto.V1;
 
 namespace Kv.Cli.Commands;
 
-/// <summary><c>kvctl range list</c> and <c>kvctl range show ID</c> (placement's range directory), and <c>kvctl range transfer-leader</c>.</summary>
+/// <summary><c>kvctl range list</c> and <c>kvctl range show ID</c> (placement's range directory), <c>kvctl range transfer-leader</c> and <c>kvctl range split</c>.</summary>
 internal static class RangeCommand
 {
     internal sealed record EpochDocument(ulong ConfVer, ulong Version);
@@ -23,6 +23,9 @@ internal static class RangeCommand
     internal sealed record RangeListDocument(string ApiVersion, string Kind, IReadOnlyList<RangeDocument> Items);
 
     internal sealed record RangeShowDocument(string ApiVersion, string Kind, RangeDocument Range);
+
+    /// <summary>The two halves of a split (kind RangeSplit): left keeps the range id.</summary>
+    internal sealed record RangeSplitDocument(string ApiVersion, string Kind, RangeDocument Left, RangeDocument Right);
 
     public static Command Build(TextWriter stdout)
     {
@@ -58,7 +61,52 @@ internal static class RangeCommand
         transfer.SetAction((parse, ct) => ClusterConnection.RunAsync(transferConnection.Read(parse),
             client => TransferLeaderAsync(client, parse.GetValue(rangeOption), parse.GetValue(storeOption), stdout, ct)));
         range.Subcommands.Add(transfer);
+
+        var split = new Command("split", "Split a range in two at a key: the range holding KEY (or --range ID) keeps [start, KEY), a new range takes [KEY, end)");
+        var splitKey = new Option<string>("--key") { Description = "The first key of the new right-hand range; it must lie strictly inside the range", Required = true };
+        var splitRange = new Option<ulong>("--range") { Description = "The range to split (default: the one holding --key)" };
+        var splitHex = new Option<bool>("--hex") { Description = "--key is hex (for example 0x6b31) instead of UTF-8 text" };
+        var splitOutput = OutputWriter.CreateOption();
+        split.Options.Add(splitKey);
+        split.Options.Add(splitRange);
+        split.Options.Add(splitHex);
+        split.Options.Add(splitOutput);
+        var splitConnection = ClusterConnection.AddTo(split);
+        split.SetAction((parse, ct) =>
+        {
+            var target = splitConnection.Read(parse);
+            var key = KeyText.Parse(parse.GetValue(splitKey)!, parse.GetValue(splitHex), "--key", out var error);
+            if (key is null || key.Length == 0)
+            {
+                target.Stderr.WriteLine($"error: {error ?? "--key must not be empty: give the first key of the new right-hand range"}");
+                return Task.FromResult(ExitCodes.Usage);
+            }
+
+            return ClusterConnection.RunAsync(target, client => SplitAsync(client, parse.GetValue(splitRange), key, stdout, parse.GetValue(splitOutput), ct));
+        });
+        range.Subcommands.Add(split);
         return range;
+    }
+
+    /// <summary>Splits range rangeId (0: the range holding key) at key and prints both halves.</summary>
+    public static async Task<int> SplitAsync(KvClient client, ulong rangeId, byte[] key, TextWriter stdout, OutputFormat format, CancellationToken ct)
+    {
+        var split = await client.SplitRangeAsync(rangeId, key, ct);
+        var left = ToDocument(new RangeInfo { Range = split.Left });
+        var right = ToDocument(new RangeInfo { Range = split.Right });
+        if (format != OutputFormat.Table)
+        {
+            OutputWriter.WriteDocument(stdout, format, new RangeSplitDocument("kvctl/v1", "RangeSplit", left, right));
+            return ExitCodes.Ok;
+        }
+
+        OutputWriter.WriteTable(stdout, ["HALF", "ID", "START", "END", "EPOCH", "REPLICAS"],
+            new[] { ("left", left), ("right", right) }.Select(x => (IReadOnlyList<string>)
+            [
+                x.Item1, x.Item2.Id.ToString(CultureInfo.InvariantCulture), StartText(x.Item2.StartKey), EndText(x.Item2.EndKey), EpochText(x.Item2.Epoch),
+                string.Join(",", x.Item2.Replicas.Select(ReplicaText)),
+            ]).ToList());
+        return ExitCodes.Ok;
     }
 
     public static async Task<int> TransferLeaderAsync(KvClient client, ulong rangeId, ulong storeId, TextWriter stdout, CancellationToken ct)

@@ -236,6 +236,36 @@ public sealed class KvClient : IAsyncDisposable
         return result;
     }
 
+    /// <summary>
+    /// Splits the range holding <paramref name="splitKey"/> so that a new range starts at it;
+    /// returns both halves. The key must lie strictly inside the range (not at its start): a key
+    /// that already starts a range fails with InvalidArgument, as does an empty or too long one.
+    /// Stale routes are corrected from the servers' hints and retried within the deadline.
+    /// </summary>
+    public Task<RangeSplit> SplitRangeAsync(ReadOnlyMemory<byte> splitKey, CancellationToken cancellationToken = default) =>
+        SplitRangeAsync(0, splitKey, cancellationToken);
+
+    /// <summary>
+    /// Splits range <paramref name="rangeId"/> at <paramref name="splitKey"/> (0: the range holding
+    /// the key); returns both halves. Fails with InvalidArgument when the key is not strictly
+    /// inside that range, NotFound when the range does not exist.
+    /// </summary>
+    public async Task<RangeSplit> SplitRangeAsync(ulong rangeId, ReadOnlyMemory<byte> splitKey, CancellationToken cancellationToken = default)
+    {
+        var k = KeyOf(splitKey, nameof(splitKey));
+        var op = NewOperation(rangeId == 0 ? "split the range holding the key" : $"split range {rangeId}", cancellationToken);
+        var (response, _) = await RangeCallAsync(AdminContract.SplitRange,
+            r => new SplitRangeRequest { Context = r.Context, SplitKey = k }, r => r.Error,
+            o => rangeId == 0 ? LocateAsync(k, o) : LocateByIdAsync(rangeId, o), op).ConfigureAwait(false);
+        if (response.Left is null || response.Right is null)
+        {
+            throw new KvException(KvErrorKind.Internal, "the node answered a split without both halves; report this as a bug");
+        }
+
+        _routes.ReplaceWith([response.Left, response.Right]);
+        return new RangeSplit(response.Left, response.Right);
+    }
+
     /// <summary>The value of key, or null when the key does not exist. Linearizable.</summary>
     public async Task<byte[]?> GetAsync(ReadOnlyMemory<byte> key, CancellationToken cancellationToken = default)
     {
@@ -523,8 +553,24 @@ public sealed class KvClient : IAsyncDisposable
             return cached;
         }
 
-        var response = await _placement.CallAsync(PlacementContract.GetRange,
-            h => new GetRangeRequest { Header = h, Key = key }, r => r.Header, op).ConfigureAwait(false);
+        GetRangeResponse response;
+        while (true)
+        {
+            try
+            {
+                response = await _placement.CallAsync(PlacementContract.GetRange,
+                    h => new GetRangeRequest { Header = h, Key = key }, r => r.Header, op).ConfigureAwait(false);
+                break;
+            }
+            catch (KvException e) when (e.Kind == KvErrorKind.NotFound)
+            {
+                // The directory tiles the key space; a hole is a split being reported (the right
+                // half arrived before the shrunk left half). It closes within a heartbeat.
+                op.Note("placement", e.Message, transport: false);
+                await op.BackoffAsync().ConfigureAwait(false);
+            }
+        }
+
         if (response.Range?.Range is null)
         {
             throw new KvException(KvErrorKind.Internal, "placement answered GetRange without a range; report this as a bug");
@@ -541,18 +587,32 @@ public sealed class KvClient : IAsyncDisposable
             return cached;
         }
 
-        var response = await _placement.CallAsync(PlacementContract.ScanRanges,
-            h => new ScanRangesRequest { Header = h, StartKey = start, EndKey = end }, r => r.Header, op).ConfigureAwait(false);
-        CachedRange? last = null;
-        foreach (var info in response.Ranges)
+        while (true)
         {
-            if (info.Range is not null)
+            var response = await _placement.CallAsync(PlacementContract.ScanRanges,
+                h => new ScanRangesRequest { Header = h, StartKey = start, EndKey = end }, r => r.Header, op).ConfigureAwait(false);
+            CachedRange? last = null;
+            foreach (var info in response.Ranges)
             {
-                last = Remember(info);
+                if (info.Range is not null)
+                {
+                    last = Remember(info);
+                }
             }
-        }
 
-        return last ?? throw new KvException(KvErrorKind.Internal, "placement answered ScanRanges without a range covering the scan; report this as a bug");
+            // Only a range holding the keys just below end will do: a hole in the directory (a
+            // split being reported) must not make the scan skip the keys in it.
+            var covers = last is not null && (end.IsEmpty
+                ? last.EndKey.IsEmpty
+                : last.StartKey.Span.SequenceCompareTo(end.Span) < 0 && (last.EndKey.IsEmpty || end.Span.SequenceCompareTo(last.EndKey.Span) <= 0));
+            if (covers)
+            {
+                return last!;
+            }
+
+            op.Note("placement", "no range in the directory holds the keys just below the scan's end (a split is being reported)", transport: false);
+            await op.BackoffAsync().ConfigureAwait(false);
+        }
     }
 
     private CachedRange Remember(RangeInfo info)

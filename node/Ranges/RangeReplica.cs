@@ -10,15 +10,39 @@ namespace Kv.Node.Ranges;
 /// checks the command's epoch and key against the descriptor at apply time (the leader checked
 /// at proposal time, but a split or membership change may have been applied in between), so a
 /// stale command is refused identically on every replica and changes nothing.
+///
+/// A split (<see cref="SplitCommand"/>) is applied in the entry's batch, on every replica alike:
+///  1. refuse (a RangeError, nothing changes) on a stale epoch, a split key not strictly inside the
+///     range, replicas that are not one per store of the range, or a joint configuration;
+///  2. shrink this range to [start, split_key) at version + 1 (<see cref="ReplaceDescriptor"/>);
+///  3. unless the new range already exists on this store (a lagging replica that received it by
+///     snapshot keeps what it has), stage its descriptor [split_key, end) at version + 1 and its
+///     initial Raft state (<see cref="IGroupHost.StageCreateGroup"/>): one atomic write with 2;
+///  4. after the write the store opens the new group and it is registered in <see cref="LocalRanges"/>.
+/// The new group is only ever created here, by the left half's apply: a store that has not
+/// applied the split yet still holds the whole span in this range, so it never creates the right
+/// half empty from a peer's message (the split race).
 /// </summary>
 internal sealed class RangeReplica : IGroupStateMachine
 {
+    /// <summary>How many ranges split off this one are named in its EpochNotMatch errors.</summary>
+    private const int MaxSplitOffHints = 4;
+
+    private readonly IGroupHost? host;
+    private readonly LocalRanges? ranges;
+    private readonly List<ulong> splitOff = []; // driver thread writes; readers take a copy under the lock
     private RangeDescriptor descriptor;
 
-    public RangeReplica(RangeDescriptor descriptor, ulong localReplicaId)
+    /// <param name="descriptor">The range as persisted.</param>
+    /// <param name="localReplicaId">This store's replica (Raft member) id.</param>
+    /// <param name="host">The store hosting the group: splits create groups through it (null: splits are refused).</param>
+    /// <param name="ranges">The store's registry, where ranges split off this one are registered.</param>
+    public RangeReplica(RangeDescriptor descriptor, ulong localReplicaId, IGroupHost? host = null, LocalRanges? ranges = null)
     {
         this.descriptor = descriptor;
         LocalReplicaId = localReplicaId;
+        this.host = host;
+        this.ranges = ranges;
     }
 
     /// <summary>
@@ -63,7 +87,7 @@ internal sealed class RangeReplica : IGroupStateMachine
             return (0, new RangeError { Message = $"range {RangeId}: entry {entry.Index} is not a range command ({e.Message}); it was skipped" });
         }
 
-        return (command.ProposalId, Check(command) ?? Execute(command, batch));
+        return (command.ProposalId, (object?)Check(command) ?? Execute(command, batch));
     }
 
     /// <summary>Whether the command may apply to this range as it is now: null, or the error to return.</summary>
@@ -72,7 +96,12 @@ internal sealed class RangeReplica : IGroupStateMachine
         var d = Descriptor;
         if (!RangeBounds.SameEpoch(command.Epoch, d.Epoch))
         {
-            return EpochNotMatch(d);
+            return EpochNotMatchError();
+        }
+
+        if (command.CommandCase == RangeCommand.CommandOneofCase.Split)
+        {
+            return CheckSplit(d, command.Split);
         }
 
         var key = command.CommandCase switch
@@ -89,10 +118,12 @@ internal sealed class RangeReplica : IGroupStateMachine
         return RangeBounds.Contains(d, key.Span) ? null : KeyNotInRange(d, key);
     }
 
-    private static RangeError? Execute(RangeCommand command, WriteBatch batch)
+    private SplitResult? Execute(RangeCommand command, WriteBatch batch)
     {
         switch (command.CommandCase)
         {
+            case RangeCommand.CommandOneofCase.Split:
+                return ApplySplit(command.Split, batch);
             case RangeCommand.CommandOneofCase.RawPut:
                 batch.Put(ColumnFamily.Default, Keys.Data(command.RawPut.Key.Span), command.RawPut.Value.Span);
                 break;
@@ -189,6 +220,163 @@ internal sealed class RangeReplica : IGroupStateMachine
         batch.DeleteRange(ColumnFamily.Default, Keys.Data(d.StartKey.Span), d.EndKey.IsEmpty ? Keys.DataEnd : Keys.Data(d.EndKey.Span));
     }
 
+    /// <summary>
+    /// Null when split may apply to the range as described by d; otherwise why not. Deterministic
+    /// at apply (the configuration comes from the log), and also the leader's check before proposing.
+    /// </summary>
+    public RangeError? CheckSplit(RangeDescriptor d, SplitCommand split)
+    {
+        var key = split.SplitKey;
+        if (key.IsEmpty || key.Span.SequenceCompareTo(d.StartKey.Span) <= 0 || (!d.EndKey.IsEmpty && key.Span.SequenceCompareTo(d.EndKey.Span) >= 0))
+        {
+            return new RangeError
+            {
+                Message = $"split key {RangeBounds.Describe(key)} is not strictly inside range {d.RangeId} [{RangeBounds.Describe(d.StartKey)}, {RangeBounds.Describe(d.EndKey)}); " +
+                    "pick a key above the range's start and below its end; nothing was changed",
+                KeyNotInRange = new KeyNotInRange { Key = key, RangeId = d.RangeId, StartKey = d.StartKey, EndKey = d.EndKey },
+            };
+        }
+
+        if (WhyNotOnePerStore(d, split) is { } bad)
+        {
+            return new RangeError { Message = $"range {d.RangeId}: the split's new replicas are not one per store of the range ({bad}); nothing was changed" };
+        }
+
+        if (host is null)
+        {
+            return new RangeError { Message = $"range {d.RangeId}: this replica is not hosted by a store that can create ranges; nothing was changed" };
+        }
+
+        if (host.ConfStateOf(d.RangeId) is { IsJoint: true })
+        {
+            return new RangeError { Message = $"range {d.RangeId} is in the middle of a membership change (joint configuration); split it once the change completes" };
+        }
+
+        return null;
+    }
+
+    private static string? WhyNotOnePerStore(RangeDescriptor d, SplitCommand split)
+    {
+        if (split.NewRangeId == 0 || split.NewRangeId == d.RangeId)
+        {
+            return $"new range id {split.NewRangeId} is not a fresh id";
+        }
+
+        if (split.NewReplicas.Count != d.Replicas.Count)
+        {
+            return $"{split.NewReplicas.Count} new replicas for {d.Replicas.Count} stores";
+        }
+
+        var ids = new HashSet<ulong>();
+        foreach (var r in d.Replicas)
+        {
+            var matches = 0;
+            foreach (var n in split.NewReplicas)
+            {
+                matches += n.StoreId == r.StoreId ? 1 : 0;
+            }
+
+            if (matches != 1)
+            {
+                return $"store {r.StoreId} has {matches} new replicas";
+            }
+        }
+
+        foreach (var n in split.NewReplicas)
+        {
+            if (n.ReplicaId == 0 || !ids.Add(n.ReplicaId))
+            {
+                return $"replica id {n.ReplicaId} is 0 or repeated";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Driver thread, after <see cref="CheckSplit"/> agreed: steps 2-4 of the class comment.</summary>
+    private SplitResult ApplySplit(SplitCommand split, WriteBatch batch)
+    {
+        var d = Descriptor;
+        var version = (d.Epoch?.Version ?? 0) + 1;
+        var confVer = d.Epoch?.ConfVer ?? 0;
+        var left = d.Clone();
+        left.EndKey = split.SplitKey;
+        left.Epoch = new RangeEpoch { ConfVer = confVer, Version = version };
+        var right = new RangeDescriptor
+        {
+            RangeId = split.NewRangeId,
+            StartKey = split.SplitKey,
+            EndKey = d.EndKey,
+            Epoch = new RangeEpoch { ConfVer = confVer, Version = version },
+        };
+        foreach (var r in d.Replicas)
+        {
+            var n = split.NewReplicas.First(x => x.StoreId == r.StoreId);
+            right.Replicas.Add(new ReplicaDescriptor { ReplicaId = n.ReplicaId, StoreId = r.StoreId, Role = r.Role });
+        }
+
+        ReplaceDescriptor(left, batch);
+        lock (splitOff)
+        {
+            splitOff.Insert(0, right.RangeId);
+            if (splitOff.Count > MaxSplitOffHints)
+            {
+                splitOff.RemoveAt(splitOff.Count - 1);
+            }
+        }
+
+        var g = host!;
+        if (!g.HasGroup(right.RangeId) && right.Replicas.FirstOrDefault(r => r.StoreId == g.StoreId) is { } local)
+        {
+            batch.Put(ColumnFamily.Meta, Keys.RangeDescriptor(right.RangeId), right.ToByteArray());
+            var replica = new RangeReplica(right, local.ReplicaId, host, ranges);
+            var voters = right.Replicas.Where(r => r.Role == ReplicaRole.Voter).Select(r => r.ReplicaId).Order().ToArray();
+            var learners = right.Replicas.Where(r => r.Role == ReplicaRole.Learner).Select(r => r.ReplicaId).Order().ToArray();
+            g.StageCreateGroup(batch, new NewGroup(right.RangeId, local.ReplicaId, replica, replica.StoreOf, new ConfState(voters, learners, [], [], false),
+                CampaignIfLeaderOf: d.RangeId,
+                Opened: _ =>
+                {
+                    if (ranges is not null && !ranges.Contains(right.RangeId))
+                    {
+                        ranges.Add(replica);
+                    }
+                }));
+        }
+
+        return new SplitResult(left, right);
+    }
+
+    /// <summary>
+    /// EpochNotMatch for a request routed with a stale epoch: the current descriptor and those of
+    /// the ranges recently split off this one that this store holds, so a client can re-route
+    /// every key of the span it had cached without asking placement.
+    /// </summary>
+    public RangeError EpochNotMatchError()
+    {
+        var current = Descriptor;
+        var error = EpochNotMatch(current);
+        if (ranges is null)
+        {
+            return error;
+        }
+
+        ulong[] ids;
+        lock (splitOff)
+        {
+            ids = [.. splitOff];
+        }
+
+        foreach (var id in ids)
+        {
+            if (ranges.Get(id) is { } sibling)
+            {
+                error.EpochNotMatch.Current.Add(sibling.Descriptor);
+            }
+        }
+
+        return error;
+    }
+
     public static RangeError EpochNotMatch(RangeDescriptor current) => new()
     {
         Message = $"range {current.RangeId} is at epoch (version {current.Epoch?.Version}, conf_ver {current.Epoch?.ConfVer}); refresh the route and retry",
@@ -201,3 +389,6 @@ internal sealed class RangeReplica : IGroupStateMachine
         KeyNotInRange = new KeyNotInRange { Key = key, RangeId = d.RangeId, StartKey = d.StartKey, EndKey = d.EndKey },
     };
 }
+
+/// <summary>The result of an applied split: both halves as they are now.</summary>
+internal sealed record SplitResult(RangeDescriptor Left, RangeDescriptor Right);

@@ -187,7 +187,7 @@ internal sealed partial class Store
         }
 
         var known = new Dictionary<ulong, ulong> { [fromMember] = fromStore };
-        var replica = new RangeReplica(new RangeDescriptor { RangeId = groupId }, localMemberId);
+        var replica = new RangeReplica(new RangeDescriptor { RangeId = groupId }, localMemberId, this, Ranges); // host and registry: it may split once installed
         var config = new RaftConfig
         {
             Id = localMemberId,

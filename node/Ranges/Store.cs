@@ -329,15 +329,18 @@ internal sealed partial class Store : IDisposable
             }
 
             using var batch = engine.NewWriteBatch();
-            var snap = new Snapshot(new SnapshotMetadata(InitialIndex, InitialIndex, ConfState.OfVoters(initialVoters)), ReadOnlyMemory<byte>.Empty);
-            storage.StageSnapshot(batch, snap);
-            storage.StageHardState(batch, new HardState(InitialIndex, 0, InitialIndex));
-            StageApplied(batch, groupId, InitialIndex);
+            StageInitialState(batch, storage, groupId, ConfState.OfVoters(initialVoters));
             initialize?.Invoke(batch);
             engine.Write(batch, sync: true);
             storage.OnPersisted();
         }
 
+        return Register(groupId, localMemberId, storage, machine, storeOfMember);
+    }
+
+    /// <summary>Builds the core over a storage holding the group's persisted state and adds the group to the driver's set.</summary>
+    private RaftGroup Register(ulong groupId, ulong localMemberId, EngineRaftStorage storage, IGroupStateMachine machine, Func<ulong, ulong> storeOfMember)
+    {
         var appliedBytes = engine.Get(ColumnFamily.Raft, AppliedKey(groupId));
         if (appliedBytes is not { Length: 8 })
         {
@@ -518,6 +521,11 @@ internal sealed partial class Store : IDisposable
     private void Tick()
     {
         ticks++;
+        if (campaigns.Count > 0)
+        {
+            RetryCampaigns();
+        }
+
         foreach (var g in groups.Values)
         {
             g.Node.Tick();
@@ -639,6 +647,8 @@ internal sealed partial class Store : IDisposable
         }
 
         FinishInstalls();
+        OpenCreatedGroups();
+
         foreach (var (g, rd) in readies)
         {
             foreach (var m in rd.Messages)

@@ -105,6 +105,10 @@ public sealed class ClusterCommandsTests : IDisposable
     [InlineData("kv", "get", "k", "--endpoint", "not-an-endpoint")]
     [InlineData("kv", "get", "k", "--endpoint", "127.0.0.1:1", "--timeout", "0")]
     [InlineData("store", "list", "-o", "xml")]
+    [InlineData("range", "split")]
+    [InlineData("range", "split", "--key", "", "--endpoint", "127.0.0.1:1")]
+    [InlineData("range", "split", "--key", "zz", "--hex", "--endpoint", "127.0.0.1:1")]
+    [InlineData("range", "split", "--key", "m", "--range", "x", "--endpoint", "127.0.0.1:1")]
     public void Bad_arguments_are_usage_errors_with_a_message(params string[] args)
     {
         var (code, _, stderr) = Run(args);

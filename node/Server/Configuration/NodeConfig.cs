@@ -45,6 +45,14 @@ internal sealed record NodeConfig
 
     /// <summary>Snapshots a store sends and receives at once (StoreOptions.MaxConcurrentSnapshots).</summary>
     public int MaxConcurrentSnapshots { get; init; } = 4;
+    /// <summary>A range's leader splits it in the middle once it holds about this many MiB; 0 disables size splits.</summary>
+    public int RangeSplitSizeMb { get; init; } = 96;
+
+    /// <summary>A range's leader splits it at a sampled key once it serves this many key requests per second over a check window; 0 disables load splits.</summary>
+    public int RangeSplitQps { get; init; } = 2500;
+
+    /// <summary>How often leaders check their ranges' size and load (the load window).</summary>
+    public int RangeSplitCheckIntervalMs { get; init; } = 10_000;
 
     public string AdvertiseAddress => Advertise ?? Listen;
 

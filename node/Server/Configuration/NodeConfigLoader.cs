@@ -17,6 +17,7 @@ internal static class NodeConfigLoader
     [
         "data-dir", "listen", "advertise", "join", "placement", "tick-interval-ms", "election-ticks", "heartbeat-ticks",
         "store-heartbeat-interval-ms", "store-down-after-ms", "max-key-bytes", "max-value-bytes",
+        "range-split-size-mb", "range-split-qps", "range-split-check-interval-ms",
     ];
 
     public const string Usage = """
@@ -35,6 +36,9 @@ internal static class NodeConfigLoader
           --store-down-after-ms N         a store without heartbeats this long is Down (default 10000)
           --max-key-bytes N               largest key accepted (default 4096)
           --max-value-bytes N             largest value accepted (default 1048576)
+          --range-split-size-mb N         a range's leader splits it in the middle once it holds about N MiB (default 96; 0: never)
+          --range-split-qps N             ... and at a sampled key once it serves N key requests/s over a check window (default 2500; 0: never)
+          --range-split-check-interval-ms N  how often leaders check their ranges' size and load (default 10000)
         Every setting can also come from the environment: KV_NODE_DATA_DIR, KV_NODE_JOIN, ...
         Precedence: flags, then environment, then the file, then defaults.
         """;
@@ -231,6 +235,9 @@ internal static class NodeConfigLoader
             StoreDownAfterMs = Int("store-down-after-ms", 10_000, 100, 86_400_000),
             MaxKeyBytes = Int("max-key-bytes", 4096, 1, 32 * 1024), // RocksDB keys are limited; ours add a prefix
             MaxValueBytes = Int("max-value-bytes", 1 << 20, 0, 3 << 20),
+            RangeSplitSizeMb = Int("range-split-size-mb", 96, 0, 1 << 20),
+            RangeSplitQps = Int("range-split-qps", 2500, 0, 100_000_000),
+            RangeSplitCheckIntervalMs = Int("range-split-check-interval-ms", 10_000, 10, 3_600_000),
         };
         if (config.HeartbeatTicks >= config.ElectionTicks)
         {

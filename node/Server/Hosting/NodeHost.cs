@@ -122,9 +122,16 @@ internal sealed partial class NodeHost : IAsyncDisposable
         {
             MaxKeyBytes = config.MaxKeyBytes,
             MaxValueBytes = config.MaxValueBytes,
-        });
+        })
+        {
+            Load = load,
+        };
         var admin = new AdminService(store, ranges.Get, directory, placement,
-            TimeSpan.FromMilliseconds(2.0 * config.TickIntervalMs * config.ElectionTicks) + TimeSpan.FromSeconds(1));
+            TimeSpan.FromMilliseconds(2.0 * config.TickIntervalMs * config.ElectionTicks) + TimeSpan.FromSeconds(1))
+        {
+            MaxKeyBytes = config.MaxKeyBytes,
+            ClusterId = () => clusterId,
+        };
         var raft = new RaftTransportService(store, () => clusterId, storeLogger);
         server = await RpcServer.StartAsync(new RpcServerOptions
         {
@@ -138,7 +145,19 @@ internal sealed partial class NodeHost : IAsyncDisposable
         StaleReplicas = new StaleReplicaCollector(store, ranges, placement, () => clusterId,
             interval: TimeSpan.FromMilliseconds(config.StoreHeartbeatIntervalMs), quietAfter: electionTimeout * 10, loggers.CreateLogger("kv-node.stale-replicas"));
         _ = Task.Run(() => StaleReplicas.RunAsync(stopping.Token), CancellationToken.None);
+        var splitter = new RangeSplitChecker(store, ranges, admin, load, loggers.CreateLogger("kv-node.split"))
+        {
+            SizeThresholdBytes = (ulong)config.RangeSplitSizeMb << 20,
+            QpsThreshold = config.RangeSplitQps,
+            Interval = TimeSpan.FromMilliseconds(config.RangeSplitCheckIntervalMs),
+        };
+        if (config.RangeSplitSizeMb > 0 || config.RangeSplitQps > 0)
+        {
+            _ = Task.Run(() => splitter.RunAsync(stopping.Token), CancellationToken.None);
+        }
     }
+
+    private readonly LoadSampler load = new();
 
     /// <summary>Completes when the node stops on its own (fatal identity problem).</summary>
     public Task Stopped => stoppedSignal.Task;
@@ -244,7 +263,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
     {
         var local = d.Replicas.FirstOrDefault(r => r.StoreId == ident.StoreId)
             ?? throw new InvalidDataException($"range {d.RangeId}'s descriptor names no replica on store {ident.StoreId}");
-        var replica = new RangeReplica(d, local.ReplicaId);
+        var replica = new RangeReplica(d, local.ReplicaId, store, ranges);
         var voters = create ? d.Replicas.Where(r => r.Role == ReplicaRole.Voter).Select(r => r.ReplicaId).ToArray() : null;
         await store!.OpenGroupAsync(d.RangeId, local.ReplicaId, replica, replica.StoreOf, voters,
             batch => batch.Put(ColumnFamily.Meta, Keys.RangeDescriptor(d.RangeId), Google.Protobuf.MessageExtensions.ToByteArray(d))).ConfigureAwait(false);

@@ -20,6 +20,9 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
 {
     private static long nextProposal = Random.Shared.NextInt64();
 
+    /// <summary>Where key requests are counted and sampled per range for load-based splits (null: not counted).</summary>
+    public LoadSampler? Load { get; init; }
+
     public ServerServiceDefinition BindService() => ServerServiceDefinition.CreateBuilder()
         .AddMethod(RawKvContract.Get, GetAsync)
         .AddMethod(RawKvContract.Put, PutAsync)
@@ -31,6 +34,7 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
     {
         var ctx = RequireContext(request.Context);
         CheckKey(request.Key, "key");
+        RecordLoad(ctx, request.Key);
         var error = await ReadBarrierAsync(ctx, request.Key, context.CancellationToken).ConfigureAwait(false);
         if (error is not null)
         {
@@ -47,6 +51,7 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
     {
         var ctx = RequireContext(request.Context);
         CheckKey(request.Key, "key");
+        RecordLoad(ctx, request.Key);
         if (request.Value.Length > options.MaxValueBytes)
         {
             throw InvalidArgument($"value is {request.Value.Length} bytes; the limit is {options.MaxValueBytes} bytes");
@@ -60,6 +65,7 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
     {
         var ctx = RequireContext(request.Context);
         CheckKey(request.Key, "key");
+        RecordLoad(ctx, request.Key);
         var command = new RangeCommand { Epoch = ctx.Epoch, RawDelete = new RawDeleteCommand { Key = request.Key } };
         return new RawDeleteResponse { Error = await ProposeAsync(ctx, command, context.CancellationToken).ConfigureAwait(false) };
     }
@@ -88,7 +94,20 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
             return new RawScanResponse { Error = error };
         }
 
-        var d = replicaOf(ctx.RangeId)!.Descriptor;
+        // A split may apply between the read point and here, or during the scan: the bounds must be
+        // those of the epoch the client routed with, and the answer only stands if that epoch held
+        // throughout (else the client, moving on to the old end key, would skip the right half).
+        if (replicaOf(ctx.RangeId) is not { } replica)
+        {
+            return new RawScanResponse { Error = RangeErrors.RangeNotFound(store.StoreId, ctx.RangeId) };
+        }
+
+        var d = replica.Descriptor;
+        if (!RangeBounds.SameEpoch(ctx.Epoch, d.Epoch))
+        {
+            return new RawScanResponse { Error = replica.EpochNotMatchError() };
+        }
+
         var lo = request.StartKey.Span.SequenceCompareTo(d.StartKey.Span) > 0 ? request.StartKey : d.StartKey;
         var hi = Min(request.EndKey, d.EndKey);
         var limit = request.Limit == 0 ? options.DefaultScanLimit : (int)request.Limit;
@@ -102,7 +121,16 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
         }
 
         response.More = valid;
-        return response;
+        return RangeBounds.SameEpoch(ctx.Epoch, replica.Descriptor.Epoch) ? response : new RawScanResponse { Error = replica.EpochNotMatchError() };
+    }
+
+    /// <summary>Counts the request for load-based splits, for ranges this store holds only (a client cannot make it track arbitrary ids).</summary>
+    private void RecordLoad(RangeContext ctx, ByteString key)
+    {
+        if (Load is { } load && replicaOf(ctx.RangeId) is not null)
+        {
+            load.Record(ctx.RangeId, key);
+        }
     }
 
     /// <summary>The smaller of two exclusive upper bounds, where empty means "no bound".</summary>
@@ -136,10 +164,11 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
         {
             var refusal = await store.ReadIndexAsync(ctx.RangeId, g =>
             {
-                var d = ((RangeReplica)g.Machine).Descriptor;
+                var replica = (RangeReplica)g.Machine;
+                var d = replica.Descriptor;
                 if (!RangeBounds.SameEpoch(ctx.Epoch, d.Epoch))
                 {
-                    return RangeReplica.EpochNotMatch(d);
+                    return replica.EpochNotMatchError();
                 }
 
                 return key is not null && !RangeBounds.Contains(d, key.Span) ? RangeReplica.KeyNotInRange(d, key) : null;

@@ -35,23 +35,27 @@ internal sealed class InProcessCluster : IAsyncDisposable
 
     public NodeHost?[] Hosts { get; }
 
-    /// <summary>Adjusts node i's configuration before it starts (thresholds, limits).</summary>
+    /// <summary>Adjusts node i's configuration before it starts (thresholds, limits); automatic splits are off unless a test turns them on.</summary>
     public Func<int, NodeConfig, NodeConfig>? Configure { get; set; }
 
     /// <summary>Runs on node i's host before it starts (test hooks).</summary>
     public Action<int, NodeHost>? BeforeStart { get; set; }
 
-    public NodeConfig Config(int i) => Configure is { } configure ? configure(i, BaseConfig(i)) : BaseConfig(i);
-
-    private NodeConfig BaseConfig(int i) => new()
+    public NodeConfig Config(int i)
     {
-        DataDir = dir.Sub($"n{i + 1}"),
-        Listen = Addresses[i],
-        Join = Join,
-        TickIntervalMs = 20,
-        StoreHeartbeatIntervalMs = 100,
-        StoreDownAfterMs = 2000,
-    };
+        var config = new NodeConfig
+        {
+            DataDir = dir.Sub($"n{i + 1}"),
+            Listen = Addresses[i],
+            Join = Join,
+            TickIntervalMs = 20,
+            StoreHeartbeatIntervalMs = 100,
+            StoreDownAfterMs = 2000,
+            RangeSplitSizeMb = 0,
+            RangeSplitQps = 0,
+        };
+        return Configure is null ? config : Configure(i, config);
+    }
 
     public async Task StartAsync()
     {

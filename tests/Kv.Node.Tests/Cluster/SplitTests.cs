@@ -1,0 +1,368 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Google.Protobuf;
+using Kv.Client.Cluster;
+using Kv.Client.Contracts;
+using Kv.Client.Rpc;
+using Kv.Proto.V1;
+
+namespace Kv.Node.Tests.Cluster;
+
+/// <summary>Range splits on three in-process nodes: refusals, concurrent load, restarts, re-routing.</summary>
+[Collection(InProcessClusterCollection.Name)]
+public sealed class SplitTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    private static async Task<InProcessCluster> StartBootstrappedAsync(Func<int, Kv.Node.Server.Configuration.NodeConfig, Kv.Node.Server.Configuration.NodeConfig>? tune = null)
+    {
+        var c = new InProcessCluster(3) { Configure = tune };
+        await c.StartAsync();
+        await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        await c.WaitForRangeLeaderAsync(1);
+        return c;
+    }
+
+    private static ByteString B(string s) => ByteString.CopyFromUtf8(s);
+
+    /// <summary>Waits until placement's directory holds exactly `count` ranges tiling the key space, each with a leader.</summary>
+    private static async Task<IReadOnlyList<RangeInfo>> WaitForRangesAsync(InProcessCluster c, int count)
+    {
+        var deadline = DateTime.UtcNow + Deadline;
+        while (true)
+        {
+            var r = await c.PlacementAsync(PlacementContract.ScanRanges, new ScanRangesRequest { Header = new() }, x => x.Header);
+            var tiled = r.Ranges.Count == count && r.Ranges[0].Range.StartKey.IsEmpty && r.Ranges[^1].Range.EndKey.IsEmpty
+                && r.Ranges.Zip(r.Ranges.Skip(1)).All(p => p.First.Range.EndKey == p.Second.Range.StartKey)
+                && r.Ranges.All(x => x.Leader is { ReplicaId: > 0 });
+            if (tiled)
+            {
+                return r.Ranges;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"placement never showed {count} ranges tiling the key space with leaders: {r}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    [Fact]
+    public async Task Split_refuses_bad_keys_and_stale_epochs_and_changes_nothing()
+    {
+        await using var c = await StartBootstrappedAsync();
+        await using var client = KvClient.Connect(c.Addresses);
+        await client.PutAsync("a"u8.ToArray(), "1"u8.ToArray());
+        var split = await client.SplitRangeAsync("m"u8.ToArray());
+        Assert.Equal(1ul, split.Left.RangeId);
+        Assert.Equal(B("m"), split.Left.EndKey);
+        Assert.Equal(B("m"), split.Right.StartKey);
+        Assert.Equal(2ul, split.Left.Epoch.Version);
+        Assert.Equal(2ul, split.Right.Epoch.Version);
+        Assert.Equal(split.Left.Epoch.ConfVer, split.Right.Epoch.ConfVer);
+        Assert.Equal(split.Left.Replicas.Select(r => r.StoreId).Order(), split.Right.Replicas.Select(r => r.StoreId).Order());
+        var before = await WaitForRangesAsync(c, 2);
+        var right = before[1];
+
+        var ch = c.Channel(right.LeaderAddress);
+        async Task<RpcException> RefusedAsync(ByteString key, RangeEpoch epoch) =>
+            await Assert.ThrowsAsync<RpcException>(() => ch.UnaryAsync(AdminContract.SplitRange,
+                new SplitRangeRequest { Context = new RangeContext { RangeId = right.Range.RangeId, Epoch = epoch }, SplitKey = key }));
+
+        var atStart = await RefusedAsync(B("m"), right.Range.Epoch);
+        Assert.Equal(StatusCode.InvalidArgument, atStart.StatusCode);
+        Assert.Contains("start key", atStart.Status.Detail, StringComparison.Ordinal);
+        var outside = await RefusedAsync(B("a"), right.Range.Epoch);
+        Assert.Equal(StatusCode.InvalidArgument, outside.StatusCode);
+        Assert.Contains("outside the range", outside.Status.Detail, StringComparison.Ordinal);
+        var empty = await RefusedAsync(ByteString.Empty, right.Range.Epoch);
+        Assert.Equal(StatusCode.InvalidArgument, empty.StatusCode);
+        Assert.Contains("empty", empty.Status.Detail, StringComparison.Ordinal);
+        var tooLong = await RefusedAsync(ByteString.CopyFrom(Enumerable.Repeat((byte)'x', 5000).ToArray()), right.Range.Epoch);
+        Assert.Equal(StatusCode.InvalidArgument, tooLong.StatusCode);
+        Assert.Contains("4096", tooLong.Status.Detail, StringComparison.Ordinal);
+        var noRange = await Assert.ThrowsAsync<RpcException>(() => ch.UnaryAsync(AdminContract.SplitRange, new SplitRangeRequest { SplitKey = B("q") }));
+        Assert.Equal(StatusCode.InvalidArgument, noRange.StatusCode);
+
+        var stale = await ch.UnaryAsync(AdminContract.SplitRange, new SplitRangeRequest
+        {
+            Context = new RangeContext { RangeId = right.Range.RangeId, Epoch = new RangeEpoch { ConfVer = right.Range.Epoch.ConfVer, Version = 1 } },
+            SplitKey = B("q"),
+        });
+        Assert.NotNull(stale.Error?.EpochNotMatch);
+        Assert.Contains(stale.Error.EpochNotMatch.Current, d => d.RangeId == right.Range.RangeId && d.Epoch.Version == 2);
+
+        // Through the client: the key that starts a range is refused with what to do.
+        var viaClient = await Assert.ThrowsAsync<KvException>(() => client.SplitRangeAsync("m"u8.ToArray()));
+        Assert.Equal(KvErrorKind.InvalidArgument, viaClient.Kind);
+        Assert.Contains("strictly inside", viaClient.Message, StringComparison.Ordinal);
+
+        // Nothing changed: the same two ranges at the same epochs, and both still serve.
+        var after = await WaitForRangesAsync(c, 2);
+        Assert.Equal(before.Select(r => (r.Range.RangeId, r.Range.Epoch.Version, r.Range.Epoch.ConfVer)), after.Select(r => (r.Range.RangeId, r.Range.Epoch.Version, r.Range.Epoch.ConfVer)));
+        await client.PutAsync("z"u8.ToArray(), "2"u8.ToArray());
+        Assert.Equal("1"u8.ToArray(), await client.GetAsync("a"u8.ToArray()));
+        Assert.Equal("2"u8.ToArray(), await client.GetAsync("z"u8.ToArray()));
+    }
+
+    [Fact]
+    public async Task Splits_under_concurrent_writers_and_a_scanner_lose_nothing_and_both_halves_serve_after_a_full_restart()
+    {
+        await using var c = await StartBootstrappedAsync();
+        await using var client = KvClient.Connect(c.Addresses);
+        await client.PutAsync("k0-0000"u8.ToArray(), "warm"u8.ToArray());
+        var acked = new ConcurrentDictionary<string, string>();
+        using var stop = new CancellationTokenSource();
+        var scanProblems = new ConcurrentQueue<string>();
+        var scans = 0;
+
+        async Task WriteAsync(int w)
+        {
+            await using var writer = KvClient.Connect(c.Addresses);
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                var key = $"k{w}-{i:D4}";
+                await writer.PutAsync(Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes($"v{i}"));
+                acked[key] = $"v{i}";
+            }
+        }
+
+        async Task ScanAsync()
+        {
+            await using var scanner = KvClient.Connect(c.Addresses);
+            while (!stop.IsCancellationRequested)
+            {
+                var mustSee = acked.Keys.ToHashSet(StringComparer.Ordinal);
+                var pairs = await scanner.ScanAsync("k"u8.ToArray(), "l"u8.ToArray(), 0, reverse: false);
+                var keys = pairs.Select(p => p.Key.ToStringUtf8()).ToList();
+                if (keys.Distinct(StringComparer.Ordinal).Count() != keys.Count)
+                {
+                    scanProblems.Enqueue($"scan {scans} returned a key twice");
+                }
+
+                if (!keys.SequenceEqual(keys.Order(StringComparer.Ordinal), StringComparer.Ordinal))
+                {
+                    scanProblems.Enqueue($"scan {scans} is out of order");
+                }
+
+                var seen = keys.ToHashSet(StringComparer.Ordinal);
+                var lost = mustSee.Where(k => !seen.Contains(k)).ToList();
+                if (lost.Count > 0)
+                {
+                    scanProblems.Enqueue($"scan {scans} missed {lost.Count} acknowledged keys, e.g. {lost[0]}");
+                }
+
+                scans++;
+            }
+        }
+
+        var load = Enumerable.Range(0, 4).Select(w => Task.Run(() => WriteAsync(w))).Append(Task.Run(ScanAsync)).ToList();
+        var splits = new List<RangeSplit>();
+        foreach (var at in new[] { "k2", "k1", "k3-0005" })
+        {
+            await WaitUntilAsync(() => acked.Count >= 40 * (splits.Count + 1), "writers make progress");
+            splits.Add(await client.SplitRangeAsync(Encoding.UTF8.GetBytes(at)));
+        }
+
+        await WaitUntilAsync(() => scans >= 3 && acked.Count >= 200, "writers and scanner make progress after the splits");
+        await stop.CancelAsync();
+        await Task.WhenAll(load);
+        Assert.Empty(scanProblems);
+        Assert.Equal(4, splits.Select(s => s.Right.RangeId).Append(1ul).Distinct().Count());
+
+        var ranges = await WaitForRangesAsync(c, 4);
+        Assert.Equal(["", "k1", "k2", "k3-0005"], ranges.Select(r => r.Range.StartKey.ToStringUtf8()));
+        await VerifyAllAsync(c, acked);
+
+        // Every node down, every node up: both halves of every split come back from their persisted descriptors.
+        for (var i = 0; i < 3; i++)
+        {
+            await c.StopNodeAsync(i);
+        }
+
+        await c.StartAsync();
+        var restarted = await WaitForRangesAsync(c, 4);
+        Assert.Equal(ranges.Select(r => (r.Range.RangeId, r.Range.Epoch.Version)), restarted.Select(r => (r.Range.RangeId, r.Range.Epoch.Version)));
+        await VerifyAllAsync(c, acked);
+        await using var fresh = KvClient.Connect(c.Addresses);
+        await fresh.PutAsync("k3-9999"u8.ToArray(), "after-restart"u8.ToArray());
+        Assert.Equal("after-restart"u8.ToArray(), await fresh.GetAsync("k3-9999"u8.ToArray()));
+    }
+
+    [Fact]
+    public async Task A_client_with_a_stale_route_re_routes_from_the_EpochNotMatch_hint()
+    {
+        await using var c = await StartBootstrappedAsync();
+        await using var stale = KvClient.Connect(c.Addresses);
+        await using var admin = KvClient.Connect(c.Addresses);
+        await stale.PutAsync("a"u8.ToArray(), "1"u8.ToArray()); // caches range 1 as the whole key space
+        var before = await c.WaitForRangeLeaderAsync(1);
+
+        var split = await admin.SplitRangeAsync("m"u8.ToArray());
+
+        // The left half's leader answers the old epoch with both halves.
+        var leftLeader = await WaitForLeaderAddressAsync(c, 1, split.Left.Epoch.Version);
+        var error = (await c.Channel(leftLeader).UnaryAsync(RawKvContract.Put, new RawPutRequest
+        {
+            Context = new RangeContext { RangeId = 1, Epoch = before.Range.Epoch },
+            Key = B("z"),
+            Value = B("x"),
+        })).Error;
+        Assert.NotNull(error?.EpochNotMatch);
+        Assert.Equal([split.Left.RangeId, split.Right.RangeId], error.EpochNotMatch.Current.Select(d => d.RangeId));
+        Assert.Equal(B("m"), error.EpochNotMatch.Current[0].EndKey);
+        Assert.Equal(B("m"), error.EpochNotMatch.Current[1].StartKey);
+
+        // The stale client writes on both sides of the boundary and reads back.
+        await stale.PutAsync("z"u8.ToArray(), "2"u8.ToArray());
+        await stale.PutAsync("b"u8.ToArray(), "3"u8.ToArray());
+        Assert.Equal("2"u8.ToArray(), await admin.GetAsync("z"u8.ToArray()));
+        Assert.Equal("3"u8.ToArray(), await admin.GetAsync("b"u8.ToArray()));
+        var all = await stale.ScanAsync(ReadOnlyMemory<byte>.Empty, ReadOnlyMemory<byte>.Empty, 0, reverse: false);
+        Assert.Equal(["a", "b", "z"], all.Select(p => p.Key.ToStringUtf8()));
+    }
+
+    [Fact]
+    public async Task A_steady_load_over_a_small_size_threshold_splits_a_chain_of_ranges_and_keeps_every_key()
+    {
+        await using var c = await StartBootstrappedAsync((_, cfg) => cfg with { RangeSplitSizeMb = 1, RangeSplitCheckIntervalMs = 200 });
+        await using var client = KvClient.Connect(c.Addresses);
+        var value = new byte[1024];
+        Random.Shared.NextBytes(value);
+        var written = new List<string>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        Google.Protobuf.Collections.RepeatedField<RangeInfo> ranges = [];
+        for (var i = 0; ranges.Count < 3; i++)
+        {
+            // Ascending keys, as a log or a time series writes them: the last range keeps growing.
+            var key = $"t{i:D6}";
+            await client.PutAsync(Encoding.UTF8.GetBytes(key), value);
+            written.Add(key);
+            if (i % 200 == 0)
+            {
+                ranges = (await c.PlacementAsync(PlacementContract.ScanRanges, new ScanRangesRequest { Header = new() }, x => x.Header)).Ranges;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"only {ranges.Count} ranges after {written.Count} KiB written");
+        }
+
+        Assert.True(written.Count >= 1500, $"3 ranges after only {written.Count} KiB: the 1 MiB threshold was not respected");
+        var all = await client.ScanAsync(ReadOnlyMemory<byte>.Empty, ReadOnlyMemory<byte>.Empty, 0, reverse: false);
+        Assert.Equal(written, all.Select(p => p.Key.ToStringUtf8()));
+        foreach (var key in written.Where((_, i) => i % 97 == 0))
+        {
+            Assert.Equal(value, await client.GetAsync(Encoding.UTF8.GetBytes(key)));
+        }
+    }
+
+    [Fact]
+    public async Task A_hot_range_splits_at_a_key_sampled_from_its_requests()
+    {
+        await using var c = await StartBootstrappedAsync((_, cfg) => cfg with { RangeSplitQps = 50, RangeSplitCheckIntervalMs = 500 });
+        await using var client = KvClient.Connect(c.Addresses);
+        for (var i = 0; i < 20; i++)
+        {
+            await client.PutAsync(Encoding.UTF8.GetBytes($"h{i:D2}"), "v"u8.ToArray());
+        }
+
+        var deadline = DateTime.UtcNow + Deadline;
+        Google.Protobuf.Collections.RepeatedField<RangeInfo> ranges = [];
+        for (var i = 0; ranges.Count < 2; i++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, 20).Select(k => client.GetAsync(Encoding.UTF8.GetBytes($"h{k:D2}"))));
+            if (i % 10 == 0)
+            {
+                ranges = (await c.PlacementAsync(PlacementContract.ScanRanges, new ScanRangesRequest { Header = new() }, x => x.Header)).Ranges;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the hot range was never split");
+        }
+
+        // The split key came from the requests: strictly between the hot keys' bounds.
+        var boundary = ranges[1].Range.StartKey.ToStringUtf8();
+        Assert.InRange(string.CompareOrdinal(boundary, "h00"), 1, int.MaxValue);
+        Assert.InRange(string.CompareOrdinal(boundary, "h19"), int.MinValue, 0);
+        for (var k = 0; k < 20; k++)
+        {
+            Assert.Equal("v"u8.ToArray(), await client.GetAsync(Encoding.UTF8.GetBytes($"h{k:D2}")));
+        }
+    }
+
+    [Fact]
+    public async Task A_replica_that_missed_the_split_creates_the_right_half_when_it_applies_it_and_catches_up_from_the_log()
+    {
+        await using var c = await StartBootstrappedAsync();
+        await using var client = KvClient.Connect(c.Addresses, new KvClientOptions { RequestTimeout = Deadline });
+        await client.PutAsync("a"u8.ToArray(), "0"u8.ToArray());
+
+        // 1. Node 3 is down while the range splits and both halves take writes.
+        await c.StopNodeAsync(2);
+        var split = await client.SplitRangeAsync("m"u8.ToArray());
+        await client.PutAsync("x"u8.ToArray(), "right"u8.ToArray());
+        await client.PutAsync("b"u8.ToArray(), "left"u8.ToArray());
+
+        // 2. It comes back with the unsplit range; the right half's leader contacts it before its
+        //    left half has applied the split (those messages are dropped: no empty right replica).
+        await c.StartNodeAsync(2);
+
+        // 3. Node 1 goes: both halves now need node 3's vote, so they serve only if node 3 applied
+        //    the split, created the right half from it and caught up on the right's log.
+        await c.StopNodeAsync(0);
+        Assert.Equal("right"u8.ToArray(), await client.GetAsync("x"u8.ToArray()));
+        Assert.Equal("left"u8.ToArray(), await client.GetAsync("b"u8.ToArray()));
+        await client.PutAsync("y"u8.ToArray(), "after"u8.ToArray());
+        var all = await client.ScanAsync(ReadOnlyMemory<byte>.Empty, ReadOnlyMemory<byte>.Empty, 0, reverse: false);
+        Assert.Equal(["a", "b", "x", "y"], all.Select(p => p.Key.ToStringUtf8()));
+        Assert.Equal(split.Right.RangeId, (await client.ListRangesAsync())[^1].Range.RangeId);
+    }
+
+    private static async Task<string> WaitForLeaderAddressAsync(InProcessCluster c, ulong rangeId, ulong version)
+    {
+        var deadline = DateTime.UtcNow + Deadline;
+        while (true)
+        {
+            var info = await c.WaitForRangeLeaderAsync(rangeId);
+            if (info.Range.Epoch.Version >= version)
+            {
+                return info.LeaderAddress;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"placement never showed range {rangeId} at version {version}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    private static async Task VerifyAllAsync(InProcessCluster c, ConcurrentDictionary<string, string> acked)
+    {
+        await using var reader = KvClient.Connect(c.Addresses);
+        foreach (var (k, v) in acked)
+        {
+            Assert.Equal(v, Encoding.UTF8.GetString(await reader.GetAsync(Encoding.UTF8.GetBytes(k)) ?? []));
+        }
+
+        var scanned = await reader.ScanAsync("k"u8.ToArray(), "l"u8.ToArray(), 0, reverse: false);
+        var keys = scanned.Select(p => p.Key.ToStringUtf8()).ToList();
+        Assert.Equal(keys.Count, keys.Distinct(StringComparer.Ordinal).Count());
+        Assert.Superset(acked.Keys.ToHashSet(StringComparer.Ordinal), keys.ToHashSet(StringComparer.Ordinal));
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Deadline;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"timed out waiting until {what}");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+}
