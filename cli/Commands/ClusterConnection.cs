@@ -108,6 +108,7 @@ internal static class ClusterConnection
         KvErrorKind.Unavailable => ExitCodes.Unavailable,
         KvErrorKind.NotFound => ExitCodes.NotFound,
         KvErrorKind.InvalidArgument => ExitCodes.Usage,
+        KvErrorKind.Refused => ExitCodes.RefusedUnsafe,
         _ => ExitCodes.Failed,
     };
 }

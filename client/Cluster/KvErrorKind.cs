@@ -20,4 +20,10 @@ public enum KvErrorKind
 
     /// <summary>The endpoints belong to a different cluster than the one this client first talked to.</summary>
     ClusterIdMismatch = 5,
+
+    /// <summary>
+    /// The server refused a well-formed request as unsafe or impossible in the cluster's current
+    /// state (removing the last voter, a range mid-change, a store that is not Up); nothing changed.
+    /// </summary>
+    Refused = 6,
 }

@@ -139,8 +139,10 @@ internal sealed class Operation
         CancellationToken.ThrowIfCancellationRequested();
         return e.StatusCode switch
         {
-            StatusCode.InvalidArgument or StatusCode.OutOfRange or StatusCode.ResourceExhausted or StatusCode.FailedPrecondition =>
+            StatusCode.InvalidArgument or StatusCode.OutOfRange or StatusCode.ResourceExhausted =>
                 new KvException(KvErrorKind.InvalidArgument, $"{address} refused the request to {What}: {e.Status.Detail}", e),
+            StatusCode.FailedPrecondition =>
+                new KvException(KvErrorKind.Refused, $"{address} refused the request to {What} in the cluster's current state: {e.Status.Detail}", e),
             StatusCode.NotFound => new KvException(KvErrorKind.NotFound, $"{address}: {e.Status.Detail}", e),
             StatusCode.Unimplemented => new KvException(KvErrorKind.Internal, $"{address} does not serve the request to {What} ({e.Status.Detail}); is it a kv-node of a compatible version?", e),
             _ => new KvException(KvErrorKind.Internal, $"{address} failed the request to {What}: {e.Status.StatusCode}: {e.Status.Detail}", e),

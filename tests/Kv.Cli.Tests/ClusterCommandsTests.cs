@@ -122,6 +122,7 @@ public sealed class ClusterCommandsTests : IDisposable
         Assert.Equal(ExitCodes.Unavailable, ClusterConnection.ExitCodeOf(KvErrorKind.Unavailable));
         Assert.Equal(ExitCodes.NotFound, ClusterConnection.ExitCodeOf(KvErrorKind.NotFound));
         Assert.Equal(ExitCodes.Usage, ClusterConnection.ExitCodeOf(KvErrorKind.InvalidArgument));
+        Assert.Equal(ExitCodes.RefusedUnsafe, ClusterConnection.ExitCodeOf(KvErrorKind.Refused));
         Assert.Equal(ExitCodes.Failed, ClusterConnection.ExitCodeOf(KvErrorKind.NotBootstrapped));
         Assert.Equal(ExitCodes.Failed, ClusterConnection.ExitCodeOf(KvErrorKind.Internal));
     }

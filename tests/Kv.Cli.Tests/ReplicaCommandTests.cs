@@ -77,7 +77,7 @@ public sealed class ReplicaCommandTests : IDisposable
         string[] at = ["--endpoint", node.Address, "--context", Path.Combine(_dir, "absent.json")];
 
         var refused = Run(["replica", "remove", "--range", "1", "--store", "1", .. at]);
-        Assert.Equal(ExitCodes.Usage, refused.Code);
+        Assert.Equal(ExitCodes.RefusedUnsafe, refused.Code);
         Assert.Contains("last voter", refused.Stderr, StringComparison.Ordinal);
         Assert.Empty(refused.Stdout);
 

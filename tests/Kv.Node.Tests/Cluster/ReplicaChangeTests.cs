@@ -63,7 +63,7 @@ public sealed class ReplicaChangeTests
 
         // 3. The last voter stays: refused with the reason, nothing changes, writes go on.
         var last = await Assert.ThrowsAsync<KvException>(() => client.RemoveReplicaAsync(1, survivor.StoreId));
-        Assert.Equal(KvErrorKind.InvalidArgument, last.Kind);
+        Assert.Equal(KvErrorKind.Refused, last.Kind);
         Assert.Contains("last voter", last.Message, StringComparison.Ordinal);
         Assert.Equal(after, DescriptorOn(c, NodeOf(survivor.StoreId)));
         await client.PutAsync("k2"u8.ToArray(), "v2"u8.ToArray());
@@ -83,10 +83,12 @@ public sealed class ReplicaChangeTests
         await using var client = KvClient.Connect(c.Addresses.Take(3).ToArray());
         var before = DescriptorOn(c, leaderNode)!;
 
-        async Task RefusedAsync(Func<Task> call, string reason)
+        // Malformed requests are InvalidArgument (kvctl exit 2); well-formed ones the cluster's
+        // state makes unsafe are Refused (FAILED_PRECONDITION, kvctl exit 3).
+        async Task RefusedAsync(Func<Task> call, string reason, KvErrorKind kind = KvErrorKind.Refused)
         {
             var e = await Assert.ThrowsAsync<KvException>(call);
-            Assert.Equal(KvErrorKind.InvalidArgument, e.Kind);
+            Assert.Equal(kind, e.Kind);
             Assert.Contains(reason, e.Message, StringComparison.Ordinal);
         }
 
@@ -94,13 +96,13 @@ public sealed class ReplicaChangeTests
         // a store without a replica.
         await RefusedAsync(() => client.AddReplicaAsync(1, info.Leader.StoreId % 3 + 1, TimeSpan.FromSeconds(20)), "already holds replica");
         await RefusedAsync(() => client.AddReplicaAsync(1, 4242, TimeSpan.FromSeconds(20)), "store 4242 is not known to placement");
-        await RefusedAsync(() => client.MoveReplicaAsync(1, 2, 2, TimeSpan.FromSeconds(20)), "two different stores");
-        await RefusedAsync(() => client.MoveReplicaAsync(1, fourth, 4244, TimeSpan.FromSeconds(20)), $"no replica on store {fourth}");
+        await RefusedAsync(() => client.MoveReplicaAsync(1, 2, 2, TimeSpan.FromSeconds(20)), "two different stores", KvErrorKind.InvalidArgument);
+        await RefusedAsync(() => client.MoveReplicaAsync(1, fourth, 4244, TimeSpan.FromSeconds(20)), $"no replica on store {fourth}", KvErrorKind.InvalidArgument);
 
         // A move whose source holds nothing and whose target already holds a voter is the state a
         // finished move leaves: it is answered with the range as it is, and changes nothing.
         Assert.Equal(before, await client.MoveReplicaAsync(1, fourth, 1, TimeSpan.FromSeconds(20)));
-        await RefusedAsync(() => client.RemoveReplicaAsync(1, fourth, TimeSpan.FromSeconds(20)), $"no replica on store {fourth}");
+        await RefusedAsync(() => client.RemoveReplicaAsync(1, fourth, TimeSpan.FromSeconds(20)), $"no replica on store {fourth}", KvErrorKind.InvalidArgument);
 
         // A Down store: neither added to nor moved to.
         await c.StopNodeAsync(3);

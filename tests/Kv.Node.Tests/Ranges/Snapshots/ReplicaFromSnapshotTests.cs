@@ -21,16 +21,16 @@ namespace Kv.Node.Tests.Ranges.Snapshots;
 /// </summary>
 public sealed class ReplicaFromSnapshotTests
 {
+    /// <summary>Range 10 before the change: member 1 on store 1, its only voter.</summary>
     private static readonly RangeDescriptor Range = new()
     {
         RangeId = 10,
-        Epoch = new RangeEpoch { ConfVer = 2, Version = 1 },
-        Replicas =
-        {
-            new ReplicaDescriptor { ReplicaId = 1, StoreId = 1, Role = ReplicaRole.Voter },
-            new ReplicaDescriptor { ReplicaId = 2, StoreId = 2, Role = ReplicaRole.Learner },
-        },
+        Epoch = new RangeEpoch { ConfVer = 1, Version = 1 },
+        Replicas = { new ReplicaDescriptor { ReplicaId = 1, StoreId = 1, Role = ReplicaRole.Voter } },
     };
+
+    /// <summary>The learner the change adds: member 2 on store 2.</summary>
+    private static readonly ReplicaDescriptor Learner = new() { ReplicaId = 2, StoreId = 2, Role = ReplicaRole.Learner };
 
     [Fact]
     public async Task A_learner_on_a_store_without_the_range_is_created_by_the_leaders_append_and_filled_by_a_snapshot()
@@ -47,21 +47,29 @@ public sealed class ReplicaFromSnapshotTests
         await WaitAsync(async () => (await leader.Store.StatusAsync()).Any(g => g.GroupId == 10 && g.IsLeader), "range 10 elected no leader");
         for (var i = 0; i < 60; i++)
         {
-            await PutAsync(leader.Store, i);
+            await PutAsync(leader.Store, replica, i);
         }
 
         Assert.True(leader.Store.Compactions > 0);
         Assert.False(await learner.Store.HasGroupAsync(10));
 
-        await leader.Store.ProposeConfChangeAsync(10, ConfChange.Single(ConfChangeType.AddLearnerNode, 2));
+        // The change names the learner's store in its context; at apply the descriptor gains it (conf_ver + 1).
+        await leader.Store.ProposeConfChangeAsync(10, ConfChange.Single(ConfChangeType.AddLearnerNode, 2) with
+        {
+            Context = new ReplicaChange { ExpectedConfVer = 1, Replicas = { Learner } }.ToByteArray(),
+        });
         await WaitAsync(() => Task.FromResult(learner.Store.SnapshotsInstalled == 1 && learner.Ranges.Contains(10)), "the learner was not created from a snapshot");
-        Assert.Equal(Range, learner.Ranges.Get(10)!.Descriptor);
+        var withLearner = Range.Clone();
+        withLearner.Epoch = new RangeEpoch { ConfVer = 2, Version = 1 };
+        withLearner.Replicas.Add(Learner);
+        Assert.Equal(withLearner, replica.Descriptor);
+        Assert.Equal(withLearner, learner.Ranges.Get(10)!.Descriptor);
         Assert.True(leader.Snapshots.Sent >= 1);
 
         // After the snapshot it follows the log.
         for (var i = 60; i < 70; i++)
         {
-            await PutAsync(leader.Store, i);
+            await PutAsync(leader.Store, replica, i);
         }
 
         await WaitAsync(() => Task.FromResult(learner.Engine.Get(ColumnFamily.Default, Keys.Data(Key(69))) is not null), "the learner did not follow the log after its snapshot");
@@ -73,10 +81,10 @@ public sealed class ReplicaFromSnapshotTests
 
     private static byte[] Key(int i) => System.Text.Encoding.UTF8.GetBytes($"k{i:D3}");
 
-    private static async Task PutAsync(Store store, int i)
+    private static async Task PutAsync(Store store, RangeReplica replica, int i)
     {
         var id = (ulong)(1000 + i);
-        var command = new RangeCommand { ProposalId = id, Epoch = Range.Epoch, RawPut = new RawPutCommand { Key = ByteString.CopyFrom(Key(i)), Value = ByteString.CopyFromUtf8($"v{i}") } };
+        var command = new RangeCommand { ProposalId = id, Epoch = replica.Descriptor.Epoch, RawPut = new RawPutCommand { Key = ByteString.CopyFrom(Key(i)), Value = ByteString.CopyFromUtf8($"v{i}") } };
         var result = await store.ProposeAsync(10, id, command.ToByteArray()).WaitAsync(TimeSpan.FromSeconds(20));
         Assert.Null(result);
     }
