@@ -132,6 +132,8 @@ public sealed class SnapshotCatchUpTests
         await c.StartNodeAsync(follower);
         var node = c.Hosts[follower]!;
         await WaitAsync(() => node.Store!.SnapshotsInstalled >= 1, "the restarted follower never installed a snapshot");
+        // The sender counts a transfer once the receiver's answer reaches it, which can be after the install.
+        await WaitAsync(() => c.Hosts.Any(h => h is not null && h.Snapshots!.Sent >= 1), "no store counted the snapshot as sent");
         var sender = c.Hosts.Single(h => h is not null && h.Snapshots!.Sent >= 1)!;
         Assert.Contains(sender.Snapshots!.ResumePoints, p => p.FileIndex == 0 && p.Offset == 2048);
         Assert.True(await node.Store!.FirstIndexAsync(1) > Threshold, "the follower's log should start after the snapshot");

@@ -64,7 +64,8 @@ public sealed class ReplicaFromSnapshotTests
         withLearner.Replicas.Add(Learner);
         Assert.Equal(withLearner, replica.Descriptor);
         Assert.Equal(withLearner, learner.Ranges.Get(10)!.Descriptor);
-        Assert.True(leader.Snapshots.Sent >= 1);
+        // The sender counts a transfer once the receiver's answer reaches it, which can be after the install.
+        await WaitAsync(() => Task.FromResult(leader.Snapshots.Sent >= 1), "the leader never counted the snapshot as sent");
 
         // After the snapshot it follows the log.
         for (var i = 60; i < 70; i++)
