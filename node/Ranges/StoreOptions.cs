@@ -28,6 +28,6 @@ internal sealed record StoreOptions
     /// </summary>
     public ulong RaftLogMaxLagEntries { get; init; }
 
-    /// <summary>Snapshots this store sends and receives at once (one limit for both); more are refused and retried.</summary>
+    /// <summary>Snapshots this store sends at once, and separately receives at once (one limit each, this number); more are refused and retried.</summary>
     public int MaxConcurrentSnapshots { get; init; } = 4;
 }
