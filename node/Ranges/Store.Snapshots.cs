@@ -450,6 +450,13 @@ internal sealed partial class Store
             return;
         }
 
+        // When this store became the group's leader (for the delay below): noted on every apply,
+        // so the first apply of a new term (its empty entry) marks the election.
+        if (g.Node.Role == RaftRole.Leader && (!leaderSince.TryGetValue(g.GroupId, out var since) || since.Term != g.Node.Term))
+        {
+            leaderSince[g.GroupId] = (g.Node.Term, ticks);
+        }
+
         var first = g.Storage.FirstIndex();
         var threshold = Math.Max(1, options.RaftLogCompactThreshold);
         if (g.Applied < first || g.Applied - first < threshold)
@@ -466,13 +473,8 @@ internal sealed partial class Store
             // means "do not compact this round". After that window (a live follower has answered
             // a heartbeat by then) a Match still 0 is a follower down or far behind: it must not
             // block compaction forever, and is skipped like any follower beyond the lag bound.
-            if (!leaderSince.TryGetValue(g.GroupId, out var since) || since.Term != g.Node.Term)
-            {
-                since = (g.Node.Term, ticks);
-                leaderSince[g.GroupId] = since;
-            }
-
-            var young = ticks - since.Tick < Math.Max(1, options.ElectionTicks) * 2L;
+            var delay = options.NewLeaderCompactionDelayTicks > 0 ? options.NewLeaderCompactionDelayTicks : Math.Max(1, options.ElectionTicks) * 2L;
+            var young = ticks - leaderSince[g.GroupId].Tick < delay;
             var maxLag = options.RaftLogMaxLagEntries > 0 ? options.RaftLogMaxLagEntries : threshold;
             var bound = g.Applied > maxLag ? g.Applied - maxLag : 0;
             foreach (var (id, pr) in g.Node.Core.Tracker.Progress)
