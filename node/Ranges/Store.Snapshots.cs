@@ -23,8 +23,11 @@ namespace Kv.Node.Ranges;
 /// compacted prefix, and the follower answers with the index it installed.
 ///
 /// Receiving (follower): <see cref="InstallSnapshotAsync"/> (called once the files are staged
-/// and verified) creates the replica if absent and steps a MsgSnap with the files' metadata into
-/// the group. If the core takes it, the same driver iteration's round finds Ready.Snapshot and
+/// and verified) checks everything the install relies on (a valid span; the staged files present,
+/// complete and covering exactly the descriptor's data span; no overlap with a local range or a
+/// snapshot being installed this round), because once the core takes the snapshot a failed
+/// install stops the store; then it creates the replica if absent and steps a MsgSnap with the
+/// files' metadata into the group. If the core takes it, the same driver iteration's round finds Ready.Snapshot and
 /// (<see cref="InstallReadySnapshot"/>), in this order:
 ///  1. ingests the staged files (RocksDB's atomic ingest per column family; the raw-KV span is
 ///     one family), replacing the range's data span. The files are hard-linked, not copied, so

@@ -161,6 +161,11 @@ internal sealed partial class SnapshotService(Store store, string directory, Sna
                 // run: without this the slot would refuse the range's snapshots until a restart.
                 _ = install.ContinueWith(_ => Finish(), CancellationToken.None, TaskContinuationOptions.NotOnRanToCompletion, TaskScheduler.Default);
                 var (accepted, reason) = await install.WaitAsync(ct).ConfigureAwait(false);
+                if (!accepted)
+                {
+                    LogNotTaken(header.FromStore, header.GroupId, reason);
+                }
+
                 return new SnapshotSendResult { ResumePoint = receiver.IsComplete ? receiver.ResumePoint : new SnapshotResumePoint(), Accepted = accepted, Message = reason };
             }
             finally
@@ -247,6 +252,9 @@ internal sealed partial class SnapshotService(Store store, string directory, Sna
         /// <summary>Handed to the store and not yet installed or refused: no call may touch the receiver.</summary>
         public volatile bool Installing;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "snapshot from store {FromStore} for range {RangeId} not taken by the store: {Reason}")]
+    private partial void LogNotTaken(ulong fromStore, ulong rangeId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "snapshot from store {FromStore} for range {RangeId} refused before install: {Reason}")]
     private partial void LogNotInstallable(ulong fromStore, ulong rangeId, string reason);
