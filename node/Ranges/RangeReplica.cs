@@ -211,12 +211,19 @@ internal sealed class RangeReplica : IGroupStateMachine
     /// <summary>
     /// Stages the deletion of this replica's descriptor and of the range's data on this store:
     /// exactly [start, end) of the current descriptor (the default column family is shared by all
-    /// ranges of the store, keyed by user key).
+    /// ranges of the store, keyed by user key). An uninitialized replica (created for a range it
+    /// has no snapshot of yet: no replicas, no span, conf_ver 0) owns no data: its descriptor's
+    /// empty span would read as [-inf, +inf) and wipe every range of the store, so it deletes nothing.
     /// </summary>
     public void StageDestroy(WriteBatch batch)
     {
         var d = Descriptor;
         batch.Delete(ColumnFamily.Meta, Keys.RangeDescriptor(d.RangeId));
+        if (d.Replicas.Count == 0)
+        {
+            return; // uninitialized: no data of its own (see above)
+        }
+
         batch.DeleteRange(ColumnFamily.Default, Keys.Data(d.StartKey.Span), d.EndKey.IsEmpty ? Keys.DataEnd : Keys.Data(d.EndKey.Span));
     }
 

@@ -23,8 +23,11 @@ namespace Kv.Node.Ranges;
 /// compacted prefix, and the follower answers with the index it installed.
 ///
 /// Receiving (follower): <see cref="InstallSnapshotAsync"/> (called once the files are staged
-/// and verified) creates the replica if absent and steps a MsgSnap with the files' metadata into
-/// the group. If the core takes it, the same driver iteration's round finds Ready.Snapshot and
+/// and verified) checks everything the install relies on (a valid span; the staged files present,
+/// complete and covering exactly the descriptor's data span; no overlap with a local range or a
+/// snapshot being installed this round), because once the core takes the snapshot a failed
+/// install stops the store; then it creates the replica if absent and steps a MsgSnap with the
+/// files' metadata into the group. If the core takes it, the same driver iteration's round finds Ready.Snapshot and
 /// (<see cref="InstallReadySnapshot"/>), in this order:
 ///  1. ingests the staged files (RocksDB's atomic ingest per column family; the raw-KV span is
 ///     one family), replacing the range's data span. The files are hard-linked, not copied, so
@@ -71,6 +74,9 @@ internal sealed partial class Store
     /// <summary>Groups that installed a snapshot in the current round (finished after the write).</summary>
     private readonly List<(RaftGroup Group, PendingInstall Install, bool IsNew)> installedThisRound = [];
 
+    /// <summary>Range groups led here: the term and the store tick at which this store first saw itself leader in it (MaybeCompact).</summary>
+    private readonly Dictionary<ulong, (ulong Term, long Tick)> leaderSince = [];
+
     private long snapshotsInstalled;
     private long snapshotsHandedOut;
     private long compactions;
@@ -92,6 +98,9 @@ internal sealed partial class Store
 
     /// <summary>Test hook: runs on the driver thread right after a snapshot's files were ingested, before the round's write.</summary>
     internal Action<ulong>? AfterSnapshotIngest { get; set; }
+
+    /// <summary>Test hook: runs on the driver thread when a received snapshot is handed to the store, before any check (a throw here is a failed install).</summary>
+    internal Action<ulong>? BeforeSnapshotStep { get; set; }
 
     /// <summary>Whether the group is open here and holds no data yet (callable from any thread; answers on the driver).</summary>
     public Task<bool> IsUninitializedAsync(ulong groupId) => InvokeAsync(() => uninitialized.ContainsKey(groupId));
@@ -217,7 +226,19 @@ internal sealed partial class Store
     public Task<(bool Accepted, string Message)> InstallSnapshotAsync(ulong fromStore, Message snapMessage, SnapshotManifest manifest, SnapshotReceiver receiver, Action done) =>
         InvokeAsync(() =>
         {
-            var outcome = StepSnapshot(fromStore, snapMessage, manifest, receiver, done);
+            (bool Accepted, string Message) outcome;
+            try
+            {
+                outcome = StepSnapshot(fromStore, snapMessage, manifest, receiver, done);
+            }
+            catch
+            {
+                // done must run exactly once whatever happens: the caller's slot stays marked
+                // "installing" (refusing every later snapshot of the range) until it does.
+                done();
+                throw;
+            }
+
             if (!outcome.Accepted)
             {
                 done();
@@ -228,11 +249,24 @@ internal sealed partial class Store
 
     private (bool Accepted, string Message) StepSnapshot(ulong fromStore, Message m, SnapshotManifest manifest, SnapshotReceiver receiver, Action done)
     {
+        BeforeSnapshotStep?.Invoke(manifest.RangeId);
         var d = manifest.RangeDescriptor;
         var groupId = manifest.RangeId;
         if (groupId == PlacementGroupId || d is null || d.RangeId != groupId)
         {
             return (false, $"a snapshot of group {groupId} is not a range's");
+        }
+
+        // Everything InstallReadySnapshot relies on is checked here, BEFORE the core takes the
+        // snapshot: once it has, a failed install stops the store (a peer could crash us).
+        if (!d.EndKey.IsEmpty && d.StartKey.Span.SequenceCompareTo(d.EndKey.Span) >= 0)
+        {
+            return (false, $"range {groupId}'s descriptor has an empty or inverted span [{RangeBounds.Describe(d.StartKey)}, {RangeBounds.Describe(d.EndKey)}); nothing was installed. The sender must cut the snapshot from a valid descriptor.");
+        }
+
+        if (receiver.WhyNotIngestable([KeySpan.RawData(d)], checksums: false) is { } notIngestable)
+        {
+            return (false, $"range {groupId}'s snapshot cannot be installed: {notIngestable}; nothing was installed. Send a snapshot cut for this descriptor.");
         }
 
         if (m.Snapshot is not { } snap || snap.Index != manifest.Index || snap.Term != manifest.Term)
@@ -254,6 +288,25 @@ internal sealed partial class Store
                 {
                     return (false, $"range {groupId}'s span overlaps local range {other.RangeId} (a split not applied here yet); retry later");
                 }
+            }
+        }
+
+        // Snapshots accepted earlier in this round are registered in Ranges only after the
+        // round's write (FinishInstalls): check their descriptors too, or two overlapping
+        // snapshots could both be installed, the second ingest wiping the first's data.
+        foreach (var (otherId, other) in pendingInstalls)
+        {
+            if (otherId != groupId && Overlaps(d, other.Manifest.RangeDescriptor))
+            {
+                return (false, $"range {groupId}'s span overlaps range {otherId}, whose snapshot is being installed here; retry later");
+            }
+        }
+
+        foreach (var (other, install, _) in installedThisRound)
+        {
+            if (other.GroupId != groupId && Overlaps(d, install.Manifest.RangeDescriptor))
+            {
+                return (false, $"range {groupId}'s span overlaps range {other.GroupId}, whose snapshot is being installed here; retry later");
             }
         }
 
@@ -303,6 +356,11 @@ internal sealed partial class Store
         pendingInstalls.Add(groupId, new PendingInstall(receiver, manifest, done));
         return (true, $"range {groupId} takes the snapshot at index {snap.Index}");
     }
+
+    /// <summary>Whether the spans [start, end) of two descriptors (empty end: to the end of the key space) share a key.</summary>
+    private static bool Overlaps(RangeDescriptor a, RangeDescriptor b) =>
+        (b.EndKey.IsEmpty || a.StartKey.Span.SequenceCompareTo(b.EndKey.Span) < 0)
+        && (a.EndKey.IsEmpty || b.StartKey.Span.SequenceCompareTo(a.EndKey.Span) < 0);
 
     /// <summary>Round, step 2, for a Ready with a snapshot: ingest and stage (contract in the class comment).</summary>
     private void InstallReadySnapshot(RaftGroup g, Snapshot snap, WriteBatch batch)
@@ -395,6 +453,13 @@ internal sealed partial class Store
             return;
         }
 
+        // When this store became the group's leader (for the delay below): noted on every apply,
+        // so the first apply of a new term (its empty entry) marks the election.
+        if (g.Node.Role == RaftRole.Leader && (!leaderSince.TryGetValue(g.GroupId, out var since) || since.Term != g.Node.Term))
+        {
+            leaderSince[g.GroupId] = (g.Node.Term, ticks);
+        }
+
         var first = g.Storage.FirstIndex();
         var threshold = Math.Max(1, options.RaftLogCompactThreshold);
         if (g.Applied < first || g.Applied - first < threshold)
@@ -405,10 +470,23 @@ internal sealed partial class Store
         var target = g.Applied;
         if (g.Node.Role == RaftRole.Leader)
         {
+            // Right after an election every follower's Match is 0 (unknown, not "nothing"): the
+            // bound below would skip them all and compact to applied, forcing snapshots on
+            // followers only slightly behind. So while the leadership is young, an unknown Match
+            // means "do not compact this round". After that window (a live follower has answered
+            // a heartbeat by then) a Match still 0 is a follower down or far behind: it must not
+            // block compaction forever, and is skipped like any follower beyond the lag bound.
+            var delay = options.NewLeaderCompactionDelayTicks > 0 ? options.NewLeaderCompactionDelayTicks : Math.Max(1, options.ElectionTicks) * 2L;
+            var young = ticks - leaderSince[g.GroupId].Tick < delay;
             var maxLag = options.RaftLogMaxLagEntries > 0 ? options.RaftLogMaxLagEntries : threshold;
             var bound = g.Applied > maxLag ? g.Applied - maxLag : 0;
             foreach (var (id, pr) in g.Node.Core.Tracker.Progress)
             {
+                if (young && id != g.Node.Id && pr.Match == 0)
+                {
+                    return;
+                }
+
                 if (id != g.Node.Id && pr.Match >= bound && pr.Match < target)
                 {
                     target = pr.Match;

@@ -425,12 +425,15 @@ internal sealed partial class Store : IDisposable
     /// <summary>
     /// Destroys a group on this store (a stale replica: its range no longer lists this store) in
     /// one synced write: its Raft state, and what the machine owns (<see cref="IGroupStateMachine.StageDestroy"/>).
-    /// Its waiters fail. shouldDestroy runs on the driver thread first; false leaves it alone.
+    /// Its waiters fail. shouldDestroy runs on the driver thread first; false leaves it alone, and
+    /// so does an uninitialized group (no descriptor yet).
     /// Completes with whether the group was destroyed.
     /// </summary>
     public Task<bool> DestroyGroupAsync(ulong groupId, Func<RaftGroup, bool> shouldDestroy) => InvokeAsync(() =>
     {
-        if (groupId == 0 || !groups.TryGetValue(groupId, out var g) || !shouldDestroy(g))
+        // An uninitialized replica (waiting for its first snapshot) is never destroyed this way:
+        // it has no span of its own to judge staleness by, and its hard state (a vote) must survive.
+        if (groupId == 0 || !groups.TryGetValue(groupId, out var g) || uninitialized.ContainsKey(groupId) || !shouldDestroy(g))
         {
             return false;
         }
@@ -455,6 +458,7 @@ internal sealed partial class Store : IDisposable
     {
         groups.Remove(g.GroupId);
         uninitialized.Remove(g.GroupId);
+        leaderSince.Remove(g.GroupId);
         if (pendingInstalls.Remove(g.GroupId, out var install))
         {
             install.Done();

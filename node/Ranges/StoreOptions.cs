@@ -28,6 +28,13 @@ internal sealed record StoreOptions
     /// </summary>
     public ulong RaftLogMaxLagEntries { get; init; }
 
-    /// <summary>Snapshots this store sends and receives at once (one limit for both); more are refused and retried.</summary>
+    /// <summary>
+    /// For this many ticks after becoming leader, a follower whose match index is still 0 (not
+    /// known yet, as for every follower right after an election) stops the leader compacting;
+    /// after that it counts as far behind. Defaults to twice ElectionTicks when 0.
+    /// </summary>
+    public int NewLeaderCompactionDelayTicks { get; init; }
+
+    /// <summary>Snapshots this store sends at once, and separately receives at once (one limit each, this number); more are refused and retried.</summary>
     public int MaxConcurrentSnapshots { get; init; } = 4;
 }

@@ -235,6 +235,54 @@ internal sealed class SnapshotReceiver
     }
 
     /// <summary>
+    /// Why <see cref="Ingest"/> with these spans would refuse the staged snapshot, or null if it
+    /// would not: complete, the spans equal the manifest's, every file present with its manifest
+    /// size, and (with <paramref name="checksums"/>, which reads every file: not on a driver
+    /// thread) its CRC-32C. Changes nothing. Lets a caller for whom a failed Ingest is fatal
+    /// (the Store, once Raft took the snapshot) refuse the snapshot before committing to it.
+    /// </summary>
+    public string? WhyNotIngestable(IReadOnlyList<KeySpan> spans, bool checksums)
+    {
+        ArgumentNullException.ThrowIfNull(spans);
+        if (_manifest is not { } manifest)
+        {
+            return "no snapshot is staged";
+        }
+
+        if (!IsComplete)
+        {
+            return $"snapshot of range {manifest.RangeId} is incomplete (next: file {_fileIndex} offset {_offset})";
+        }
+
+        if (spans.Count != _spans.Length || !spans.Select((s, i) => s.SameAs(_spans[i])).All(same => same))
+        {
+            return $"snapshot of range {manifest.RangeId} covers [{string.Join("; ", _spans.Select(s => s.ToString()))}] but its descriptor needs exactly [{string.Join("; ", spans.Select(s => s.ToString()))}]";
+        }
+
+        for (var i = 0; i < manifest.Files.Count; i++)
+        {
+            var path = StagedPath(i);
+            var expected = manifest.Files[i];
+            if (!File.Exists(path))
+            {
+                return $"staged file {i} ({expected.Name}) is missing from {_directory}";
+            }
+
+            if ((ulong)new FileInfo(path).Length != expected.SizeBytes)
+            {
+                return $"staged file {i} ({expected.Name}) has {new FileInfo(path).Length} bytes, the manifest says {expected.SizeBytes}";
+            }
+
+            if (checksums && VerifyFile(i) is { } error)
+            {
+                return $"staged {error}";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
     /// Replaces each span's data in <paramref name="engine"/> with the snapshot's (step 5).
     /// <paramref name="spans"/> are what the caller expects from the descriptor; they must equal the manifest's.
     /// With <paramref name="move"/> the staged files are hard-linked into the engine instead of

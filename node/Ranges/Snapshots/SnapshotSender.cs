@@ -14,7 +14,7 @@ namespace Kv.Node.Ranges.Snapshots;
 /// <summary>
 /// The sending end of replica snapshots (kv.v1.SnapshotTransport), store to store. For each job
 /// the store hands over (<see cref="Send"/>, on its driver thread, returns at once):
-///  1. Take a slot of the store's <see cref="SnapshotLimiter"/> (shared with receiving); at the
+///  1. Take a slot of the store's sending <see cref="SnapshotLimiter"/> (not the receiving one); at the
 ///     limit the job is reported failed at once and Raft asks again later.
 ///  2. Build the SST files from the job's RocksDB snapshot on a pool thread (never the driver),
 ///     then release the RocksDB snapshot.
@@ -26,7 +26,7 @@ namespace Kv.Node.Ranges.Snapshots;
 ///     receiver's resume point says where to continue, not 0), up to <see cref="MaxAttempts"/>.
 ///  5. Report to the store exactly once: success when the receiver's group took the snapshot,
 ///     failure otherwise (Raft then probes the follower and asks again if it still needs one).
-///     Delete the files, release the slot.
+///     Delete the files, release the slot and the (group, follower) key first, then report.
 /// One transfer per (group, follower) at a time: a duplicate job is dropped (the running one reports).
 /// </summary>
 internal sealed partial class SnapshotSender : ISnapshotSender, IAsyncDisposable
@@ -59,6 +59,9 @@ internal sealed partial class SnapshotSender : ISnapshotSender, IAsyncDisposable
             Directory.Delete(this.directory, recursive: true);
         }
     }
+
+    /// <summary>The limit this sender takes a slot of per transfer (tests: it is not the receiving one).</summary>
+    internal SnapshotLimiter Limiter => limiter;
 
     /// <summary>Bytes per chunk.</summary>
     public int ChunkBytes { get; set; } = SnapshotChunkReader.DefaultChunkBytes;
@@ -110,20 +113,27 @@ internal sealed partial class SnapshotSender : ISnapshotSender, IAsyncDisposable
         running[key] = gate.Task;
         _ = Task.Run(async () =>
         {
+            var ok = false;
             try
             {
-                await RunAsync(job).ConfigureAwait(false);
+                ok = await RunAsync(job).ConfigureAwait(false);
             }
             finally
             {
-                limiter.Release();
+                // Free the (group, follower) key and the slot BEFORE reporting: the report lets
+                // Raft issue a new MsgSnap for this follower at once, and that one must not be
+                // dropped as a duplicate of this finished transfer (no one would report it, and
+                // the follower's progress would stay paused).
                 running.TryRemove(key, out _);
+                limiter.Release();
                 gate.TrySetResult();
+                job.Report(!ok);
             }
         });
     }
 
-    private async Task RunAsync(SnapshotJob job)
+    /// <summary>Steps 2-4 and the clean-up of 5; returns whether the receiver's group took the snapshot (the caller reports).</summary>
+    private async Task<bool> RunAsync(SnapshotJob job)
     {
         var ct = stopping.Token;
         var dir = Path.Combine(directory, $"{job.GroupId}-{job.ToMember}-{job.Index}-{Guid.NewGuid():N}");
@@ -186,12 +196,12 @@ internal sealed partial class SnapshotSender : ISnapshotSender, IAsyncDisposable
                             LogNotAccepted(job.GroupId, job.ToStore, job.Index, result.Message);
                         }
 
-                        return;
+                        return ok;
                     }
                     catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition)
                     {
                         LogRefused(job.GroupId, job.ToStore, e.Status.Detail);
-                        return; // wrong store, another cluster, or a newer snapshot there: retrying cannot help
+                        return false; // wrong store, another cluster, or a newer snapshot there: retrying cannot help
                     }
                     catch (RpcException e) when (!ct.IsCancellationRequested)
                     {
@@ -234,9 +244,9 @@ internal sealed partial class SnapshotSender : ISnapshotSender, IAsyncDisposable
             {
                 Interlocked.Increment(ref failed);
             }
-
-            job.Report(!ok);
         }
+
+        return ok;
     }
 
     /// <summary>Steps 3 and 4 once: Begin, then stream from the answered resume point.</summary>

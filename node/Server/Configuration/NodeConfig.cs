@@ -43,7 +43,7 @@ internal sealed record NodeConfig
     /// <summary>Applied entries a range's Raft log keeps before it is compacted (StoreOptions.RaftLogCompactThreshold).</summary>
     public ulong RaftLogCompactThreshold { get; init; } = 10_000;
 
-    /// <summary>Snapshots a store sends and receives at once (StoreOptions.MaxConcurrentSnapshots).</summary>
+    /// <summary>Snapshots a store sends at once, and (a separate limit of the same number) receives at once (StoreOptions.MaxConcurrentSnapshots).</summary>
     public int MaxConcurrentSnapshots { get; init; } = 4;
     /// <summary>A range's leader splits it in the middle once it holds about this many MiB; 0 disables size splits.</summary>
     public int RangeSplitSizeMb { get; init; } = 96;

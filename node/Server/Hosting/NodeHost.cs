@@ -93,12 +93,15 @@ internal sealed partial class NodeHost : IAsyncDisposable
             RaftLogCompactThreshold = config.RaftLogCompactThreshold,
             MaxConcurrentSnapshots = config.MaxConcurrentSnapshots,
         };
-        // One limit for the snapshots this store sends and receives.
-        var snapshotLimiter = new SnapshotLimiter(storeOptions.MaxConcurrentSnapshots);
+        // Separate limits (the same number each) for the snapshots this store sends and receives:
+        // with one shared limit, two stores each holding every slot for transfers to the other
+        // would refuse each other's receives forever.
+        var sendLimiter = new SnapshotLimiter(storeOptions.MaxConcurrentSnapshots);
+        var receiveLimiter = new SnapshotLimiter(storeOptions.MaxConcurrentSnapshots);
         var snapshotLogger = loggers.CreateLogger("kv-node.snapshots");
-        snapshotSender = new SnapshotSender(ident.StoreId, engine, Path.Combine(config.DataDir, "snapshots", "send"), directory, () => clusterId, snapshotLimiter, snapshotLogger);
+        snapshotSender = new SnapshotSender(ident.StoreId, engine, Path.Combine(config.DataDir, "snapshots", "send"), directory, () => clusterId, sendLimiter, snapshotLogger);
         store = new Store(engine, ident.StoreId, storeOptions, transport, storeLogger, OnStoreFailure) { Ranges = ranges, SnapshotSender = snapshotSender, AfterSnapshotIngest = AfterSnapshotIngest };
-        snapshotService = new SnapshotService(store, Path.Combine(config.DataDir, "snapshots", "recv"), snapshotLimiter, () => clusterId, snapshotLogger);
+        snapshotService = new SnapshotService(store, Path.Combine(config.DataDir, "snapshots", "recv"), receiveLimiter, () => clusterId, snapshotLogger);
         // A replica removed by a membership change leaves the registry with its group.
         store.GroupDestroyed += rangeId => ranges.Remove(rangeId);
         store.Start();

@@ -80,8 +80,7 @@ internal sealed partial class StaleReplicaCollector(Store store, LocalRanges ran
                 continue;
             }
 
-            var gone = await store.DestroyGroupAsync(status.GroupId, g =>
-                !g.IsLeader && IsStale(((RangeReplica)g.Machine).Descriptor, directory, store.StoreId)).WaitAsync(ct).ConfigureAwait(false);
+            var gone = await store.DestroyGroupAsync(status.GroupId, g => ShouldDestroy(g, replica, directory, store.StoreId)).WaitAsync(ct).ConfigureAwait(false);
             if (gone)
             {
                 lastLed.Remove(status.GroupId);
@@ -92,6 +91,18 @@ internal sealed partial class StaleReplicaCollector(Store store, LocalRanges ran
 
         return destroyed;
     }
+
+    /// <summary>
+    /// Driver thread, the destroy's re-check: the group open now must still be the very replica
+    /// judged stale (not one created since under the same range id: an uninitialized replica of a
+    /// new member has no span, and destroying "its" data would wipe every range of the store), it
+    /// must be initialized, not lead, and still be stale against the directory.
+    /// </summary>
+    internal static bool ShouldDestroy(RaftGroup g, RangeReplica judged, RangeDescriptor directory, ulong storeId) =>
+        ReferenceEquals(g.Machine, judged)
+        && judged.Descriptor.Replicas.Count > 0
+        && !g.IsLeader
+        && IsStale(judged.Descriptor, directory, storeId);
 
     /// <summary>Stale: the directory has a newer membership (higher conf_ver) that no longer lists this store.</summary>
     public static bool IsStale(RangeDescriptor local, RangeDescriptor directory, ulong storeId) =>

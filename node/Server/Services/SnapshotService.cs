@@ -14,7 +14,7 @@ namespace Kv.Node.Server.Services;
 /// Inbound side of <c>kv.v1.SnapshotTransport</c> (protocol in proto/kv/v1/snapshot.proto): one
 /// <see cref="SnapshotReceiver"/> per range, staged under directory/range-id, used by one call at a
 /// time. Begin stages the manifest (a newer snapshot replaces a staged older one) and answers the
-/// resume point; Send takes a slot of the store's <see cref="SnapshotLimiter"/> for the stream's
+/// resume point; Send takes a slot of the store's receiving <see cref="SnapshotLimiter"/> for the stream's
 /// life (none free: UNAVAILABLE, retry later), accepts the chunks, and when every file is in and
 /// verified hands the snapshot to the store (<see cref="Store.InstallSnapshotAsync"/>) before
 /// answering. A refused chunk writes nothing, discards the partial file it belonged to and ends
@@ -29,6 +29,9 @@ internal sealed partial class SnapshotService(Store store, string directory, Sna
         .AddMethod(SnapshotContract.Begin, BeginAsync)
         .AddMethod(SnapshotContract.Send, SendAsync)
         .Build();
+
+    /// <summary>The limit receives take a slot of (tests: it is not the sending one).</summary>
+    internal SnapshotLimiter Limiter => limiter;
 
     /// <summary>The staged receiver of a range, for tests (null: none opened yet).</summary>
     internal SnapshotReceiver? ReceiverOf(ulong rangeId) => slots.TryGetValue(rangeId, out var s) ? s.Receiver : null;
@@ -124,13 +127,45 @@ internal sealed partial class SnapshotService(Store store, string directory, Sna
 
                 var message = RaftMessageCodec.FromWire(header.Message, out var error)
                     ?? throw Refuse(StatusCode.InvalidArgument, $"the header's raft message is malformed: {error}");
-                slot.Installing = true;
-                var (accepted, reason) = await store.InstallSnapshotAsync(header.FromStore, message, receiver.Manifest, receiver, () =>
+                // Every file's CRC-32C once more, here off the driver thread: the store's install
+                // re-reads them on its driver thread and a mismatch there is fatal. (Each SST's key
+                // bounds are not checked against its span: the Storage binding has no SST reader.)
+                if (WhyNotInstallable(receiver) is { } why)
                 {
-                    // Driver thread, once the snapshot is installed and durable (or refused): the staged files go.
                     receiver.Reset();
-                    slot.Installing = false;
-                }).WaitAsync(ct).ConfigureAwait(false);
+                    LogNotInstallable(header.FromStore, header.GroupId, why);
+                    return new SnapshotSendResult
+                    {
+                        ResumePoint = new SnapshotResumePoint(),
+                        Accepted = false,
+                        Message = $"store {store.StoreId} cannot install this snapshot of range {header.GroupId}: {why}; the staged files were discarded. Cut a new snapshot for the range's descriptor.",
+                    };
+                }
+
+                slot.Installing = true;
+                var finished = 0;
+                void Finish()
+                {
+                    // Once the snapshot is installed and durable, refused, or failed: the staged
+                    // files go and the range takes snapshots again. At most once: the fault path
+                    // below must not reset a receiver another call has started using since.
+                    if (Interlocked.Exchange(ref finished, 1) == 0)
+                    {
+                        receiver.Reset();
+                        slot.Installing = false;
+                    }
+                }
+
+                var install = store.InstallSnapshotAsync(header.FromStore, message, receiver.Manifest, receiver, Finish);
+                // If the store's call fails (an exception instead of an answer), done may never have
+                // run: without this the slot would refuse the range's snapshots until a restart.
+                _ = install.ContinueWith(_ => Finish(), CancellationToken.None, TaskContinuationOptions.NotOnRanToCompletion, TaskScheduler.Default);
+                var (accepted, reason) = await install.WaitAsync(ct).ConfigureAwait(false);
+                if (!accepted)
+                {
+                    LogNotTaken(header.FromStore, header.GroupId, reason);
+                }
+
                 return new SnapshotSendResult { ResumePoint = receiver.IsComplete ? receiver.ResumePoint : new SnapshotResumePoint(), Accepted = accepted, Message = reason };
             }
             finally
@@ -142,6 +177,18 @@ internal sealed partial class SnapshotService(Store store, string directory, Sna
         {
             limiter.Release();
         }
+    }
+
+    /// <summary>Null if the complete staged snapshot can be ingested for its descriptor (checksums read: call off the driver thread), else why not.</summary>
+    private static string? WhyNotInstallable(SnapshotReceiver receiver)
+    {
+        var d = receiver.Manifest?.RangeDescriptor;
+        if (d is null || (!d.EndKey.IsEmpty && d.StartKey.Span.SequenceCompareTo(d.EndKey.Span) >= 0))
+        {
+            return "its descriptor's span is missing, empty or inverted";
+        }
+
+        return receiver.WhyNotIngestable([KeySpan.RawData(d)], checksums: true);
     }
 
     /// <summary>Checks a header; the refusal says what is wrong.</summary>
@@ -205,6 +252,12 @@ internal sealed partial class SnapshotService(Store store, string directory, Sna
         /// <summary>Handed to the store and not yet installed or refused: no call may touch the receiver.</summary>
         public volatile bool Installing;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "snapshot from store {FromStore} for range {RangeId} not taken by the store: {Reason}")]
+    private partial void LogNotTaken(ulong fromStore, ulong rangeId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "snapshot from store {FromStore} for range {RangeId} refused before install: {Reason}")]
+    private partial void LogNotInstallable(ulong fromStore, ulong rangeId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "snapshot chunk from store {FromStore} for range {RangeId} refused: {Reason}")]
     private partial void LogChunkRefused(ulong fromStore, ulong rangeId, string reason);

@@ -11,6 +11,32 @@ namespace Kv.Node.Tests.Cluster;
 public sealed class ClusterTests
 {
     [Fact]
+    public async Task Fix_E_a_store_sending_at_its_limit_still_receives_snapshots()
+    {
+        await using var c = new InProcessCluster(1, 1);
+        await c.StartAsync();
+        var host = c.Hosts[0]!;
+        var send = host.Snapshots!.Limiter;
+        var receive = host.SnapshotReceiving!.Limiter;
+
+        // Every send slot taken (transfers out to a peer that does the same to us): receives still get a slot.
+        var held = 0;
+        while (send.TryAcquire())
+        {
+            held++;
+        }
+
+        Assert.Equal(send.Maximum, held);
+        Assert.Equal(send.Maximum, receive.Maximum);
+        Assert.True(receive.TryAcquire());
+        receive.Release();
+        for (var i = 0; i < held; i++)
+        {
+            send.Release();
+        }
+    }
+
+    [Fact]
     public async Task Bootstrap_once_then_writes_replicate_and_reads_see_them()
     {
         await using var c = new InProcessCluster(3);

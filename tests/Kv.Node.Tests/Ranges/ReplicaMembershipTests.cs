@@ -210,6 +210,43 @@ public sealed class ReplicaMembershipTests
         Assert.Equal(1ul, replica.Descriptor.Epoch.ConfVer);
     }
 
+    /// <summary>Fix G: a leader with a follower of unknown position (Match 0) does not compact while its leadership is young, and does once it is not.</summary>
+    [Theory]
+    [InlineData(int.MaxValue, false)]
+    [InlineData(0, true)] // the default delay (twice ElectionTicks): the unknown follower no longer blocks
+    public async Task Fix_G_a_follower_whose_position_is_not_known_yet_holds_compaction_back_only_for_a_while(int delayTicks, bool compacts)
+    {
+        using var dir = new TempDirectory();
+        using var engine = Engine.Open(dir.Sub("db"));
+        using var store = new Store(engine, 1, new StoreOptions
+        {
+            TickInterval = TimeSpan.FromMilliseconds(5),
+            ElectionTicks = 4,
+            RaftLogCompactThreshold = 10,
+            NewLeaderCompactionDelayTicks = delayTicks,
+        }, new Discard(), NullLogger.Instance, (message, e) => throw new InvalidOperationException(message, e));
+        store.Start();
+        var (_, replica) = await OpenLeaderAsync(store, Range(1, Voter(1, 1)));
+
+        // A learner on store 2, which never answers (the transport discards): its Match stays 0.
+        await store.ProposeConfChangeAsync(7, WithContext(ConfChange.Single(ConfChangeType.AddLearnerNode, 5), 1, Learner(5, 2))).WaitAsync(TimeSpan.FromSeconds(20));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        for (var i = 0; compacts ? store.Compactions == 0 : i < 40; i++)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the leader never compacted past a follower of unknown position");
+            var command = new RangeCommand
+            {
+                ProposalId = (ulong)(100 + i),
+                Epoch = replica.Descriptor.Epoch,
+                RawPut = new RawPutCommand { Key = ByteString.CopyFromUtf8($"c{i:D4}"), Value = ByteString.CopyFromUtf8("v") },
+            };
+            Assert.Null(await store.ProposeAsync(7, (ulong)(100 + i), command.ToByteArray()).WaitAsync(TimeSpan.FromSeconds(20)));
+        }
+
+        Assert.Equal(compacts, store.Compactions > 0);
+        Assert.Equal(0ul, (await store.MembershipAsync(7) as MembershipView)!.Match[5]);
+    }
+
     [Fact]
     public void A_replica_is_stale_only_when_placement_has_a_newer_membership_without_its_store()
     {

@@ -7,6 +7,7 @@ using Kv.Node.Raft;
 using Kv.Node.Ranges;
 using Kv.Node.Ranges.Snapshots;
 using Kv.Node.Ranges.Transport;
+using Kv.Node.Server.Hosting;
 using Kv.Node.Server.Rpc;
 using Kv.Node.Server.Services;
 using Kv.Node.Storage;
@@ -300,6 +301,177 @@ public sealed class SnapshotReceivingTests : IAsyncLifetime
         store.StepMessage(3, 10, Vote(3, 6), Span("x", ""));
         await WaitAsync(() => sent.Messages.Any(m => m.Group == 10 && m.Message.Type == MessageType.VoteResp), "no vote answer");
         Assert.True(sent.Messages.Single(m => m.Group == 10 && m.Message.Type == MessageType.VoteResp).Message.Reject);
+    }
+
+    // ---- regression tests of the review fixes (A-D, F) ----------------------------------
+
+    /// <summary>A receiver at dir/name holding m complete (files from the "built" directory), and its Raft message.</summary>
+    private (SnapshotReceiver Receiver, Message Message) Staged(string name, SnapshotManifest m, string built = "built")
+    {
+        var receiver = SnapshotReceiver.Open(dir.Sub(name));
+        receiver.Begin(m);
+        foreach (var c in SnapshotChunkReader.Read(dir.Sub(built), m, chunkBytes: 4096))
+        {
+            receiver.Accept(c);
+        }
+
+        Assert.True(receiver.IsComplete);
+        return (receiver, RaftMessageCodec.FromWire(Header(m).Message, out _)!);
+    }
+
+    [Fact]
+    public async Task Fix_A_a_stale_replica_destroy_never_deletes_data_through_an_uninitialized_replica()
+    {
+        // Data of other ranges on this store, below and above any span.
+        engine.Put(ColumnFamily.Default, Keys.Data(Of("a1")), Of("v"));
+        engine.Put(ColumnFamily.Default, Keys.Data(Of("q1")), Of("v"));
+
+        // The collector judged an initialized replica of range 10 stale; meanwhile it was destroyed
+        // and an uninitialized replica of range 10 (a new member, no span, conf_ver 0) was created.
+        var judged = new RangeReplica(new RangeDescriptor
+        {
+            RangeId = 10,
+            StartKey = ByteString.CopyFromUtf8("p"),
+            Epoch = new RangeEpoch { ConfVer = 3, Version = 1 },
+            Replicas = { new ReplicaDescriptor { ReplicaId = 7, StoreId = 2 } },
+        }, 7);
+        var directory = new RangeDescriptor { RangeId = 10, Epoch = new RangeEpoch { ConfVer = 5, Version = 1 }, Replicas = { new ReplicaDescriptor { ReplicaId = 1, StoreId = 1 } } };
+        store.StepMessage(1, 10, Heartbeat(5), Span("x", ""));
+        await WaitAsync(() => sent.Messages.Any(m => m.Group == 10 && m.Message.Type == MessageType.HeartbeatResp), "the uninitialized replica did not answer");
+
+        // The collector's re-check refuses another replica object, and the store refuses an uninitialized group whatever the check says.
+        Assert.False(await store.DestroyGroupAsync(10, g => StaleReplicaCollector.ShouldDestroy(g, judged, directory, 2)));
+        Assert.False(await store.DestroyGroupAsync(10, _ => true));
+        Assert.True(await store.IsUninitializedAsync(10));
+
+        // And the replica itself: an uninitialized one stages no deletion of data.
+        using (var batch = engine.NewWriteBatch())
+        {
+            new RangeReplica(new RangeDescriptor { RangeId = 10 }, 2).StageDestroy(batch);
+            engine.Write(batch, sync: false);
+        }
+
+        Assert.NotNull(engine.Get(ColumnFamily.Default, Keys.Data(Of("a1"))));
+        Assert.NotNull(engine.Get(ColumnFamily.Default, Keys.Data(Of("q1"))));
+    }
+
+    [Fact]
+    public async Task Fix_B_two_overlapping_snapshots_in_one_round_are_not_both_installed()
+    {
+        var other = Range.Clone();
+        other.RangeId = 4;
+        other.StartKey = ByteString.CopyFromUtf8("c");
+        other.EndKey = ByteString.CopyFromUtf8("z");
+        SnapshotManifest m4;
+        using (var snap = source.GetSnapshot())
+        {
+            m4 = RangeSnapshotBuilder.Build(source, snap, other, 7, 42, [KeySpan.RawData(other)], dir.Sub("built4"));
+        }
+
+        var (r3, msg3) = Staged("r3", manifest);
+        var (r4, msg4) = Staged("r4", m4, "built4");
+
+        // Hold the driver so that both reach it in the same round (before either is registered).
+        using var gate = new ManualResetEventSlim();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = store.InvokeAsync(() =>
+        {
+            entered.SetResult();
+            return gate.Wait(TimeSpan.FromSeconds(30));
+        });
+        await entered.Task;
+        var t3 = store.InstallSnapshotAsync(1, msg3, manifest, r3, () => { });
+        var t4 = store.InstallSnapshotAsync(1, msg4, m4, r4, () => { });
+        gate.Set();
+        Assert.True(await held);
+
+        var (ok3, _) = await t3.WaitAsync(TimeSpan.FromSeconds(20));
+        var (ok4, why4) = await t4.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(ok3);
+        Assert.False(ok4);
+        Assert.Contains("overlaps range 3", why4, StringComparison.Ordinal);
+        await WaitAsync(() => store.SnapshotsInstalled == 1 && Ranges.Contains(RangeId), "the first snapshot was not installed");
+        Assert.False(await store.HasGroupAsync(4));
+        Assert.Equal(1, store.SnapshotsInstalled);
+    }
+
+    [Fact]
+    public async Task Fix_C_a_snapshot_whose_spans_or_descriptor_do_not_fit_is_refused_before_raft_takes_it()
+    {
+        // The manifest's span is the one built for [b, m), but its descriptor claims [b, z).
+        var wider = manifest.Clone();
+        wider.RangeDescriptor.EndKey = ByteString.CopyFromUtf8("z");
+        var (receiver, message) = Staged("wider", wider);
+        var done = 0;
+        var (accepted, reason) = await store.InstallSnapshotAsync(1, message, wider, receiver, () => done++).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.False(accepted);
+        Assert.Contains("needs exactly", reason, StringComparison.Ordinal);
+        Assert.Equal(1, done);
+
+        // An inverted descriptor.
+        var inverted = manifest.Clone();
+        inverted.RangeDescriptor.StartKey = ByteString.CopyFromUtf8("m");
+        inverted.RangeDescriptor.EndKey = ByteString.CopyFromUtf8("b");
+        (accepted, reason) = await store.InstallSnapshotAsync(1, message, inverted, receiver, () => done++).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.False(accepted);
+        Assert.Contains("inverted", reason, StringComparison.Ordinal);
+
+        // A staged file gone missing.
+        var (partial, partialMessage) = Staged("missing", manifest);
+        File.Delete(Directory.EnumerateFiles(dir.Sub("missing"), "*.sst").First());
+        (accepted, reason) = await store.InstallSnapshotAsync(1, partialMessage, manifest, partial, () => done++).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.False(accepted);
+        Assert.Contains("missing", reason, StringComparison.Ordinal);
+        Assert.Equal(3, done);
+
+        // Nothing changed, and the store still works: over RPC the same bad snapshot is refused
+        // (the service checks off the driver thread), then the right one is installed.
+        Assert.False(await store.HasGroupAsync(RangeId));
+        Assert.Empty(DumpRange());
+        await BeginAsync(wider);
+        var refused = await SendAsync(wider, SnapshotChunkReader.Read(dir.Sub("built"), wider, chunkBytes: 4096));
+        Assert.False(refused.Accepted);
+        Assert.Contains("needs exactly", refused.Message, StringComparison.Ordinal);
+        await BeginAsync(manifest);
+        var result = await SendAsync(manifest, SnapshotChunkReader.Read(dir.Sub("built"), manifest, chunkBytes: 4096));
+        Assert.True(result.Accepted, result.Message);
+        await WaitAsync(() => store.SnapshotsInstalled == 1, "the valid snapshot was not installed");
+        Assert.Equal(300, DumpRange().Count);
+    }
+
+    [Fact]
+    public async Task Fix_D_a_new_snapshot_asked_for_while_the_last_one_reports_is_not_dropped()
+    {
+        await using var sender = new SnapshotSender(1, source, dir.Sub("send"), new NoStores(), () => "", new SnapshotLimiter(1), NullLogger.Instance) { MaxAttempts = 1 };
+        var second = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        SnapshotJob Job(Action<bool> report) => new(RangeId, 2, 1, 2, 9, Range, 42, 7, ConfState.OfVoters(1, 2), source.GetSnapshot(), report);
+
+        // Raft answers the first report with a new MsgSnap for the same follower at once.
+        sender.Send(Job(_ => sender.Send(Job(f => second.TrySetResult(f)))));
+        Assert.True(await second.Task.WaitAsync(TimeSpan.FromSeconds(20))); // reported (failed: no address), not dropped
+        await WaitAsync(() => sender.Limiter.InUse == 0, "the sender kept a slot");
+    }
+
+    [Fact]
+    public async Task Fix_F_a_failed_install_does_not_leave_the_range_refusing_snapshots()
+    {
+        var failures = 1;
+        store.BeforeSnapshotStep = _ =>
+        {
+            if (Interlocked.Decrement(ref failures) >= 0)
+            {
+                throw new InvalidOperationException("test: the install failed");
+            }
+        };
+        await BeginAsync(manifest);
+        var chunks = SnapshotChunkReader.Read(dir.Sub("built"), manifest, chunkBytes: 4096).ToList();
+        await Assert.ThrowsAnyAsync<RpcException>(() => SendAsync(manifest, chunks));
+
+        // Not "being installed": Begin is answered and the resent snapshot is installed.
+        Assert.Equal(0UL, (await BeginAsync(manifest)).Offset);
+        var result = await SendAsync(manifest, chunks);
+        Assert.True(result.Accepted, result.Message);
+        await WaitAsync(() => store.SnapshotsInstalled == 1, "the snapshot was not installed after the failure");
     }
 
     private static Message Vote(ulong from, ulong term) => new() { Type = MessageType.Vote, From = from, To = 2, Term = term, Index = 10, LogTerm = term, Transfer = true };
