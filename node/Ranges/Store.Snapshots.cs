@@ -68,6 +68,9 @@ internal sealed partial class Store
     /// <summary>Replicas created before they have data, by group id: the stores of the members they heard from.</summary>
     private readonly Dictionary<ulong, Dictionary<ulong, ulong>> uninitialized = [];
 
+    /// <summary>Uninitialized replicas by group id: the conf_ver of the envelope that created them.</summary>
+    private readonly Dictionary<ulong, ulong> uninitializedConfVer = [];
+
     /// <summary>Snapshots a group's core accepted, waiting for the round that installs them.</summary>
     private readonly Dictionary<ulong, PendingInstall> pendingInstalls = [];
 
@@ -118,6 +121,17 @@ internal sealed partial class Store
     /// </summary>
     public void StepMessage(ulong fromStore, ulong groupId, Message message, EnvelopeRange? range) => Post(() =>
     {
+        if (range is not null && groups.TryGetValue(groupId, out var existing) && IsSupersededUninitialized(existing, message, range))
+        {
+            // An add that was rolled back (`replica remove` of a learner that never got its
+            // snapshot) leaves this empty replica under the old member id; the range has since
+            // added this store again under a new id. Without this, every message to the new member
+            // is misaddressed and the add can never finish. The empty replica holds no data; its
+            // hard state stays, and a vote it cast only restrains the new member.
+            LogUninitializedSuperseded(groupId, existing.Node.Id, message.To, range.Epoch!.ConfVer);
+            Forget(existing);
+        }
+
         if (!groups.ContainsKey(groupId) && range is not null)
         {
             TryCreateUninitialized(fromStore, groupId, message, range);
@@ -153,6 +167,20 @@ internal sealed partial class Store
         }
     }
 
+    /// <summary>
+    /// Driver thread: whether g is an uninitialized replica that a leader's message for another
+    /// member of this store, from a strictly newer membership (conf_ver), replaces. Older messages
+    /// for the old member (late, or from a deposed leader) never switch it back.
+    /// </summary>
+    private bool IsSupersededUninitialized(RaftGroup g, Message message, EnvelopeRange range) =>
+        uninitializedConfVer.TryGetValue(g.GroupId, out var createdAt)
+        && IsLeaderMessage(message.Type)
+        && message.To != 0
+        && message.To != g.Node.Id
+        && !tombstones.Contains((g.GroupId, message.To))
+        && range.Epoch is { } epoch
+        && epoch.ConfVer > createdAt;
+
     /// <summary>Messages only a leader sends; only these may create a replica.</summary>
     private static bool IsLeaderMessage(MessageType type) => type is MessageType.App or MessageType.Heartbeat or MessageType.Snap;
 
@@ -180,7 +208,13 @@ internal sealed partial class Store
             return null;
         }
 
-        return OpenUninitialized(groupId, message.To, fromStore, message.From);
+        var created = OpenUninitialized(groupId, message.To, fromStore, message.From);
+        if (created is not null)
+        {
+            uninitializedConfVer[groupId] = range.Epoch.ConfVer;
+        }
+
+        return created;
     }
 
     /// <summary>Driver thread: opens a group with no descriptor and (unless persisted from an earlier life) no Raft state.</summary>
@@ -388,6 +422,7 @@ internal sealed partial class Store
         foreach (var (g, install, isNew) in installedThisRound)
         {
             var replica = (RangeReplica)g.Machine;
+            uninitializedConfVer.Remove(g.GroupId);
             if (uninitialized.Remove(g.GroupId))
             {
                 g.StoreOfMember = replica.StoreOf;
@@ -508,6 +543,9 @@ internal sealed partial class Store
     private const ulong PlacementGroupId = 0;
 
     private sealed record PendingInstall(SnapshotReceiver Receiver, SnapshotManifest Manifest, Action Done);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "group {GroupId}: the empty replica of member {OldMember} is replaced by member {NewMember} (the range added this store again, conf_ver {ConfVer})")]
+    private partial void LogUninitializedSuperseded(ulong groupId, ulong oldMember, ulong newMember, ulong confVer);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "group {GroupId}: created an uninitialized replica as member {MemberId} (contacted by store {FromStore}; term {Term}); it waits for a snapshot")]
     private partial void LogUninitializedCreated(ulong groupId, ulong memberId, ulong fromStore, ulong term);

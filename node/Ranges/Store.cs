@@ -458,6 +458,7 @@ internal sealed partial class Store : IDisposable
     {
         groups.Remove(g.GroupId);
         uninitialized.Remove(g.GroupId);
+        uninitializedConfVer.Remove(g.GroupId);
         leaderSince.Remove(g.GroupId);
         if (pendingInstalls.Remove(g.GroupId, out var install))
         {

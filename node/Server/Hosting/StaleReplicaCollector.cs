@@ -104,11 +104,18 @@ internal sealed partial class StaleReplicaCollector(Store store, LocalRanges ran
         && !g.IsLeader
         && IsStale(judged.Descriptor, directory, storeId);
 
-    /// <summary>Stale: the directory has a newer membership (higher conf_ver) that no longer lists this store.</summary>
-    public static bool IsStale(RangeDescriptor local, RangeDescriptor directory, ulong storeId) =>
-        directory.RangeId == local.RangeId
-        && (directory.Epoch?.ConfVer ?? 0) > (local.Epoch?.ConfVer ?? 0)
-        && directory.Replicas.All(r => r.StoreId != storeId);
+    /// <summary>
+    /// Stale: the directory has a newer membership (higher conf_ver) that no longer lists this
+    /// store's replica: the store is gone from it, or holds a replica under another id (the range
+    /// added this store again after removing it; replica ids are never reused).
+    /// </summary>
+    public static bool IsStale(RangeDescriptor local, RangeDescriptor directory, ulong storeId)
+    {
+        var mine = local.Replicas.FirstOrDefault(r => r.StoreId == storeId)?.ReplicaId ?? 0;
+        return directory.RangeId == local.RangeId
+            && (directory.Epoch?.ConfVer ?? 0) > (local.Epoch?.ConfVer ?? 0)
+            && directory.Replicas.All(r => r.ReplicaId != mine || r.StoreId != storeId);
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "stale replica check failed; retrying")]
     private partial void LogCollectFailed(Exception e);

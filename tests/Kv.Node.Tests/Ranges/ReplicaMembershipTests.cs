@@ -255,5 +255,6 @@ public sealed class ReplicaMembershipTests
         Assert.False(StaleReplicaCollector.IsStale(local, Range(5, Voter(1, 1), Voter(2, 2)), 2)); // still listed
         Assert.False(StaleReplicaCollector.IsStale(local, Range(4, Voter(1, 1), Voter(2, 2)), 3)); // not newer: placement may lag
         Assert.False(StaleReplicaCollector.IsStale(Range(6, Voter(1, 1)), Range(5, Voter(2, 2)), 1)); // local is newer
+        Assert.True(StaleReplicaCollector.IsStale(local, Range(7, Voter(1, 1), Voter(2, 2), Voter(9, 3)), 3)); // store 3 added again, as replica 9
     }
 }

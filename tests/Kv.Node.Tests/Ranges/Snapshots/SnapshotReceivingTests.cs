@@ -303,6 +303,37 @@ public sealed class SnapshotReceivingTests : IAsyncLifetime
         Assert.True(sent.Messages.Single(m => m.Group == 10 && m.Message.Type == MessageType.VoteResp).Message.Reject);
     }
 
+    [Fact]
+    public async Task An_empty_replica_left_by_a_rolled_back_add_gives_way_to_the_member_added_next()
+    {
+        // Member 2 was added here as a learner at conf_ver 1 and heard from its leader, but the
+        // add was rolled back before its snapshot; the range then added this store again as member 7.
+        store.StepMessage(1, 10, Heartbeat(5), Span("x", ""));
+        await WaitAsync(() => sent.Messages.Any(m => m.Group == 10 && m.Message.Type == MessageType.HeartbeatResp && m.Message.From == 2), "member 2 did not answer");
+
+        var toSeven = Heartbeat(6);
+        toSeven.To = 7;
+        var old = Heartbeat(6); // a late message for member 2 from an older membership
+        store.StepMessage(1, 10, toSeven, SpanAt("x", "", confVer: 1)); // not newer than what created member 2: ignored
+        store.StepMessage(1, 10, old, SpanAt("x", "", confVer: 1));
+        await WaitAsync(() => sent.Messages.Count(m => m.Group == 10 && m.Message.Type == MessageType.HeartbeatResp && m.Message.From == 2) >= 2, "member 2 did not answer again");
+        Assert.DoesNotContain(sent.Messages, m => m.Group == 10 && m.Message.From == 7);
+
+        store.StepMessage(1, 10, toSeven, SpanAt("x", "", confVer: 3)); // the new membership: member 7 replaces the empty member 2
+        await WaitAsync(() => sent.Messages.Any(m => m.Group == 10 && m.Message.Type == MessageType.HeartbeatResp && m.Message.From == 7), "member 7 did not answer its leader");
+        Assert.True(await store.IsUninitializedAsync(10));
+
+        // The old member never comes back, even from a message of a newer membership.
+        var count = sent.Messages.Count;
+        store.StepMessage(1, 10, old, SpanAt("x", "", confVer: 4));
+        store.StepMessage(1, 10, toSeven, SpanAt("x", "", confVer: 4));
+        await WaitAsync(() => sent.Messages.Skip(count).Any(m => m.Group == 10 && m.Message.From == 7), "member 7 did not answer again");
+        Assert.DoesNotContain(sent.Messages.Skip(count), m => m.Group == 10 && m.Message.From == 2);
+    }
+
+    private static EnvelopeRange SpanAt(string start, string end, ulong confVer) =>
+        new(ByteString.CopyFromUtf8(start), ByteString.CopyFromUtf8(end), new RangeEpoch { ConfVer = confVer, Version = 2 });
+
     // ---- regression tests of the review fixes (A-D, F) ----------------------------------
 
     /// <summary>A receiver at dir/name holding m complete (files from the "built" directory), and its Raft message.</summary>
