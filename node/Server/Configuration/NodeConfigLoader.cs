@@ -18,6 +18,7 @@ internal static class NodeConfigLoader
         "data-dir", "listen", "advertise", "join", "placement", "tick-interval-ms", "election-ticks", "heartbeat-ticks",
         "store-heartbeat-interval-ms", "store-down-after-ms", "max-key-bytes", "max-value-bytes",
         "range-split-size-mb", "range-split-qps", "range-split-check-interval-ms",
+        "raft-log-compact-threshold", "max-concurrent-snapshots",
     ];
 
     public const string Usage = """
@@ -39,6 +40,9 @@ internal static class NodeConfigLoader
           --range-split-size-mb N         a range's leader splits it in the middle once it holds about N MiB (default 96; 0: never)
           --range-split-qps N             ... and at a sampled key once it serves N key requests/s over a check window (default 2500; 0: never)
           --range-split-check-interval-ms N  how often leaders check their ranges' size and load (default 10000)
+          --raft-log-compact-threshold N  applied entries a range's Raft log keeps before it is compacted; a follower
+                                          further behind gets a snapshot (default 10000)
+          --max-concurrent-snapshots N    snapshots a store sends at once, and (a separate limit) receives at once (default 4)
         Every setting can also come from the environment: KV_NODE_DATA_DIR, KV_NODE_JOIN, ...
         Precedence: flags, then environment, then the file, then defaults.
         """;
@@ -238,6 +242,8 @@ internal static class NodeConfigLoader
             RangeSplitSizeMb = Int("range-split-size-mb", 96, 0, 1 << 20),
             RangeSplitQps = Int("range-split-qps", 2500, 0, 100_000_000),
             RangeSplitCheckIntervalMs = Int("range-split-check-interval-ms", 10_000, 10, 3_600_000),
+            RaftLogCompactThreshold = (ulong)Int("raft-log-compact-threshold", 10_000, 100, 100_000_000),
+            MaxConcurrentSnapshots = Int("max-concurrent-snapshots", 4, 1, 64),
         };
         if (config.HeartbeatTicks >= config.ElectionTicks)
         {

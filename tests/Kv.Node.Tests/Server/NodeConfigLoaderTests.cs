@@ -25,6 +25,22 @@ public sealed class NodeConfigLoaderTests
     }
 
     [Fact]
+    public void Log_compaction_and_snapshot_limits_are_settings_with_defaults()
+    {
+        var defaults = NodeConfigLoader.Load(["--data-dir", "d", "--join", "127.0.0.1:1"], NoEnv);
+        Assert.Equal(10_000ul, defaults.RaftLogCompactThreshold);
+        Assert.Equal(4, defaults.MaxConcurrentSnapshots);
+
+        var env = new Dictionary<string, string> { ["KV_NODE_MAX_CONCURRENT_SNAPSHOTS"] = "2" };
+        var set = NodeConfigLoader.Load(["--data-dir", "d", "--join", "127.0.0.1:1", "--raft-log-compact-threshold", "500"], env);
+        Assert.Equal(500ul, set.RaftLogCompactThreshold);
+        Assert.Equal(2, set.MaxConcurrentSnapshots);
+
+        var e = Assert.Throws<NodeConfigException>(() => NodeConfigLoader.Load(["--data-dir", "d", "--join", "127.0.0.1:1", "--max-concurrent-snapshots", "0"], NoEnv));
+        Assert.Contains("max-concurrent-snapshots", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Member_id_is_the_position_of_the_advertise_address_in_join()
     {
         var config = NodeConfigLoader.Load(["--data-dir", "d", "--listen", "0.0.0.0:3", "--advertise", "10.0.0.2:3", "--join", "10.0.0.1:3,10.0.0.2:3,10.0.0.3:3"], NoEnv);
