@@ -17,7 +17,7 @@ public enum LockType : byte
 /// has-short-value flag, short value, secondaries count, secondaries (byte strings are 4-byte
 /// big-endian length prefixed, integers 8-byte big endian).
 /// </summary>
-public sealed record Lock(
+public sealed record MvccLock(
     LockType Type,
     byte[] Primary,
     Timestamp StartTs,
@@ -47,7 +47,7 @@ public sealed record Lock(
     }
 
     /// <summary>Decodes <see cref="Encode"/>'s output; false with a reason on malformed input.</summary>
-    public static bool TryDecode(ReadOnlySpan<byte> data, out Lock? value, out string error)
+    public static bool TryDecode(ReadOnlySpan<byte> data, out MvccLock? value, out string error)
     {
         value = null;
         var reader = new MvccReader(data);
@@ -95,7 +95,7 @@ public sealed record Lock(
             return false;
         }
 
-        value = new Lock((LockType)type, primary, new Timestamp(startTs), ttl, hasShort == 1 ? shortValue : null, secondaries);
+        value = new MvccLock((LockType)type, primary, new Timestamp(startTs), ttl, hasShort == 1 ? shortValue : null, secondaries);
         error = "";
         return true;
     }
