@@ -101,8 +101,15 @@ internal static class SnapshotBench
             throw new InvalidOperationException("the snapshot was not accepted; see the sender's log");
         }
 
+        // Accepted means staged and handed over; the install happens in the store's next round.
+        var installDeadline = DateTime.UtcNow.AddMinutes(2);
         while (store.SnapshotsInstalled == 0)
         {
+            if (DateTime.UtcNow > installDeadline)
+            {
+                throw new TimeoutException("the accepted snapshot was not installed within 2 minutes; see the store's log");
+            }
+
             await Task.Delay(2).ConfigureAwait(false);
         }
 

@@ -124,32 +124,6 @@ public sealed class KvctlLocalClusterTests(ITestOutputHelper output) : IDisposab
         }
     }
 
-    /// <summary>Runs the built kvctl (<c>dotnet kvctl.dll</c>, next to kv-node.dll in this test's output) with this test's context file.</summary>
-    private (int Code, string Stdout, string Stderr) Kvctl(params string[] args)
-    {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "kvctl.dll"));
-        foreach (var a in args)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        info.Environment["KVCTL_CONTEXT"] = ContextPath;
-        using var process = Process.Start(info)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(180)))
-        {
-            process.Kill();
-            throw new TimeoutException($"kvctl {string.Join(' ', args)} did not finish in 180 s");
-        }
-
-        output.WriteLine($"$ kvctl {string.Join(' ', args)} -> exit {process.ExitCode}\n{stdout}{stderr.Result}");
-        return (process.ExitCode, stdout, stderr.Result);
-    }
+    /// <summary>Runs kvctl with this test's context file.</summary>
+    private (int Code, string Stdout, string Stderr) Kvctl(params string[] args) => KvctlProcess.Run(output, ContextPath, args);
 }

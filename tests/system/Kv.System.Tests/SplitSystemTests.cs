@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Kv.System.Tests.Cluster;
 using Xunit.Abstractions;
 
@@ -64,34 +63,7 @@ public sealed class SplitSystemTests(ITestOutputHelper output)
         Assert.Equal(["", "w1", "w2"], ranges.Select(r => r.Range.StartKey.ToStringUtf8()));
     }
 
-    /// <summary>Runs the built kvctl (<c>dotnet kvctl.dll</c>) against the cluster's endpoints.</summary>
-    private (int Code, string Stdout, string Stderr) Kvctl(TestCluster cluster, params string[] args)
-    {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "kvctl.dll"));
-        foreach (var a in args)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        info.ArgumentList.Add("--endpoint");
-        info.ArgumentList.Add(cluster.Endpoints[0]);
-        info.Environment["KVCTL_CONTEXT"] = Path.Combine(cluster.Dir, "kvctl-context.json");
-        using var process = Process.Start(info)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(180)))
-        {
-            process.Kill();
-            throw new TimeoutException($"kvctl {string.Join(' ', args)} did not finish in 180 s");
-        }
-
-        output.WriteLine($"$ kvctl {string.Join(' ', args)} -> exit {process.ExitCode}\n{stdout}{stderr.Result}");
-        return (process.ExitCode, stdout, stderr.Result);
-    }
+    /// <summary>Runs kvctl against the cluster's first endpoint.</summary>
+    private (int Code, string Stdout, string Stderr) Kvctl(TestCluster cluster, params string[] args) =>
+        KvctlProcess.Run(output, Path.Combine(cluster.Dir, "kvctl-context.json"), [.. args, "--endpoint", cluster.Endpoints[0]]);
 }
