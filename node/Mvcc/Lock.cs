@@ -50,7 +50,7 @@ public sealed record MvccLock(
     public static bool TryDecode(ReadOnlySpan<byte> data, out MvccLock? value, out string error)
     {
         value = null;
-        var reader = new MvccReader(data);
+        var reader = new RecordReader(data);
         if (!reader.TryByte(out byte version) || version != FormatVersion)
         {
             error = data.IsEmpty ? "empty lock record" : $"unknown lock record version {data[0]}; expected {FormatVersion}";

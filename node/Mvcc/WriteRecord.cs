@@ -36,7 +36,7 @@ public sealed record WriteRecord(WriteType Type, Timestamp StartTs, bool Protect
     public static bool TryDecode(ReadOnlySpan<byte> data, out WriteRecord? value, out string error)
     {
         value = null;
-        var reader = new MvccReader(data);
+        var reader = new RecordReader(data);
         if (!reader.TryByte(out byte version) || version != FormatVersion)
         {
             error = data.IsEmpty ? "empty write record" : $"unknown write record version {data[0]}; expected {FormatVersion}";

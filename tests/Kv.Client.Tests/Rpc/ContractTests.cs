@@ -8,7 +8,7 @@ namespace Kv.Client.Tests.Rpc;
 /// <summary>The hand-written descriptors of every service must match the proto services exactly.</summary>
 public sealed class ContractTests
 {
-    public static TheoryData<string> Services => new() { EchoContract.ServiceName, RawKvContract.ServiceName, PlacementContract.ServiceName, RaftTransportContract.ServiceName, AdminContract.ServiceName, SnapshotContract.ServiceName };
+    public static TheoryData<string> Services => new() { EchoContract.ServiceName, RawKvContract.ServiceName, PlacementContract.ServiceName, RaftTransportContract.ServiceName, AdminContract.ServiceName, SnapshotContract.ServiceName, TxnKvContract.ServiceName };
 
     [Theory]
     [MemberData(nameof(Services))]
@@ -21,6 +21,7 @@ public sealed class ContractTests
             PlacementContract.ServiceName => (PlacementReflection.Descriptor.Services.Single(), PlacementContract.All),
             AdminContract.ServiceName => (AdminReflection.Descriptor.Services.Single(), AdminContract.All),
             SnapshotContract.ServiceName => (SnapshotReflection.Descriptor.Services.Single(), SnapshotContract.All),
+            TxnKvContract.ServiceName => (TxnKvReflection.Descriptor.Services.Single(), TxnKvContract.All),
             _ => (RaftReflection.Descriptor.Services.Single(), RaftTransportContract.All),
         };
         Assert.Equal(serviceName, service.FullName);

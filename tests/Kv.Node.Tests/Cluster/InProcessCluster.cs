@@ -8,7 +8,6 @@ using Kv.Node.Server.Configuration;
 using Kv.Node.Server.Hosting;
 using Kv.Node.Tests.TestSupport;
 using Kv.Proto.V1;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Kv.Node.Tests.Cluster;
 
@@ -20,6 +19,7 @@ namespace Kv.Node.Tests.Cluster;
 internal sealed class InProcessCluster : IAsyncDisposable
 {
     private readonly TempDirectory dir = new();
+    private readonly int clusterId = TestLogFiles.NextClusterId();
     private readonly Dictionary<string, RpcChannel> channels = [];
 
     public InProcessCluster(int nodes, int placementMembers = 3)
@@ -64,7 +64,7 @@ internal sealed class InProcessCluster : IAsyncDisposable
 
     public async Task StartNodeAsync(int i)
     {
-        var host = new NodeHost(Config(i), NullLoggerFactory.Instance);
+        var host = new NodeHost(Config(i), TestLogFiles.For(clusterId, i));
         BeforeStart?.Invoke(i, host);
         await host.StartAsync(CancellationToken.None).ConfigureAwait(false);
         Hosts[i] = host;

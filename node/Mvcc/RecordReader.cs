@@ -4,7 +4,7 @@ using Kv.Client;
 namespace Kv.Node.Mvcc;
 
 /// <summary>Little helpers shared by the lock and write record codecs: varint-free, length-prefixed big-endian fields.</summary>
-internal ref struct MvccReader(ReadOnlySpan<byte> data)
+internal ref struct RecordReader(ReadOnlySpan<byte> data)
 {
     private readonly ReadOnlySpan<byte> _data = data;
     private int _offset;
