@@ -818,7 +818,10 @@ internal sealed partial class Store : IDisposable
 
         if (isLeader != g.WasLeader || term != g.LastTerm)
         {
-            LogLeadership(g.GroupId, term, isLeader, g.Node.Lead);
+            // The log's tail with every role change: what an election decided on, for diagnosis.
+            var lastLogTerm = g.Node.Core.Log.LastTerm();
+            var firstIndex = g.Storage.FirstIndex();
+            LogLeadership(g.GroupId, term, isLeader, g.Node.Lead, g.Node.LastIndex, lastLogTerm, g.Applied, firstIndex);
         }
 
         g.WasLeader = isLeader;
@@ -849,8 +852,8 @@ internal sealed partial class Store : IDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "group {GroupId} opened as member {MemberId}: applied {Applied}, last index {LastIndex}")]
     private partial void LogGroupOpened(ulong groupId, ulong memberId, ulong applied, ulong lastIndex);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "group {GroupId} term {Term}: leader={IsLeader} lead={Lead}")]
-    private partial void LogLeadership(ulong groupId, ulong term, bool isLeader, ulong lead);
+    [LoggerMessage(Level = LogLevel.Information, Message = "group {GroupId} term {Term}: leader={IsLeader} lead={Lead} (log last index {LastIndex} term {LastLogTerm}, applied {Applied}, first index {FirstIndex})")]
+    private partial void LogLeadership(ulong groupId, ulong term, bool isLeader, ulong lead, ulong lastIndex, ulong lastLogTerm, ulong applied, ulong firstIndex);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "message for unknown group {GroupId} from member {From} dropped")]
     private partial void LogUnknownGroup(ulong groupId, ulong from);
