@@ -5,6 +5,7 @@ namespace Kv.Node.Ranges;
 /// <summary>
 /// Key layout of the column families the store owns outside the Raft log (DESIGN.md section 3):
 ///  default: 'z' + user key                     raw values (the MVCC layout replaces this with the transactional API)
+///  default, lock, write: 'x' + ...            transactional (MVCC) data, owned by node/Mvcc (TxnKeys)
 ///  meta:    'i'                                this store's identity (StoreIdent)
 ///          'd' + range id (8 bytes, BE)        the descriptor of a range replica this store holds
 ///          'p' ...                             placement state (node/Placement, placement members only)

@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Kv.Node.Mvcc;
 using Kv.Node.Raft;
 using Kv.Node.Storage;
 using Kv.Proto.V1;
@@ -6,7 +7,8 @@ using Kv.Proto.V1;
 namespace Kv.Node.Ranges;
 
 /// <summary>
-/// A range's state machine on one store: the descriptor and the raw key-value commands. Apply
+/// A range's state machine on one store: the descriptor, the raw key-value commands and the
+/// transactional writes (<see cref="TxnWriteCommand"/>: engine writes computed by the leader, node/Mvcc). Apply
 /// checks the command's epoch and key against the descriptor at apply time (the leader checked
 /// at proposal time, but a split or membership change may have been applied in between), so a
 /// stale command is refused identically on every replica and changes nothing.
@@ -104,6 +106,11 @@ internal sealed class RangeReplica : IGroupStateMachine
             return CheckSplit(d, command.Split);
         }
 
+        if (command.CommandCase == RangeCommand.CommandOneofCase.TxnWrite)
+        {
+            return CheckTxnWrite(d, command.TxnWrite);
+        }
+
         var key = command.CommandCase switch
         {
             RangeCommand.CommandOneofCase.RawPut => command.RawPut.Key,
@@ -130,12 +137,66 @@ internal sealed class RangeReplica : IGroupStateMachine
             case RangeCommand.CommandOneofCase.RawDelete:
                 batch.Delete(ColumnFamily.Default, Keys.Data(command.RawDelete.Key.Span));
                 break;
+            case RangeCommand.CommandOneofCase.TxnWrite:
+                foreach (var w in command.TxnWrite.Writes)
+                {
+                    var cf = TxnColumnFamily(w.ColumnFamily)!.Value; // CheckTxnWrite accepted it
+                    if (w.Delete)
+                    {
+                        batch.Delete(cf, w.Key.Span);
+                    }
+                    else
+                    {
+                        batch.Put(cf, w.Key.Span, w.Value.Span);
+                    }
+                }
+
+                break;
             default:
                 break;
         }
 
         return null;
     }
+
+    /// <summary>
+    /// Null when a transactional write may apply to the range as described by d: every user key
+    /// lies in the range, every write names the default, lock or write CF and a non-empty
+    /// transactional ('x') engine key. Otherwise the RangeError, and nothing is written.
+    /// </summary>
+    private RangeError? CheckTxnWrite(RangeDescriptor d, TxnWriteCommand txn)
+    {
+        foreach (var key in txn.UserKeys)
+        {
+            if (!RangeBounds.Contains(d, key.Span))
+            {
+                return KeyNotInRange(d, key);
+            }
+        }
+
+        foreach (var w in txn.Writes)
+        {
+            if (TxnColumnFamily(w.ColumnFamily) is null)
+            {
+                return new RangeError { Message = $"range {RangeId}: a transactional write names column family '{w.ColumnFamily}'; only default, lock and write are accepted; nothing was applied" };
+            }
+
+            if (w.Key.IsEmpty || w.Key[0] != TxnKeys.Prefix)
+            {
+                return new RangeError { Message = $"range {RangeId}: a transactional write's engine key {RangeBounds.Describe(w.Key)} is not a transactional ('x') key; nothing was applied" };
+            }
+        }
+
+        return null;
+    }
+
+    private static ColumnFamily? TxnColumnFamily(string name) => name switch
+    {
+        "default" => ColumnFamily.Default,
+        "lock" => ColumnFamily.Lock,
+        "write" => ColumnFamily.Write,
+        _ => null,
+    };
 
     /// <summary>
     /// A membership change took effect: the descriptor follows it in the same batch. The new
@@ -225,6 +286,12 @@ internal sealed class RangeReplica : IGroupStateMachine
         }
 
         batch.DeleteRange(ColumnFamily.Default, Keys.Data(d.StartKey.Span), d.EndKey.IsEmpty ? Keys.DataEnd : Keys.Data(d.EndKey.Span));
+        var txnLower = TxnKeys.SpanLower(d.StartKey.Span);
+        var txnUpper = TxnKeys.SpanUpper(d.EndKey.Span);
+        foreach (var cf in (ReadOnlySpan<ColumnFamily>)[ColumnFamily.Default, ColumnFamily.Lock, ColumnFamily.Write])
+        {
+            batch.DeleteRange(cf, txnLower, txnUpper);
+        }
     }
 
     /// <summary>

@@ -298,7 +298,7 @@ internal sealed partial class Store
             return (false, $"range {groupId}'s descriptor has an empty or inverted span [{RangeBounds.Describe(d.StartKey)}, {RangeBounds.Describe(d.EndKey)}); nothing was installed. The sender must cut the snapshot from a valid descriptor.");
         }
 
-        if (receiver.WhyNotIngestable([KeySpan.RawData(d)], checksums: false) is { } notIngestable)
+        if (receiver.WhyNotIngestable(KeySpan.ForRange(d), checksums: false) is { } notIngestable)
         {
             return (false, $"range {groupId}'s snapshot cannot be installed: {notIngestable}; nothing was installed. Send a snapshot cut for this descriptor.");
         }
@@ -407,7 +407,7 @@ internal sealed partial class Store
         }
 
         var d = install.Manifest.RangeDescriptor;
-        install.Receiver.Ingest(engine, [KeySpan.RawData(d)], move: true);
+        install.Receiver.Ingest(engine, KeySpan.ForRange(d), move: true);
         AfterSnapshotIngest?.Invoke(g.GroupId);
         var isNew = replica.Descriptor.Replicas.Count == 0;
         replica.ReplaceDescriptor(d.Clone(), batch);

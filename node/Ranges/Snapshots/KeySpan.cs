@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Kv.Node.Mvcc;
 using Kv.Node.Storage;
 using Kv.Proto.V1;
 
@@ -43,6 +44,25 @@ internal sealed class KeySpan
         ArgumentNullException.ThrowIfNull(descriptor);
         var upper = descriptor.EndKey.IsEmpty ? Keys.DataEnd : Keys.Data(descriptor.EndKey.Span);
         return new KeySpan(ColumnFamily.Default, Keys.Data(descriptor.StartKey.Span), upper);
+    }
+
+    /// <summary>
+    /// Everything a replica of <paramref name="descriptor"/> holds: the raw-KV span (<see cref="RawData"/>)
+    /// and the transactional spans ['x' + encoded start, 'x' + encoded end) of the default, lock and
+    /// write CFs (node/Mvcc/TxnKeys). What snapshots are cut, verified and ingested with.
+    /// </summary>
+    public static IReadOnlyList<KeySpan> ForRange(RangeDescriptor descriptor)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        var lower = TxnKeys.SpanLower(descriptor.StartKey.Span);
+        var upper = TxnKeys.SpanUpper(descriptor.EndKey.Span);
+        return
+        [
+            RawData(descriptor),
+            new KeySpan(ColumnFamily.Default, lower, upper),
+            new KeySpan(ColumnFamily.Lock, lower, upper),
+            new KeySpan(ColumnFamily.Write, lower, upper),
+        ];
     }
 
     public SnapshotSpan ToProto() => new()

@@ -10,8 +10,8 @@ namespace Kv.Node.Ranges.Snapshots;
 /// Contract:
 /// 1. The caller takes the <see cref="EngineSnapshot"/> at the Raft (term, index) it passes in, so
 ///    the files hold exactly the state that log position produced; later writes are not included.
-/// 2. The caller computes the spans from the descriptor (<see cref="KeySpan.RawData"/> for raw-KV
-///    data); every span goes into the manifest, empty ones included, so a receiver clears them too.
+/// 2. The caller computes the spans from the descriptor (<see cref="KeySpan.ForRange"/>: raw-KV and
+///    transactional data); every span goes into the manifest, empty ones included, so a receiver clears them too.
 /// 3. Files are written into the given directory, which must be empty or absent; they are
 ///    not fsynced (a sender that crashes cuts a new snapshot). Delete the directory when the
 ///    transfer is done.

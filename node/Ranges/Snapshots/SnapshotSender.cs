@@ -144,7 +144,7 @@ internal sealed partial class SnapshotSender : ISnapshotSender, IAsyncDisposable
             var clock = Stopwatch.StartNew();
             try
             {
-                manifest = RangeSnapshotBuilder.Build(engine, job.EngineSnapshot, job.Descriptor, job.Term, job.Index, [KeySpan.RawData(job.Descriptor)], dir);
+                manifest = RangeSnapshotBuilder.Build(engine, job.EngineSnapshot, job.Descriptor, job.Term, job.Index, KeySpan.ForRange(job.Descriptor), dir);
             }
             finally
             {

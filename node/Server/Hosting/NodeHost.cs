@@ -129,6 +129,11 @@ internal sealed partial class NodeHost : IAsyncDisposable
         {
             Load = load,
         };
+        var txnKv = new TxnKvService(store, ranges.Get, directory, new RawKvOptions
+        {
+            MaxKeyBytes = config.MaxKeyBytes,
+            MaxValueBytes = config.MaxValueBytes,
+        });
         var admin = new AdminService(store, ranges.Get, directory, placement,
             TimeSpan.FromMilliseconds(2.0 * config.TickIntervalMs * config.ElectionTicks) + TimeSpan.FromSeconds(1))
         {
@@ -141,7 +146,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
             EndPoint = NodeConfigLoader.ListenEndPoint(config),
             MaxReceiveMessageSize = 64 << 20,
             MaxConcurrentStreamsPerConnection = 1000,
-        }, [placementService.BindService(), rawKv.BindService(), admin.BindService(), raft.BindService(), snapshotService.BindService(), new EchoService().BindService()], ct).ConfigureAwait(false);
+        }, [placementService.BindService(), rawKv.BindService(), txnKv.BindService(), admin.BindService(), raft.BindService(), snapshotService.BindService(), new EchoService().BindService()], ct).ConfigureAwait(false);
         LogStarted(ident.StoreId, config.AdvertiseAddress, config.MemberId, clusterId.Length > 0 ? clusterId : "(not yet known)");
         _ = Task.Run(() => HeartbeatLoopAsync(stopping.Token), CancellationToken.None);
         var electionTimeout = TimeSpan.FromMilliseconds((double)config.TickIntervalMs * config.ElectionTicks);

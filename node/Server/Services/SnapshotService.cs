@@ -188,7 +188,7 @@ internal sealed partial class SnapshotService(Store store, string directory, Sna
             return "its descriptor's span is missing, empty or inverted";
         }
 
-        return receiver.WhyNotIngestable([KeySpan.RawData(d)], checksums: true);
+        return receiver.WhyNotIngestable(KeySpan.ForRange(d), checksums: true);
     }
 
     /// <summary>Checks a header; the refusal says what is wrong.</summary>
