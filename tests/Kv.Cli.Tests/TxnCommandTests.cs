@@ -275,6 +275,25 @@ public sealed class TxnCommandTests
         Assert.Throws<InvalidOperationException>(() => txn.Put("z"u8.ToArray(), "z"u8.ToArray()));
     }
 
+    [Fact]
+    public async Task A_commit_running_past_half_the_ttl_heartbeats_the_primary()
+    {
+        await using var node = await ScriptedNode.StartAsync();
+        var store = FakeTxnKv.Install(node);
+
+        // The primary's commit is held until the client has heartbeaten (TTL 3 s: after 1.5 s).
+        store.BeforeCommit = _ => Assert.True(SpinWait.SpinUntil(() => node.Received(TxnKvContract.TxnHeartBeat).Count > 0, TimeSpan.FromSeconds(20)), "no heartbeat");
+        await using var client = KvClient.Connect([node.Address], new KvClientOptions { RequestTimeout = TimeSpan.FromSeconds(30), AttemptTimeout = TimeSpan.FromSeconds(30) });
+        var txn = await client.BeginAsync();
+        txn.Put("p"u8.ToArray(), "v"u8.ToArray());
+        await txn.CommitAsync();
+        var beat = node.Received(TxnKvContract.TxnHeartBeat)[0];
+        Assert.Equal("p", beat.PrimaryLock.ToStringUtf8());
+        Assert.Equal(txn.StartTs.Value, beat.StartTs);
+        Assert.True(beat.AdviseTtlMs > 3_000, $"advised {beat.AdviseTtlMs} ms");
+        Assert.Equal("v", store.ValueAt("p"));
+    }
+
     private static async Task WaitUntil(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
