@@ -18,6 +18,7 @@ internal static class KvctlApp
         root.Subcommands.Add(RangeCommand.Build(stdout));
         root.Subcommands.Add(ReplicaCommand.Build(stdout));
         root.Subcommands.Add(KvCommand.Build(stdout));
+        root.Subcommands.Add(TxnCommand.Build(stdout, Console.In));
         root.Subcommands.Add(LocalCommand.Build(stdout));
         return root;
     }

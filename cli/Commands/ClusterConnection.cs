@@ -9,7 +9,9 @@ namespace Kv.Cli.Commands;
 /// options, resolving where to connect (the flag, else the context file), and turning the
 /// client's typed errors into kvctl's exit codes and messages:
 /// Unavailable 5, NotFound 4, InvalidArgument (the server refused an argument, e.g. a key too
-/// large) 2, NotBootstrapped / ClusterIdMismatch / Internal 1, cancelled (Ctrl+C) 130.
+/// large) 2, WriteConflict / TxnAborted / KeyIsLocked (retry the transaction) 6,
+/// CommitOutcomeUnknown (never retried) 7, NotBootstrapped / ClusterIdMismatch / Internal 1,
+/// cancelled (Ctrl+C) 130.
 /// </summary>
 internal static class ClusterConnection
 {
@@ -109,6 +111,8 @@ internal static class ClusterConnection
         KvErrorKind.NotFound => ExitCodes.NotFound,
         KvErrorKind.InvalidArgument => ExitCodes.Usage,
         KvErrorKind.Refused => ExitCodes.RefusedUnsafe,
+        KvErrorKind.WriteConflict or KvErrorKind.TxnAborted or KvErrorKind.KeyIsLocked => ExitCodes.Conflict,
+        KvErrorKind.CommitOutcomeUnknown => ExitCodes.OutcomeUnknown,
         _ => ExitCodes.Failed,
     };
 }

@@ -1,14 +1,15 @@
 using System.CommandLine;
 using Kv.Cli.Output;
 using Kv.Client.Cluster;
-using Kv.Proto.V1;
 
 namespace Kv.Cli.Commands;
 
 /// <summary>
-/// <c>kvctl kv get|put|delete|scan</c>: raw (non-transactional) key-value access. Keys and
-/// values are UTF-8 arguments, or hex with <c>--hex</c>; output shows them as printable UTF-8
-/// or 0x-hex (KeyText). <c>kv get</c> of a missing key exits 4 with "key not found".
+/// <c>kvctl kv get|put|delete|scan</c>: key-value access, each verb one transaction (a snapshot
+/// read at a fresh start_ts that resolves the locks it meets; a write committed through
+/// Percolator two-phase commit). Keys and values are UTF-8 arguments, or hex with
+/// <c>--hex</c>; output shows them as printable UTF-8 or 0x-hex (KeyText). <c>kv get</c> of a
+/// missing key exits 4 with "key not found"; a write conflict exits 6, an unknown commit outcome 7.
 /// </summary>
 internal static class KvCommand
 {
@@ -22,7 +23,7 @@ internal static class KvCommand
 
     public static Command Build(TextWriter stdout)
     {
-        var kv = new Command("kv", "Raw key-value reads and writes");
+        var kv = new Command("kv", "Key-value reads and writes, each one transaction (see also `kvctl txn run`)");
         kv.Subcommands.Add(BuildGet(stdout));
         kv.Subcommands.Add(BuildPut(stdout));
         kv.Subcommands.Add(BuildDelete(stdout));
@@ -32,7 +33,14 @@ internal static class KvCommand
 
     public static async Task<int> GetAsync(KvClient client, byte[] key, TextWriter stdout, TextWriter stderr, OutputFormat format, CancellationToken ct)
     {
-        var value = await client.GetAsync(key, ct);
+        byte[]? value;
+        var txn = await client.BeginAsync(ct);
+        await using (txn.ConfigureAwait(false))
+        {
+            value = await txn.GetAsync(key, ct);
+            await txn.CommitAsync(ct);
+        }
+
         if (value is null)
         {
             stderr.WriteLine($"error: key not found: {KeyText.Printable(key)}");
@@ -53,25 +61,44 @@ internal static class KvCommand
 
     public static async Task<int> PutAsync(KvClient client, byte[] key, byte[] value, TextWriter stdout, CancellationToken ct)
     {
-        await client.PutAsync(key, value, ct);
+        var txn = await client.BeginAsync(ct);
+        await using (txn.ConfigureAwait(false))
+        {
+            txn.Put(key, value);
+            await txn.CommitAsync(ct);
+        }
+
         stdout.WriteLine($"put {KeyText.Printable(key)}");
         return ExitCodes.Ok;
     }
 
     public static async Task<int> DeleteAsync(KvClient client, byte[] key, TextWriter stdout, CancellationToken ct)
     {
-        await client.DeleteAsync(key, ct);
+        var txn = await client.BeginAsync(ct);
+        await using (txn.ConfigureAwait(false))
+        {
+            txn.Delete(key);
+            await txn.CommitAsync(ct);
+        }
+
         stdout.WriteLine($"deleted {KeyText.Printable(key)}");
         return ExitCodes.Ok;
     }
 
     public static async Task<int> ScanAsync(KvClient client, byte[] start, byte[] end, int limit, bool reverse, TextWriter stdout, OutputFormat format, CancellationToken ct)
     {
-        WriteScan(stdout, format, await client.ScanAsync(start, end, limit, reverse, ct));
+        var txn = await client.BeginAsync(ct);
+        await using (txn.ConfigureAwait(false))
+        {
+            var pairs = await txn.ScanAsync(start, end, limit, reverse, ct);
+            await txn.CommitAsync(ct);
+            WriteScan(stdout, format, pairs);
+        }
+
         return ExitCodes.Ok;
     }
 
-    public static void WriteScan(TextWriter stdout, OutputFormat format, IReadOnlyList<KvPair> pairs)
+    public static void WriteScan(TextWriter stdout, OutputFormat format, IReadOnlyList<KeyValuePair<byte[], byte[]>> pairs)
     {
         var items = pairs.Select(p => new PairDocument(KeyText.Printable(p.Key), KeyText.Printable(p.Value))).ToList();
         if (format != OutputFormat.Table)
@@ -173,9 +200,9 @@ internal static class KvCommand
         return command;
     }
 
-    private static Argument<string> KeyArgument(string name, string description) => new(name) { Description = description };
+    internal static Argument<string> KeyArgument(string name, string description) => new(name) { Description = description };
 
-    private static Option<bool> HexOption() => new("--hex") { Description = "Keys and values are hex (for example 0x6b31) instead of UTF-8 text" };
+    internal static Option<bool> HexOption() => new("--hex") { Description = "Keys and values are hex (for example 0x6b31) instead of UTF-8 text" };
 
     /// <summary>Decodes the arguments; null on success, else the usage exit code after writing what was wrong.</summary>
     private static int? ParseKeys(TextWriter stderr, bool hex, IReadOnlyList<(string Name, string Text)> args, out byte[][] bytes, bool allowEmpty = false)

@@ -15,7 +15,7 @@ namespace Kv.Client.Cluster;
 /// naming the endpoints tried and the last error. Cancelling the token ends an operation with
 /// OperationCanceledException.
 /// </summary>
-public sealed class KvClient : IAsyncDisposable
+public sealed partial class KvClient : IAsyncDisposable
 {
     private readonly KvClientOptions _options;
     private readonly ChannelPool _channels;
@@ -390,7 +390,7 @@ public sealed class KvClient : IAsyncDisposable
         // timer, so leaving it to the GC releases nothing late.
     }
 
-    private Operation NewOperation(string what, CancellationToken cancellationToken)
+    internal Operation NewOperation(string what, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposeStarted) != 0, this);
         return new Operation(what, _options, _random, cancellationToken);
@@ -432,12 +432,13 @@ public sealed class KvClient : IAsyncDisposable
     ///    state), so an attempt whose outcome is unknown (it failed after it may have been applied)
     ///    is safely retried.
     /// </summary>
-    private async Task<(TResponse Response, CachedRange Route)> RangeCallAsync<TRequest, TResponse>(
+    internal async Task<(TResponse Response, CachedRange Route)> RangeCallAsync<TRequest, TResponse>(
         Method<TRequest, TResponse> method,
         Func<CachedRange, TRequest> build,
         Func<TResponse, RangeError?> error,
         Func<Operation, Task<CachedRange>> locate,
-        Operation op)
+        Operation op,
+        Func<string, RpcException, Exception>? unknownOutcome = null)
     {
         var immediateRetries = 0;
         while (true)
@@ -457,6 +458,11 @@ public sealed class KvClient : IAsyncDisposable
             try
             {
                 response = await _channels.Get(address).UnaryAsync(method, build(route), options).ConfigureAwait(false);
+            }
+            catch (RpcException e) when (unknownOutcome is not null && e.StatusCode is not (StatusCode.InvalidArgument or StatusCode.OutOfRange or StatusCode.ResourceExhausted or StatusCode.Unimplemented))
+            {
+                // The request may have been applied: the caller decides (a transaction's primary commit is never retried blindly).
+                throw unknownOutcome(address, e);
             }
             catch (RpcException e) when (op.IsRetryable(e))
             {
@@ -546,7 +552,7 @@ public sealed class KvClient : IAsyncDisposable
     }
 
     /// <summary>The range containing key: from the cache, else from placement (GetRange).</summary>
-    private async Task<CachedRange> LocateAsync(ByteString key, Operation op)
+    internal async Task<CachedRange> LocateAsync(ByteString key, Operation op)
     {
         if (_routes.Find(key.Span) is { } cached)
         {
@@ -580,7 +586,7 @@ public sealed class KvClient : IAsyncDisposable
     }
 
     /// <summary>The range holding the keys just below end (exclusive; empty = end of key space), for reverse scans.</summary>
-    private async Task<CachedRange> LocateBeforeAsync(ByteString start, ByteString end, Operation op)
+    internal async Task<CachedRange> LocateBeforeAsync(ByteString start, ByteString end, Operation op)
     {
         if (_routes.FindBefore(end.Span) is { } cached)
         {
@@ -672,7 +678,7 @@ public sealed class KvClient : IAsyncDisposable
         return fallback ?? route.LeaderAddress;
     }
 
-    private static ByteString KeyOf(ReadOnlyMemory<byte> key, string name)
+    internal static ByteString KeyOf(ReadOnlyMemory<byte> key, string name)
     {
         if (key.IsEmpty)
         {
@@ -683,7 +689,7 @@ public sealed class KvClient : IAsyncDisposable
     }
 
     /// <summary>The smallest key greater than key: key + 0x00.</summary>
-    private static ByteString Successor(ByteString key)
+    internal static ByteString Successor(ByteString key)
     {
         var next = new byte[key.Length + 1];
         key.Span.CopyTo(next);

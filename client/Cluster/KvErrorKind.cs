@@ -26,4 +26,24 @@ public enum KvErrorKind
     /// state (removing the last voter, a range mid-change, a store that is not Up); nothing changed.
     /// </summary>
     Refused = 6,
+
+    /// <summary>
+    /// A transaction's write met a write committed after its start, or it was rolled back by a
+    /// reader before its prewrite finished; nothing of it is visible. Retry the whole transaction
+    /// (a new BeginAsync).
+    /// </summary>
+    WriteConflict = 7,
+
+    /// <summary>A key is locked by another transaction whose lock could not be resolved before the deadline; retry later.</summary>
+    KeyIsLocked = 8,
+
+    /// <summary>
+    /// The commit of a transaction's primary key was sent but its answer never arrived: the
+    /// transaction may or may not be committed. Never retried by the client; read the keys (or
+    /// check the primary's status) to learn the outcome.
+    /// </summary>
+    CommitOutcomeUnknown = 9,
+
+    /// <summary>The transaction was rolled back by a reader or lock resolver (its lock expired) before it could commit; nothing of it is visible. Retry it.</summary>
+    TxnAborted = 10,
 }

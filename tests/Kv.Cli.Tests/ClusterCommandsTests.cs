@@ -239,45 +239,7 @@ public sealed class ClusterCommandsTests : IDisposable
     public async Task Kv_commands_against_a_node_get_put_scan_and_report_a_missing_key_as_4()
     {
         await using var node = await ScriptedNode.StartAsync();
-        var data = new SortedDictionary<string, ByteString>(StringComparer.Ordinal);
-        var range = new RangeDescriptor { RangeId = 1, Epoch = new RangeEpoch { ConfVer = 1, Version = 1 }, Replicas = { new ReplicaDescriptor { ReplicaId = 1, StoreId = 1 } } };
-        node.On(PlacementContract.GetRange, _ => new GetRangeResponse { Header = new ResponseHeader { ClusterId = "c" }, Range = new RangeInfo { Range = range, Leader = range.Replicas[0], LeaderAddress = node.Address } });
-        node.On(PlacementContract.ScanRanges, _ => new ScanRangesResponse { Header = new ResponseHeader { ClusterId = "c" }, Ranges = { new RangeInfo { Range = range, Leader = range.Replicas[0], LeaderAddress = node.Address } } });
-        node.On(RawKvContract.Put, r =>
-        {
-            lock (data)
-            {
-                data[r.Key.ToStringUtf8()] = r.Value;
-            }
-
-            return new RawPutResponse();
-        });
-        node.On(RawKvContract.Get, r =>
-        {
-            lock (data)
-            {
-                return data.TryGetValue(r.Key.ToStringUtf8(), out var v) ? new RawGetResponse { Found = true, Value = v } : new RawGetResponse();
-            }
-        });
-        node.On(RawKvContract.Delete, r =>
-        {
-            lock (data)
-            {
-                data.Remove(r.Key.ToStringUtf8());
-            }
-
-            return new RawDeleteResponse();
-        });
-        node.On(RawKvContract.Scan, r =>
-        {
-            lock (data)
-            {
-                var response = new RawScanResponse();
-                var keys = data.Keys.Where(k => string.CompareOrdinal(k, r.StartKey.ToStringUtf8()) >= 0 && (r.EndKey.IsEmpty || string.CompareOrdinal(k, r.EndKey.ToStringUtf8()) < 0));
-                response.Pairs.AddRange((r.Reverse ? keys.Reverse() : keys).Select(k => new KvPair { Key = ByteString.CopyFromUtf8(k), Value = data[k] }));
-                return response;
-            }
-        });
+        FakeTxnKv.Install(node);
         string[] at = ["--endpoint", node.Address, "--context", NoContext];
 
         var put = Run(["kv", "put", "k1", "v1", .. at]);

@@ -7,7 +7,7 @@ namespace Kv.Node.Tests.ClientReactions;
 
 /// <summary>
 /// A scripted cluster node for the client's error-reaction tests: a real RpcServer on 127.0.0.1
-/// (free port) serving <c>kv.v1.Placement</c> and <c>kv.v1.RawKv</c>, whose handlers are test
+/// (free port) serving <c>kv.v1.Placement</c>, <c>kv.v1.RawKv</c> and <c>kv.v1.TxnKv</c>, whose handlers are test
 /// delegates. It scripts the wire responses the real services send, with the same proto types
 /// and semantics (placement's header.error NOT_LEADER with leader and members, the RangeError
 /// details with their hints, gRPC statuses such as INVALID_ARGUMENT), so the client under test
@@ -42,6 +42,15 @@ public sealed class ScriptedNode : IAsyncDisposable
         node.Bind(builder, RawKvContract.Put);
         node.Bind(builder, RawKvContract.Delete);
         node.Bind(builder, RawKvContract.Scan);
+        node.Bind(builder, TxnKvContract.Get);
+        node.Bind(builder, TxnKvContract.Scan);
+        node.Bind(builder, TxnKvContract.Prewrite);
+        node.Bind(builder, TxnKvContract.Commit);
+        node.Bind(builder, TxnKvContract.Rollback);
+        node.Bind(builder, TxnKvContract.CheckTxnStatus);
+        node.Bind(builder, TxnKvContract.ResolveLock);
+        node.Bind(builder, TxnKvContract.TxnHeartBeat);
+        node.Bind(builder, TxnKvContract.ScanLock);
         node.Bind(builder, AdminContract.TransferLeader);
         node.Bind(builder, AdminContract.SplitRange);
         node.Bind(builder, AdminContract.AddReplica);

@@ -1,0 +1,569 @@
+using Google.Protobuf;
+using Kv.Client.Contracts;
+using Kv.Proto.V1;
+
+namespace Kv.Client.Cluster;
+
+/// <summary>
+/// A snapshot-isolated transaction (Percolator, shared/DESIGN.md section 6), from
+/// <see cref="KvClient.BeginAsync"/>. Reads see the snapshot at <see cref="StartTs"/> plus this
+/// transaction's own buffered writes, and resolve the locks of other transactions they meet
+/// (<see cref="LockResolver"/>). Put and Delete are buffered in memory until
+/// <see cref="CommitAsync"/>:
+/// 1. the keys are grouped by range and prewritten in parallel; the first key (in byte order) is
+///    the primary, and its range's request carries the other keys (secondaries). Lock TTL grows
+///    with the transaction's size (<see cref="TtlFor"/>); the primary is heartbeaten every TTL/2
+///    while the commit runs.
+/// 2. commit_ts comes from the TSO; the primary's commit decides the transaction.
+/// 3. the secondaries are committed by range in parallel in the background
+///    (<see cref="SecondariesCommitted"/>); a failure there is left to lock resolution.
+/// Failures: WriteConflict (retry the whole transaction), KeyIsLocked, TxnAborted,
+/// CommitOutcomeUnknown (the primary commit was sent and its answer lost: never retried).
+/// Not thread-safe: one caller uses a transaction at a time. Disposing an uncommitted
+/// transaction rolls it back.
+/// </summary>
+public sealed class Transaction : IAsyncDisposable
+{
+    /// <summary>Base lock TTL of a transaction.</summary>
+    public static readonly TimeSpan BaseTtl = TimeSpan.FromSeconds(3);
+
+    /// <summary>The most a transaction's lock TTL grows to.</summary>
+    public static readonly TimeSpan MaxTtl = TimeSpan.FromSeconds(120);
+
+    private const ulong TtlPerMegabyteMs = 50;
+
+    private readonly KvClient _client;
+
+    // Buffered writes in key order: value null = delete.
+    private readonly SortedDictionary<byte[], byte[]?> _writes = new(ByteOrder.Instance);
+    private State _state = State.Active;
+
+    internal Transaction(KvClient client, Timestamp startTs)
+    {
+        _client = client;
+        StartTs = startTs;
+    }
+
+    private enum State
+    {
+        Active,
+        Committing,
+        Committed,
+        RolledBack,
+        Failed,
+    }
+
+    /// <summary>The snapshot this transaction reads at, and its identity in locks.</summary>
+    public Timestamp StartTs { get; }
+
+    /// <summary>
+    /// Completes when the background commit of the secondaries has finished (successfully or not:
+    /// a failure leaves those locks to readers' resolution). Completed before CommitAsync returns
+    /// for a transaction without secondaries.
+    /// </summary>
+    public Task SecondariesCommitted { get; private set; } = Task.CompletedTask;
+
+    /// <summary>Number of buffered writes.</summary>
+    public int WriteCount => _writes.Count;
+
+    /// <summary>
+    /// The lock TTL of a transaction writing <paramref name="bytes"/> bytes of keys and values:
+    /// 3 s + 50 ms per MiB, capped at 120 s.
+    /// </summary>
+    public static TimeSpan TtlFor(long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        var ms = (ulong)BaseTtl.TotalMilliseconds + ((ulong)bytes / (1024 * 1024) * TtlPerMegabyteMs);
+        return TimeSpan.FromMilliseconds(Math.Min(ms, (ulong)MaxTtl.TotalMilliseconds));
+    }
+
+    /// <summary>The value of key in this transaction: its own buffered write, else the snapshot at StartTs; null when absent.</summary>
+    public async Task<byte[]?> GetAsync(ReadOnlyMemory<byte> key, CancellationToken ct = default)
+    {
+        ThrowIfNotActive();
+        var k = KvClient.KeyOf(key, nameof(key));
+        if (_writes.TryGetValue(k.ToByteArray(), out var buffered))
+        {
+            return buffered?.ToArray();
+        }
+
+        var op = _client.NewOperation("read a key in a transaction", ct);
+        while (true)
+        {
+            var (response, _) = await _client.RangeCallAsync(TxnKvContract.Get,
+                r => new TxnGetRequest { Context = r.Context, Key = k, Version = StartTs.Value },
+                r => r.RangeError, o => _client.LocateAsync(k, o), op).ConfigureAwait(false);
+            if (response.Error is { } error)
+            {
+                if (error.Locked is { } locked)
+                {
+                    await _client.LockResolver.ResolveAsync(locked, op).ConfigureAwait(false);
+                    continue;
+                }
+
+                throw new KvException(KvErrorKind.Internal, $"reading {LockResolver.Display(k)} failed: {LockResolver.Describe(error)}");
+            }
+
+            return response.Found ? response.Value.ToByteArray() : null;
+        }
+    }
+
+    /// <summary>
+    /// Pairs with keys in [start, end) (empty end: to the end of the key space) at StartTs, merged
+    /// with this transaction's buffered writes; ascending, or descending from just below end.
+    /// At most <paramref name="limit"/> pairs (0: no limit). Continues across ranges and resolves
+    /// the locks it meets.
+    /// </summary>
+    public async Task<IReadOnlyList<KeyValuePair<byte[], byte[]>>> ScanAsync(ReadOnlyMemory<byte> start, ReadOnlyMemory<byte> end, int limit, bool reverse = false, CancellationToken ct = default)
+    {
+        ThrowIfNotActive();
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        if (!end.IsEmpty && start.Span.SequenceCompareTo(end.Span) >= 0)
+        {
+            return [];
+        }
+
+        var startBytes = start.ToArray();
+        var endBytes = end.ToArray();
+        bool InSpan(byte[] k) => k.AsSpan().SequenceCompareTo(startBytes) >= 0 && (endBytes.Length == 0 || k.AsSpan().SequenceCompareTo(endBytes) < 0);
+        var buffered = _writes.Where(w => InSpan(w.Key)).ToList();
+
+        // Buffered deletes may hide remote pairs: read that many more.
+        var deletes = buffered.Count(w => w.Value is null);
+        var remote = await ScanSnapshotAsync(ByteString.CopyFrom(startBytes), ByteString.CopyFrom(endBytes), limit == 0 ? 0 : limit + deletes, reverse, ct).ConfigureAwait(false);
+        var merged = new SortedDictionary<byte[], byte[]>(ByteOrder.Instance);
+        foreach (var pair in remote)
+        {
+            merged[pair.Key.ToByteArray()] = pair.Value.ToByteArray();
+        }
+
+        // A remote page cut at the limit must not let a buffered put beyond its last key in: it
+        // could displace a remote key that was not read. Only buffered keys within the read span count.
+        var complete = limit == 0 || remote.Count < limit + deletes;
+        var boundary = remote.Count > 0 ? remote[^1].Key.ToByteArray() : null;
+        foreach (var (k, v) in buffered)
+        {
+            var within = complete || boundary is null || (reverse ? ByteOrder.Instance.Compare(k, boundary) >= 0 : ByteOrder.Instance.Compare(k, boundary) <= 0);
+            if (v is null)
+            {
+                merged.Remove(k);
+            }
+            else if (within)
+            {
+                merged[k] = v.ToArray();
+            }
+        }
+
+        IEnumerable<KeyValuePair<byte[], byte[]>> ordered = reverse ? merged.Reverse() : merged;
+        if (limit > 0)
+        {
+            ordered = ordered.Take(limit);
+        }
+
+        return ordered.ToList();
+    }
+
+    /// <summary>Buffers a write of key (sent at commit).</summary>
+    public void Put(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> value)
+    {
+        ThrowIfNotActive();
+        var k = KvClient.KeyOf(key, nameof(key));
+        _writes[k.ToByteArray()] = value.ToArray();
+    }
+
+    /// <summary>Buffers a delete of key (sent at commit; deleting a missing key succeeds).</summary>
+    public void Delete(ReadOnlyMemory<byte> key)
+    {
+        ThrowIfNotActive();
+        var k = KvClient.KeyOf(key, nameof(key));
+        _writes[k.ToByteArray()] = null;
+    }
+
+    /// <summary>
+    /// Commits the buffered writes atomically; returns the commit timestamp (StartTs for a
+    /// read-only transaction, which commits nothing). See the class comment for the failures.
+    /// </summary>
+    public async Task<Timestamp> CommitAsync(CancellationToken ct = default)
+    {
+        ThrowIfNotActive();
+        if (_writes.Count == 0)
+        {
+            _state = State.Committed;
+            return StartTs;
+        }
+
+        _state = State.Committing;
+        try
+        {
+            var commitTs = await CommitWritesAsync(ct).ConfigureAwait(false);
+            _state = State.Committed;
+            return commitTs;
+        }
+        catch
+        {
+            _state = State.Failed;
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Discards the buffered writes. Nothing was sent before CommitAsync (a failed commit rolls
+    /// back what it prewrote itself), so this changes nothing on the cluster. Idempotent.
+    /// </summary>
+    public Task RollbackAsync(CancellationToken ct = default)
+    {
+        if (_state is State.Active)
+        {
+            _writes.Clear();
+            _state = State.RolledBack;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Rolls back when not committed.</summary>
+    public async ValueTask DisposeAsync() => await RollbackAsync().ConfigureAwait(false);
+
+    /// <summary>
+    /// Splits sorted keys into groups by range, in key order: each group is the run of keys the
+    /// range of its first key contains. Used for prewrite, commit and rollback; a range that
+    /// split since is corrected by the send itself (keys it does not hold go to the next round).
+    /// </summary>
+    internal static async Task<List<(CachedRange Range, List<ByteString> Keys)>> GroupByRangeAsync(IReadOnlyList<ByteString> sortedKeys, Func<ByteString, Task<CachedRange>> locate)
+    {
+        var groups = new List<(CachedRange, List<ByteString>)>();
+        var i = 0;
+        while (i < sortedKeys.Count)
+        {
+            var range = await locate(sortedKeys[i]).ConfigureAwait(false);
+            var keys = new List<ByteString>();
+            while (i < sortedKeys.Count && range.Contains(sortedKeys[i].Span))
+            {
+                keys.Add(sortedKeys[i++]);
+            }
+
+            if (keys.Count == 0)
+            {
+                throw new KvException(KvErrorKind.Internal, $"the range found for {LockResolver.Display(sortedKeys[i])} does not contain it; report this as a bug");
+            }
+
+            groups.Add((range, keys));
+        }
+
+        return groups;
+    }
+
+    private async Task<Timestamp> CommitWritesAsync(CancellationToken ct)
+    {
+        var mutations = new Dictionary<ByteString, Mutation>();
+        var keys = new List<ByteString>(_writes.Count);
+        long bytes = 0;
+        foreach (var (k, v) in _writes)
+        {
+            var key = ByteString.CopyFrom(k);
+            keys.Add(key);
+            mutations[key] = v is null
+                ? new Mutation { Op = MutationOp.Delete, Key = key }
+                : new Mutation { Op = MutationOp.Put, Key = key, Value = ByteString.CopyFrom(v) };
+            bytes += k.Length + (v?.Length ?? 0);
+        }
+
+        var primary = keys[0];
+        var secondaries = keys.Skip(1).ToList();
+        var ttl = TtlFor(bytes);
+        var op = _client.NewOperation($"commit transaction {StartTs.Value}", ct);
+
+        using var heartbeat = new CancellationTokenSource();
+        var heartbeats = HeartbeatAsync(primary, ttl, heartbeat.Token);
+        try
+        {
+            // 1. Prewrite every group in parallel; the primary's request carries the secondaries.
+            try
+            {
+                await PrewriteAsync(keys, mutations, primary, secondaries, ttl, op).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is KvException or OperationCanceledException)
+            {
+                // Whatever was prewritten is rolled back (best effort: expired locks are rolled
+                // back by readers anyway). Nothing was committed.
+                await RollbackPrewrittenAsync(keys).ConfigureAwait(false);
+                throw;
+            }
+
+            // 2. commit_ts, 3. the primary decides.
+            var commitTs = await _client.GetTimestampAsync(ct).ConfigureAwait(false);
+            await CommitPrimaryAsync(primary, commitTs, op).ConfigureAwait(false);
+
+            // 4. Secondaries in the background.
+            if (secondaries.Count > 0)
+            {
+                SecondariesCommitted = CommitSecondariesAsync(secondaries, commitTs);
+            }
+
+            return commitTs;
+        }
+        finally
+        {
+            await heartbeat.CancelAsync().ConfigureAwait(false);
+            await heartbeats.ConfigureAwait(false);
+        }
+    }
+
+    private async Task PrewriteAsync(List<ByteString> keys, Dictionary<ByteString, Mutation> mutations, ByteString primary, List<ByteString> secondaries, TimeSpan ttl, Operation op)
+    {
+        var pending = keys;
+        while (pending.Count > 0)
+        {
+            var groups = await GroupByRangeAsync(pending, k => _client.LocateAsync(k, op)).ConfigureAwait(false);
+            var leftovers = await Task.WhenAll(groups.Select(g => PrewriteGroupAsync(g.Keys, mutations, primary, secondaries, ttl, op))).ConfigureAwait(false);
+            pending = [.. leftovers.SelectMany(l => l).Order(ByteStringOrder.Instance)];
+        }
+    }
+
+    /// <summary>Prewrites the keys the range of keys[0] holds (resolving locks met); returns the keys it did not hold.</summary>
+    private async Task<List<ByteString>> PrewriteGroupAsync(List<ByteString> keys, Dictionary<ByteString, Mutation> mutations, ByteString primary, List<ByteString> secondaries, TimeSpan ttl, Operation parent)
+    {
+        // Each group retries on its own schedule, within the commit's deadline.
+        var op = _client.NewOperation(parent.What, parent.CancellationToken);
+        while (true)
+        {
+            List<ByteString> sent = [];
+            var (response, route) = await _client.RangeCallAsync(TxnKvContract.Prewrite,
+                r =>
+                {
+                    sent = keys.Where(k => r.Contains(k.Span)).ToList();
+                    var request = new PrewriteRequest { Context = r.Context, PrimaryLock = primary, StartTs = StartTs.Value, LockTtlMs = (ulong)ttl.TotalMilliseconds };
+                    request.Mutations.AddRange(sent.Select(k => mutations[k]));
+                    if (sent.Contains(primary))
+                    {
+                        request.Secondaries.AddRange(secondaries);
+                    }
+
+                    return request;
+                },
+                r => r.RangeError, o => _client.LocateAsync(keys[0], o), op).ConfigureAwait(false);
+            if (response.Errors.Count == 0)
+            {
+                return keys.Where(k => !route.Contains(k.Span)).ToList();
+            }
+
+            if (response.Errors.FirstOrDefault(e => e.Conflict is not null) is { } conflict)
+            {
+                var c = conflict.Conflict;
+                throw new KvException(KvErrorKind.WriteConflict, c.ConflictStartTs == 0
+                    ? $"transaction {StartTs.Value} was rolled back (by a reader that found its lock on {LockResolver.Display(c.Key)} expired) before it could commit; nothing was written: retry the transaction"
+                    : $"write conflict on {LockResolver.Display(c.Key)}: transaction {c.ConflictStartTs} committed it at {c.ConflictCommitTs}, after this transaction started at {StartTs.Value}; nothing was written: retry the transaction");
+            }
+
+            var locks = response.Errors.Where(e => e.Locked is not null).Select(e => e.Locked).ToList();
+            if (locks.Count != response.Errors.Count)
+            {
+                var other = response.Errors.First(e => e.Locked is null);
+                throw new KvException(KvErrorKind.Internal, $"prewrite of transaction {StartTs.Value} was refused: {LockResolver.Describe(other)}");
+            }
+
+            foreach (var locked in locks)
+            {
+                if (locked.LockVersion == StartTs.Value)
+                {
+                    continue;
+                }
+
+                await _client.LockResolver.ResolveAsync(locked, op).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task CommitPrimaryAsync(ByteString primary, Timestamp commitTs, Operation op)
+    {
+        CommitResponse response;
+        try
+        {
+            (response, _) = await _client.RangeCallAsync(TxnKvContract.Commit,
+                r => new CommitRequest { Context = r.Context, StartTs = StartTs.Value, CommitTs = commitTs.Value, Keys = { primary } },
+                r => r.RangeError, o => _client.LocateAsync(primary, o), op,
+                unknownOutcome: (address, e) => new KvException(KvErrorKind.CommitOutcomeUnknown,
+                    $"the commit of transaction {StartTs.Value} was sent to {address} but its answer was lost ({e.StatusCode}: {e.Status.Detail}); " +
+                    $"it may or may not be committed. Do not assume either: read the written keys (primary {LockResolver.Display(primary)}) to learn the outcome", e)).ConfigureAwait(false);
+        }
+        catch (KvException e) when (e.Kind == KvErrorKind.Unavailable)
+        {
+            // Every attempt was answered with a range error (nothing applied) until the deadline.
+            throw new KvException(KvErrorKind.Unavailable,
+                $"{e.Message}; transaction {StartTs.Value} was not committed (its locks are rolled back by readers once their TTL passes)", e);
+        }
+
+        if (response.Error is { } error)
+        {
+            if (error.TxnNotFound is not null)
+            {
+                throw new KvException(KvErrorKind.TxnAborted,
+                    $"transaction {StartTs.Value} was rolled back (a reader found its lock on {LockResolver.Display(primary)} expired) before its commit arrived; nothing of it is visible: retry the transaction");
+            }
+
+            throw new KvException(KvErrorKind.Internal, $"the commit of transaction {StartTs.Value} was refused: {LockResolver.Describe(error)}; it is not committed");
+        }
+    }
+
+    private async Task CommitSecondariesAsync(List<ByteString> secondaries, Timestamp commitTs)
+    {
+        try
+        {
+            var op = _client.NewOperation($"commit the secondaries of transaction {StartTs.Value}", CancellationToken.None);
+            await ForEachRangeAsync(secondaries, op, (keys, o) => _client.RangeCallAsync(TxnKvContract.Commit,
+                r => new CommitRequest { Context = r.Context, StartTs = StartTs.Value, CommitTs = commitTs.Value, Keys = { keys.Where(k => r.Contains(k.Span)) } },
+                r => r.RangeError, l => _client.LocateAsync(keys[0], l), o)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is KvException or ObjectDisposedException or OperationCanceledException)
+        {
+            // Left to lock resolution: readers find the primary committed and commit these keys.
+        }
+    }
+
+    private async Task RollbackPrewrittenAsync(List<ByteString> keys)
+    {
+        try
+        {
+            var op = _client.NewOperation($"roll back transaction {StartTs.Value}", CancellationToken.None);
+            await ForEachRangeAsync(keys, op, (group, o) => _client.RangeCallAsync(TxnKvContract.Rollback,
+                r => new RollbackRequest { Context = r.Context, StartTs = StartTs.Value, Keys = { group.Where(k => r.Contains(k.Span)) } },
+                r => r.RangeError, l => _client.LocateAsync(group[0], l), o)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is KvException or ObjectDisposedException or OperationCanceledException)
+        {
+            // Best effort: readers roll back the locks once their TTL passes.
+        }
+    }
+
+    /// <summary>Sends one request per range group in parallel (rounds until every key's range has answered).</summary>
+    private async Task ForEachRangeAsync<TResponse>(List<ByteString> keys, Operation op, Func<List<ByteString>, Operation, Task<(TResponse Response, CachedRange Route)>> send)
+    {
+        var pending = keys;
+        while (pending.Count > 0)
+        {
+            var groups = await GroupByRangeAsync(pending, k => _client.LocateAsync(k, op)).ConfigureAwait(false);
+            var leftovers = await Task.WhenAll(groups.Select(async g =>
+            {
+                var (_, route) = await send(g.Keys, _client.NewOperation(op.What, op.CancellationToken)).ConfigureAwait(false);
+                return g.Keys.Where(k => !route.Contains(k.Span)).ToList();
+            })).ConfigureAwait(false);
+            pending = [.. leftovers.SelectMany(l => l).Order(ByteStringOrder.Instance)];
+        }
+    }
+
+    /// <summary>Every TTL/2 while the commit runs: extend the primary lock's TTL to (time since start + TTL).</summary>
+    private async Task HeartbeatAsync(ByteString primary, TimeSpan ttl, CancellationToken stop)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(ttl / 2, stop).ConfigureAwait(false);
+                // The TTL counts from start_ts's physical time: extend it to (now - start) + TTL.
+                var sinceStart = Math.Max(0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - StartTs.PhysicalMs);
+                var advise = (ulong)sinceStart + (ulong)ttl.TotalMilliseconds;
+                var op = _client.NewOperation($"heartbeat transaction {StartTs.Value}", stop);
+                await _client.RangeCallAsync(TxnKvContract.TxnHeartBeat,
+                    r => new TxnHeartBeatRequest { Context = r.Context, PrimaryLock = primary, StartTs = StartTs.Value, AdviseTtlMs = advise },
+                    r => r.RangeError, o => _client.LocateAsync(primary, o), op).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is KvException or OperationCanceledException or ObjectDisposedException)
+        {
+            // Stopped, or failed: the commit itself reports what matters.
+        }
+    }
+
+    private async Task<List<KvPair>> ScanSnapshotAsync(ByteString startKey, ByteString endKey, int limit, bool reverse, CancellationToken ct)
+    {
+        var results = new List<KvPair>();
+        var op = _client.NewOperation("scan keys in a transaction", ct);
+        var cursor = reverse ? endKey : startKey;
+        while (limit == 0 || results.Count < limit)
+        {
+            var want = limit == 0 ? 0u : (uint)(limit - results.Count);
+            var c = cursor;
+            var (response, route) = reverse
+                ? await _client.RangeCallAsync(TxnKvContract.Scan,
+                    r => new TxnScanRequest { Context = r.Context, StartKey = startKey, EndKey = c, Limit = want, Version = StartTs.Value, Reverse = true },
+                    r => r.RangeError, o => _client.LocateBeforeAsync(startKey, c, o), op).ConfigureAwait(false)
+                : await _client.RangeCallAsync(TxnKvContract.Scan,
+                    r => new TxnScanRequest { Context = r.Context, StartKey = c, EndKey = endKey, Limit = want, Version = StartTs.Value },
+                    r => r.RangeError, o => _client.LocateAsync(c, o), op).ConfigureAwait(false);
+            results.AddRange(response.Pairs);
+            if (response.Error is { } error)
+            {
+                if (error.Locked is not { } locked)
+                {
+                    throw new KvException(KvErrorKind.Internal, $"scanning failed: {LockResolver.Describe(error)}");
+                }
+
+                // Resume at the lock (forward: inclusive from it; reverse: exclusive bound just above it).
+                await _client.LockResolver.ResolveAsync(locked, op).ConfigureAwait(false);
+                cursor = reverse ? KvClient.Successor(locked.Key) : locked.Key;
+                continue;
+            }
+
+            if (response.More)
+            {
+                if (response.Pairs.Count == 0)
+                {
+                    throw new KvException(KvErrorKind.Internal, $"range {route.RangeId} answered a scan with more=true but no pairs; report this as a bug");
+                }
+
+                var last = response.Pairs[^1].Key;
+                cursor = reverse ? last : KvClient.Successor(last);
+                continue;
+            }
+
+            if (reverse)
+            {
+                if (route.StartKey.IsEmpty || route.StartKey.Span.SequenceCompareTo(startKey.Span) <= 0)
+                {
+                    break;
+                }
+
+                cursor = route.StartKey;
+            }
+            else
+            {
+                if (route.EndKey.IsEmpty || (!endKey.IsEmpty && route.EndKey.Span.SequenceCompareTo(endKey.Span) >= 0))
+                {
+                    break;
+                }
+
+                cursor = route.EndKey;
+            }
+        }
+
+        if (limit > 0 && results.Count > limit)
+        {
+            results.RemoveRange(limit, results.Count - limit);
+        }
+
+        return results;
+    }
+
+    private void ThrowIfNotActive()
+    {
+        if (_state != State.Active)
+        {
+            throw new InvalidOperationException($"transaction {StartTs.Value} is {_state.ToString().ToLowerInvariant()}; begin a new one");
+        }
+    }
+
+    /// <summary>Unsigned lexicographic byte order (the store's key order).</summary>
+    internal sealed class ByteOrder : IComparer<byte[]>
+    {
+        public static readonly ByteOrder Instance = new();
+
+        public int Compare(byte[]? x, byte[]? y) => x.AsSpan().SequenceCompareTo(y);
+    }
+
+    internal sealed class ByteStringOrder : IComparer<ByteString>
+    {
+        public static readonly ByteStringOrder Instance = new();
+
+        public int Compare(ByteString? x, ByteString? y) => (x ?? ByteString.Empty).Span.SequenceCompareTo((y ?? ByteString.Empty).Span);
+    }
+}
