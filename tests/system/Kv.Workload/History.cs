@@ -172,9 +172,12 @@ public static class HistoryReader
                 pending[slot[op.Process]] = (invoke, op);
             }
         }
+        // Values built in memory (ints, longs...) are re-parsed so checkers read every number alike.
+        static HistoryOp? Normalize(HistoryOp? op) =>
+            op?.Value is null ? op : op with { Value = JsonNode.Parse(op.Value.ToJsonString()) };
         foreach (var (invoke, completion) in pending.OrderBy(p => p.Invoke.Time))
         {
-            result.Add(new Operation(result.Count, invoke, completion));
+            result.Add(new Operation(result.Count, Normalize(invoke)!, Normalize(completion)));
         }
         return result;
     }

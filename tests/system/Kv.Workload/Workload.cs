@@ -82,28 +82,44 @@ public abstract class Workload
         var ct = timeout.Token;
         var committing = false;
         ulong? startTs = null;
+        HistoryOp completion;
         try
         {
-            await using var txn = await Store.BeginAsync(ct);
-            startTs = txn.StartTs;
-            var value = await body(txn, ct);
-            committing = true;
-            var commitTs = await txn.CommitAsync(ct);
-            History.Write(new HistoryOp(process, "ok", f, value, HistoryWriter.Now(), startTs, readOnly ? null : commitTs));
-            return true;
+            var txn = await Store.BeginAsync(ct);
+            try
+            {
+                startTs = txn.StartTs;
+                var value = await body(txn, ct);
+                committing = true;
+                var commitTs = await txn.CommitAsync(ct);
+                completion = new HistoryOp(process, "ok", f, value, HistoryWriter.Now(), startTs, readOnly ? null : commitTs);
+            }
+            finally
+            {
+                try
+                {
+                    await txn.DisposeAsync();
+                }
+                catch (Exception ex) when (ex is TxnStoreException or OperationCanceledException or TimeoutException)
+                {
+                    // Rollback of a finished or failed transaction is best effort.
+                }
+            }
         }
         catch (TxnStoreException ex) when (!committing || ex.Failure == TxnFailure.Definite)
         {
-            History.Write(new HistoryOp(process, "fail", f, null, HistoryWriter.Now(), startTs, Error: ex.Message));
+            completion = new HistoryOp(process, "fail", f, null, HistoryWriter.Now(), startTs, Error: ex.Message);
         }
         catch (Exception ex) when (!committing)
         {
-            History.Write(new HistoryOp(process, "fail", f, null, HistoryWriter.Now(), startTs, Error: ex.GetType().Name + ": " + ex.Message));
+            completion = new HistoryOp(process, "fail", f, null, HistoryWriter.Now(), startTs, Error: ex.GetType().Name + ": " + ex.Message);
         }
-        catch (Exception ex) when (committing)
+        catch (Exception ex)
         {
-            History.Write(new HistoryOp(process, "info", f, null, HistoryWriter.Now(), startTs, Error: ex.GetType().Name + ": " + ex.Message));
+            // After the commit was sent: timeout, unknown outcome or an unexpected error.
+            completion = new HistoryOp(process, "info", f, null, HistoryWriter.Now(), startTs, Error: ex.GetType().Name + ": " + ex.Message);
         }
-        return false;
+        History.Write(completion);
+        return completion.Type == "ok";
     }
 }
