@@ -1,0 +1,3 @@
+using Kv.Workload;
+
+return await WorkloadCli.RunAsync(args, Console.Out, Console.Error);
