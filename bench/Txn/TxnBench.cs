@@ -143,7 +143,7 @@ internal static class TxnBench
                 Row($"{name}: p99 latency (ms)", r => r.Run.P99Ms, higherIsBetter: false);
                 Row($"{name}: server CPU per op (µs, 3 processes)", r => r.Run.ServerCpuUsPerOp, higherIsBetter: false);
                 Row($"{name}: client CPU per op (µs)", r => r.Run.ClientCpuUsPerOp, higherIsBetter: false);
-                Row($"{name}: retries per 1,000 ops", r => r.Retries * 1000.0 / Math.Max(1.0, r.Run.OpsPerSecond * options.Duration.TotalSeconds), higherIsBetter: false);
+                Row($"{name}: retries per 1,000 ops", r => r.Retries * 1000.0 / r.Operations, higherIsBetter: false);
 
                 void Row(string rowName, Func<TxnRunResult, double> metric, bool higherIsBetter)
                 {

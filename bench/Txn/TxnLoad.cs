@@ -14,8 +14,8 @@ internal enum TxnWorkload
     SnapshotRead,
 }
 
-/// <summary>What one timed run measured: <see cref="RunResult"/> plus the retries of its operations.</summary>
-internal readonly record struct TxnRunResult(RunResult Run, long Retries);
+/// <summary>What one timed run measured: <see cref="RunResult"/>, the operations completed and the retries they took.</summary>
+internal readonly record struct TxnRunResult(RunResult Run, long Operations, long Retries);
 
 /// <summary>
 /// The transaction suite's load, built like <see cref="LoadGenerator"/>: <c>concurrency</c> worker
@@ -146,6 +146,7 @@ internal sealed class TxnLoad(int keyCount)
                 clientCpu * 1e6 / all.Length,
                 errorCount,
                 serverCpuUsed.Select(c => c * 1e6 / all.Length).ToArray()),
+            all.Length,
             retries.Sum());
     }
 
