@@ -10,7 +10,7 @@ namespace Kv.Bench.Txn;
 /// (a) a Txn with no compare and one put; (b) compare-and-swap on two keys: a read-only Txn reads
 /// both accounts (linearizable), then a Txn whose compares require both keys' mod_revision to be
 /// what was read puts both new balances; a failed compare counts as a retry and starts over with a
-/// fresh read, as etcd's clientv3 concurrency.STM does; (c) a read-only Txn of two Range ops with
+/// fresh read (etcd's clientv3 concurrency.STM likewise re-runs a transaction whose compare failed); (c) a read-only Txn of two Range ops with
 /// serializable = false (linearizable, one revision for both).
 /// </summary>
 internal sealed class EtcdTxn(EtcdCluster cluster) : ITxnSystem
