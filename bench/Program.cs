@@ -9,6 +9,7 @@ var suites = new SortedDictionary<string, Func<string[], int>>(StringComparer.Or
     ["split"] = Kv.Bench.Cluster.SplitBench.Run,
     ["raft"] = Kv.Bench.Raft.RaftBench.Run,
     ["raftlog"] = Kv.Bench.RaftLog.RaftLogBench.Run,
+    ["txn"] = Kv.Bench.Txn.TxnBench.Run,
 };
 
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))

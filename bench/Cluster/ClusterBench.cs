@@ -170,7 +170,7 @@ internal static class ClusterBench
     }
 
     /// <summary>Stops every system once, whether called from Ctrl-C or from the normal end (or both).</summary>
-    private static void StopAll(List<IBenchSystem> systems, string directory)
+    internal static void StopAll(List<IBenchSystem> systems, string directory)
     {
         IBenchSystem[] stopping;
         lock (systems)
@@ -197,7 +197,7 @@ internal static class ClusterBench
         }
     }
 
-    private static string LoadAverage()
+    internal static string LoadAverage()
     {
         try
         {

@@ -32,6 +32,9 @@ internal sealed class EtcdCluster : IBenchSystem
 
     public string LeaderEndpoint { get; }
 
+    /// <summary>The channel to the leader that <see cref="PutAsync"/> and <see cref="GetAsync"/> use; the transaction suite sends its Txn calls on it too.</summary>
+    public RpcChannel Channel => _channel;
+
     public string Version { get; }
 
     public static async Task<EtcdCluster> StartAsync(string etcdBinary, string directory, TimeSpan timeout)

@@ -28,6 +28,9 @@ internal sealed class KvNodeCluster : IBenchSystem
 
     public IReadOnlyList<string> Endpoints { get; }
 
+    /// <summary>The one client the load goes through; the transaction suite begins its transactions on it.</summary>
+    public KvClient Client => _client;
+
     public static async Task<KvNodeCluster> StartAsync(string kvNodeDll, string directory, TimeSpan timeout)
     {
         if (!File.Exists(kvNodeDll))

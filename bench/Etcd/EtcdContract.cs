@@ -14,6 +14,8 @@ internal static class EtcdContract
 
     public static readonly Method<RangeRequest, RangeResponse> Range = Unary("etcdserverpb.KV", "Range", RangeRequest.Parser, RangeResponse.Parser);
 
+    public static readonly Method<TxnRequest, TxnResponse> Txn = Unary("etcdserverpb.KV", "Txn", TxnRequest.Parser, TxnResponse.Parser);
+
     public static readonly Method<StatusRequest, StatusResponse> Status = Unary("etcdserverpb.Maintenance", "Status", StatusRequest.Parser, StatusResponse.Parser);
 
     private static Method<TRequest, TResponse> Unary<TRequest, TResponse>(string service, string name, MessageParser<TRequest> request, MessageParser<TResponse> response)
