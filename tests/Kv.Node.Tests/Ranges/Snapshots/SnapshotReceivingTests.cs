@@ -65,7 +65,7 @@ public sealed class SnapshotReceivingTests : IAsyncLifetime
 
         using (var snap = source.GetSnapshot())
         {
-            manifest = RangeSnapshotBuilder.Build(source, snap, Range, 7, 42, [KeySpan.RawData(Range)], dir.Sub("built"));
+            manifest = RangeSnapshotBuilder.Build(source, snap, Range, 7, 42, [.. KeySpan.ForRange(Range)], dir.Sub("built"));
         }
 
         engine = Engine.Open(dir.Sub("db"));
@@ -396,7 +396,7 @@ public sealed class SnapshotReceivingTests : IAsyncLifetime
         SnapshotManifest m4;
         using (var snap = source.GetSnapshot())
         {
-            m4 = RangeSnapshotBuilder.Build(source, snap, other, 7, 42, [KeySpan.RawData(other)], dir.Sub("built4"));
+            m4 = RangeSnapshotBuilder.Build(source, snap, other, 7, 42, [.. KeySpan.ForRange(other)], dir.Sub("built4"));
         }
 
         var (r3, msg3) = Staged("r3", manifest);
