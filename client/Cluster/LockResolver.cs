@@ -75,13 +75,23 @@ public sealed class LockResolver
                 }
                 catch (KvException e) when (e.Kind == KvErrorKind.Unavailable)
                 {
-                    throw new KvException(KvErrorKind.KeyIsLocked,
-                        $"key {Display(lockInfo.Key)} is locked by transaction {lockTs.Value} (primary {Display(primary)}), which neither committed nor expired " +
-                        $"(TTL {lockInfo.LockTtlMs} ms) before the deadline to {op.What}; retry later", e);
+                    throw LockedPastDeadline(lockInfo, op, e);
                 }
 
                 return false;
         }
+    }
+
+    /// <summary>
+    /// KeyIsLocked: the operation's deadline passed while it was resolving <paramref name="lockInfo"/>
+    /// (during the backoff or any call made for it). Callers that met a lock map Unavailable to this.
+    /// </summary>
+    internal static KvException LockedPastDeadline(LockInfo lockInfo, Operation op, KvException inner)
+    {
+        var primary = lockInfo.PrimaryLock.IsEmpty ? lockInfo.Key : lockInfo.PrimaryLock;
+        return new KvException(KvErrorKind.KeyIsLocked,
+            $"key {Display(lockInfo.Key)} is locked by transaction {lockInfo.LockVersion} (primary {Display(primary)}), which neither committed nor expired " +
+            $"(TTL {lockInfo.LockTtlMs} ms) before the deadline to {op.What}; retry later ({inner.Message})", inner);
     }
 
     /// <summary>True when the lock's TTL has passed at now: physical(lock_ts) + ttl &lt; physical(now).</summary>

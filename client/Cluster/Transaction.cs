@@ -88,18 +88,29 @@ public sealed class Transaction : IAsyncDisposable
         }
 
         var op = _client.NewOperation("read a key in a transaction", ct);
+        LockInfo? met = null;
         while (true)
         {
-            var (response, _) = await _client.RangeCallAsync(TxnKvContract.Get,
-                r => new TxnGetRequest { Context = r.Context, Key = k, Version = StartTs.Value },
-                r => r.RangeError, o => _client.LocateAsync(k, o), op).ConfigureAwait(false);
-            if (response.Error is { } error)
+            TxnGetResponse response;
+            try
             {
-                if (error.Locked is { } locked)
+                (response, _) = await _client.RangeCallAsync(TxnKvContract.Get,
+                    r => new TxnGetRequest { Context = r.Context, Key = k, Version = StartTs.Value },
+                    r => r.RangeError, o => _client.LocateAsync(k, o), op).ConfigureAwait(false);
+                if (response.Error?.Locked is { } locked)
                 {
+                    met = locked;
                     await _client.LockResolver.ResolveAsync(locked, op).ConfigureAwait(false);
                     continue;
                 }
+            }
+            catch (KvException e) when (e.Kind == KvErrorKind.Unavailable && met is not null)
+            {
+                throw LockResolver.LockedPastDeadline(met, op, e);
+            }
+
+            if (response.Error is { } error)
+            {
 
                 throw new KvException(KvErrorKind.Internal, $"reading {LockResolver.Display(k)} failed: {LockResolver.Describe(error)}");
             }
@@ -369,7 +380,14 @@ public sealed class Transaction : IAsyncDisposable
                     continue;
                 }
 
-                await _client.LockResolver.ResolveAsync(locked, op).ConfigureAwait(false);
+                try
+                {
+                    await _client.LockResolver.ResolveAsync(locked, op).ConfigureAwait(false);
+                }
+                catch (KvException e) when (e.Kind == KvErrorKind.Unavailable)
+                {
+                    throw LockResolver.LockedPastDeadline(locked, op, e);
+                }
             }
         }
     }
@@ -479,29 +497,40 @@ public sealed class Transaction : IAsyncDisposable
         var results = new List<KvPair>();
         var op = _client.NewOperation("scan keys in a transaction", ct);
         var cursor = reverse ? endKey : startKey;
+        LockInfo? met = null;
         while (limit == 0 || results.Count < limit)
         {
             var want = limit == 0 ? 0u : (uint)(limit - results.Count);
             var c = cursor;
-            var (response, route) = reverse
-                ? await _client.RangeCallAsync(TxnKvContract.Scan,
-                    r => new TxnScanRequest { Context = r.Context, StartKey = startKey, EndKey = c, Limit = want, Version = StartTs.Value, Reverse = true },
-                    r => r.RangeError, o => _client.LocateBeforeAsync(startKey, c, o), op).ConfigureAwait(false)
-                : await _client.RangeCallAsync(TxnKvContract.Scan,
-                    r => new TxnScanRequest { Context = r.Context, StartKey = c, EndKey = endKey, Limit = want, Version = StartTs.Value },
-                    r => r.RangeError, o => _client.LocateAsync(c, o), op).ConfigureAwait(false);
-            results.AddRange(response.Pairs);
+            TxnScanResponse response;
+            CachedRange route;
+            try
+            {
+                (response, route) = reverse
+                    ? await _client.RangeCallAsync(TxnKvContract.Scan,
+                        r => new TxnScanRequest { Context = r.Context, StartKey = startKey, EndKey = c, Limit = want, Version = StartTs.Value, Reverse = true },
+                        r => r.RangeError, o => _client.LocateBeforeAsync(startKey, c, o), op).ConfigureAwait(false)
+                    : await _client.RangeCallAsync(TxnKvContract.Scan,
+                        r => new TxnScanRequest { Context = r.Context, StartKey = c, EndKey = endKey, Limit = want, Version = StartTs.Value },
+                        r => r.RangeError, o => _client.LocateAsync(c, o), op).ConfigureAwait(false);
+                results.AddRange(response.Pairs);
+                if (response.Error?.Locked is { } locked)
+                {
+                    // Resume at the lock (forward: inclusive from it; reverse: exclusive bound just above it).
+                    met = locked;
+                    await _client.LockResolver.ResolveAsync(locked, op).ConfigureAwait(false);
+                    cursor = reverse ? KvClient.Successor(locked.Key) : locked.Key;
+                    continue;
+                }
+            }
+            catch (KvException e) when (e.Kind == KvErrorKind.Unavailable && met is not null)
+            {
+                throw LockResolver.LockedPastDeadline(met, op, e);
+            }
+
             if (response.Error is { } error)
             {
-                if (error.Locked is not { } locked)
-                {
-                    throw new KvException(KvErrorKind.Internal, $"scanning failed: {LockResolver.Describe(error)}");
-                }
-
-                // Resume at the lock (forward: inclusive from it; reverse: exclusive bound just above it).
-                await _client.LockResolver.ResolveAsync(locked, op).ConfigureAwait(false);
-                cursor = reverse ? KvClient.Successor(locked.Key) : locked.Key;
-                continue;
+                throw new KvException(KvErrorKind.Internal, $"scanning failed: {LockResolver.Describe(error)}");
             }
 
             if (response.More)

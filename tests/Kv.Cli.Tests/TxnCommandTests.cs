@@ -235,7 +235,7 @@ public sealed class TxnCommandTests
         store.PlantLock("k", "k", start, 600_000, "v");
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var code = KvctlApp.Run(["kv", "get", "k", "--endpoint", node.Address, "--context", NoContext, "--timeout", "1"], stdout, stderr);
+        var code = KvctlApp.Run(["kv", "get", "k", "--endpoint", node.Address, "--context", NoContext, "--timeout", "3"], stdout, stderr);
         Assert.Equal(ExitCodes.Conflict, code);
         Assert.Contains("is locked by transaction", stderr.ToString(), StringComparison.Ordinal);
 
