@@ -1,3 +1,5 @@
 using Kv.Workload;
 
+WorkloadCli.StoreFactory = KvClientTxnStore.Open;
+
 return await WorkloadCli.RunAsync(args, Console.Out, Console.Error);

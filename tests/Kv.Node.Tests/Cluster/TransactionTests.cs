@@ -1,0 +1,140 @@
+using System.Text;
+using Kv.Client.Cluster;
+using Kv.Client.Contracts;
+using Kv.Proto.V1;
+
+namespace Kv.Node.Tests.Cluster;
+
+/// <summary>Kv.Client transactions against three in-process nodes: across ranges, conflicts, lock resolution.</summary>
+[Collection(InProcessClusterCollection.Name)]
+public sealed class TransactionTests
+{
+    private static async Task<InProcessCluster> StartBootstrappedAsync()
+    {
+        var c = new InProcessCluster(3);
+        await c.StartAsync();
+        await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        await c.WaitForRangeLeaderAsync(1);
+        return c;
+    }
+
+    private static byte[] B(string s) => Encoding.UTF8.GetBytes(s);
+
+    private static string S(byte[]? b) => b is null ? "(null)" : Encoding.UTF8.GetString(b);
+
+    [Fact]
+    public async Task A_transaction_across_two_ranges_commits_atomically_and_reads_its_snapshot()
+    {
+        await using var c = await StartBootstrappedAsync();
+        await using var client = KvClient.Connect(c.Addresses);
+        await client.SplitRangeAsync(B("m"));
+
+        var setup = await client.BeginAsync();
+        setup.Put(B("a"), B("100"));
+        setup.Put(B("z"), B("0"));
+        var setupTs = await setup.CommitAsync();
+        Assert.True(setupTs > setup.StartTs);
+        await setup.SecondariesCommitted;
+
+        var snapshot = await client.BeginAsync();
+        var transfer = await client.BeginAsync();
+        transfer.Put(B("a"), B("60"));
+        transfer.Put(B("z"), B("40"));
+        await transfer.CommitAsync();
+
+        // The older snapshot still sees the state before the transfer; a new one sees it all.
+        Assert.Equal("100", S(await snapshot.GetAsync(B("a"))));
+        Assert.Equal("0", S(await snapshot.GetAsync(B("z"))));
+        var after = await client.BeginAsync();
+        var pairs = await after.ScanAsync(ReadOnlyMemory<byte>.Empty, ReadOnlyMemory<byte>.Empty, 0);
+        Assert.Equal(["a=60", "z=40"], pairs.Select(p => $"{S(p.Key)}={S(p.Value)}"));
+        var reverse = await after.ScanAsync(ReadOnlyMemory<byte>.Empty, ReadOnlyMemory<byte>.Empty, 1, reverse: true);
+        Assert.Equal("z", S(reverse.Single().Key));
+    }
+
+    [Fact]
+    public async Task Concurrent_writers_of_one_key_one_wins_the_other_gets_WriteConflict()
+    {
+        await using var c = await StartBootstrappedAsync();
+        await using var client = KvClient.Connect(c.Addresses);
+        var t1 = await client.BeginAsync();
+        var t2 = await client.BeginAsync();
+        t1.Put(B("k"), B("1"));
+        t2.Put(B("k"), B("2"));
+        await t2.CommitAsync();
+        var e = await Assert.ThrowsAsync<KvException>(() => t1.CommitAsync());
+        Assert.Equal(KvErrorKind.WriteConflict, e.Kind);
+        var read = await client.BeginAsync();
+        Assert.Equal("2", S(await read.GetAsync(B("k"))));
+    }
+
+    [Fact]
+    public async Task A_crashed_writers_expired_locks_are_rolled_back_by_a_reader_all_or_nothing()
+    {
+        await using var c = await StartBootstrappedAsync();
+        await using var client = KvClient.Connect(c.Addresses);
+        await client.SplitRangeAsync(B("m"));
+        var setup = await client.BeginAsync();
+        setup.Put(B("a"), B("old"));
+        setup.Put(B("z"), B("old"));
+        await setup.CommitAsync();
+        await setup.SecondariesCommitted;
+
+        // A writer that prewrote both keys (1 ms TTL) and died before committing.
+        var start = await client.GetTimestampAsync();
+        // The placement directory learns of the split's right half asynchronously.
+        var ranges = await client.ListRangesAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (ranges.Count < 2)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the placement directory never listed both halves of the split");
+            await Task.Delay(50);
+            ranges = await client.ListRangesAsync();
+        }
+
+        foreach (var (key, range) in new[] { ("a", ranges[0]), ("z", ranges[1]) })
+        {
+            var leader = await c.WaitForRangeLeaderAsync(range.Range.RangeId);
+            var request = new PrewriteRequest
+            {
+                Context = new RangeContext { RangeId = leader.Range.RangeId, Epoch = leader.Range.Epoch },
+                PrimaryLock = Google.Protobuf.ByteString.CopyFromUtf8("a"),
+                StartTs = start.Value,
+                LockTtlMs = 1,
+                Mutations = { new Mutation { Op = MutationOp.Put, Key = Google.Protobuf.ByteString.CopyFromUtf8(key), Value = Google.Protobuf.ByteString.CopyFromUtf8("new") } },
+            };
+            if (key == "a")
+            {
+                request.Secondaries.Add(Google.Protobuf.ByteString.CopyFromUtf8("z"));
+            }
+
+            var response = await c.Channel(leader.LeaderAddress).UnaryAsync(TxnKvContract.Prewrite, request, new Kv.Client.Rpc.CallOptions(Deadline: DateTime.UtcNow.AddSeconds(10)));
+            Assert.Empty(response.Errors);
+        }
+
+        // Reading the secondary first: the reader asks the primary, rolls the transaction back, then reads the old value.
+        var reader = await client.BeginAsync();
+        Assert.Equal("old", S(await reader.GetAsync(B("z"))));
+        Assert.Equal("old", S(await reader.GetAsync(B("a"))));
+        var status = await client.LockResolver.CheckTxnStatusAsync(B("a"), start, rollbackIfNotExist: false);
+        Assert.Equal(TxnStatusKind.RolledBack, status.Kind);
+    }
+
+    [Fact]
+    public async Task A_read_only_transaction_commits_nothing_and_a_disposed_one_changes_nothing()
+    {
+        await using var c = await StartBootstrappedAsync();
+        await using var client = KvClient.Connect(c.Addresses);
+        var ro = await client.BeginAsync();
+        Assert.Null(await ro.GetAsync(B("nothing")));
+        Assert.Equal(ro.StartTs, await ro.CommitAsync());
+
+        await using (var abandoned = await client.BeginAsync())
+        {
+            abandoned.Put(B("k"), B("v"));
+        }
+
+        var read = await client.BeginAsync();
+        Assert.Null(await read.GetAsync(B("k")));
+    }
+}
