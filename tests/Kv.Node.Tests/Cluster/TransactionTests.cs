@@ -1,4 +1,5 @@
 using System.Text;
+using Kv.Client;
 using Kv.Client.Cluster;
 using Kv.Client.Contracts;
 using Kv.Proto.V1;
@@ -73,6 +74,50 @@ public sealed class TransactionTests
     {
         await using var c = await StartBootstrappedAsync();
         await using var client = KvClient.Connect(c.Addresses);
+        var start = await SetUpCrashedWriterAsync(c, client, ttlMs: 1);
+
+        // Reading the secondary first: the reader asks the primary, rolls the transaction back, then reads the old value.
+        var reader = await client.BeginAsync();
+        Assert.Equal("old", S(await reader.GetAsync(B("z"))));
+        Assert.Equal("old", S(await reader.GetAsync(B("a"))));
+        var status = await client.LockResolver.CheckTxnStatusAsync(B("a"), start, rollbackIfNotExist: false);
+        Assert.Equal(TxnStatusKind.RolledBack, status.Kind);
+    }
+
+    [Fact]
+    public async Task A_writer_that_crashed_after_committing_the_primary_has_its_secondary_committed_by_a_reader()
+    {
+        await using var c = await StartBootstrappedAsync();
+        await using var client = KvClient.Connect(c.Addresses);
+        // A long TTL: the reader must not be able to roll anything back, only finish the commit.
+        var start = await SetUpCrashedWriterAsync(c, client, ttlMs: 600_000);
+        var commitTs = await client.GetTimestampAsync();
+        var primary = await c.WaitForRangeLeaderAsync((await client.ListRangesAsync())[0].Range.RangeId);
+        var commit = await c.Channel(primary.LeaderAddress).UnaryAsync(TxnKvContract.Commit, new CommitRequest
+        {
+            Context = new RangeContext { RangeId = primary.Range.RangeId, Epoch = primary.Range.Epoch },
+            StartTs = start.Value,
+            CommitTs = commitTs.Value,
+            Keys = { Google.Protobuf.ByteString.CopyFromUtf8("a") },
+        }, new Kv.Client.Rpc.CallOptions(Deadline: DateTime.UtcNow.AddSeconds(10)));
+        Assert.Null(commit.RangeError);
+        Assert.Null(commit.Error);
+
+        // The secondary is still locked; a reader resolves it through the committed primary.
+        var reader = await client.BeginAsync();
+        Assert.Equal("new", S(await reader.GetAsync(B("z"))));
+        Assert.Equal("new", S(await reader.GetAsync(B("a"))));
+        var status = await client.LockResolver.CheckTxnStatusAsync(B("a"), start, rollbackIfNotExist: false);
+        Assert.Equal(TxnStatusKind.Committed, status.Kind);
+        Assert.Equal(commitTs, status.CommitTs);
+    }
+
+    /// <summary>
+    /// Splits at "m", commits a="old" and z="old", then plays a writer that prewrote a="new"
+    /// (primary) and z="new" with the given TTL and died: only its locks remain. Returns its start_ts.
+    /// </summary>
+    private static async Task<Timestamp> SetUpCrashedWriterAsync(InProcessCluster c, KvClient client, ulong ttlMs)
+    {
         await client.SplitRangeAsync(B("m"));
         var setup = await client.BeginAsync();
         setup.Put(B("a"), B("old"));
@@ -80,7 +125,6 @@ public sealed class TransactionTests
         await setup.CommitAsync();
         await setup.SecondariesCommitted;
 
-        // A writer that prewrote both keys (1 ms TTL) and died before committing.
         var start = await client.GetTimestampAsync();
         // The placement directory learns of the split's right half asynchronously.
         var ranges = await client.ListRangesAsync();
@@ -100,7 +144,7 @@ public sealed class TransactionTests
                 Context = new RangeContext { RangeId = leader.Range.RangeId, Epoch = leader.Range.Epoch },
                 PrimaryLock = Google.Protobuf.ByteString.CopyFromUtf8("a"),
                 StartTs = start.Value,
-                LockTtlMs = 1,
+                LockTtlMs = ttlMs,
                 Mutations = { new Mutation { Op = MutationOp.Put, Key = Google.Protobuf.ByteString.CopyFromUtf8(key), Value = Google.Protobuf.ByteString.CopyFromUtf8("new") } },
             };
             if (key == "a")
@@ -112,12 +156,7 @@ public sealed class TransactionTests
             Assert.Empty(response.Errors);
         }
 
-        // Reading the secondary first: the reader asks the primary, rolls the transaction back, then reads the old value.
-        var reader = await client.BeginAsync();
-        Assert.Equal("old", S(await reader.GetAsync(B("z"))));
-        Assert.Equal("old", S(await reader.GetAsync(B("a"))));
-        var status = await client.LockResolver.CheckTxnStatusAsync(B("a"), start, rollbackIfNotExist: false);
-        Assert.Equal(TxnStatusKind.RolledBack, status.Kind);
+        return start;
     }
 
     [Fact]
