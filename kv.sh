@@ -129,7 +129,7 @@ demo() {
   tour kvctl range list
   tour kvctl range show 1
 
-  say "raw key-value access: linearizable reads and writes through the range's Raft leader"
+  say "key-value access: each kv verb is a snapshot-isolated transaction (Percolator two-phase commit through the ranges' Raft leaders)"
   tour kvctl kv put greeting hello
   tour kvctl kv put fruit/apple red
   tour kvctl kv put fruit/banana yellow
@@ -140,6 +140,11 @@ demo() {
   tour kvctl kv delete fruit/banana
   tour expect 4 kvctl kv get fruit/banana
   tour kvctl kv scan fruit/ fruit0 -o json
+
+  say "several operations as one transaction: a JSON array of get/put/delete on standard input"
+  tour kvctl txn run --file - <<< '[{"op":"get","key":"fruit/apple"},{"op":"put","key":"fruit/apple","value":"green"},{"op":"delete","key":"greeting"}]'
+  tour kvctl kv get fruit/apple
+  tour expect 4 kvctl kv get greeting
   tour kvctl store list -o json
 
   say "stopping the nodes cleanly; the data stays in $DEMO_DIR for the next 'local up'"

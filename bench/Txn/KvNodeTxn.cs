@@ -82,11 +82,3 @@ internal sealed class KvNodeTxn(KvNodeCluster cluster) : ITxnSystem
     private static InvalidOperationException Absent(byte[] key) =>
         new($"kv-node: account {System.Text.Encoding.ASCII.GetString(key)} is absent: the transfer is not reading what the preload wrote");
 }
-
-/// <summary>Hooks the kv-node side in when this file is compiled.</summary>
-internal static partial class TxnSystems
-{
-    static partial void KvNodeCompiled(ref bool compiled) => compiled = true;
-
-    static partial void CreateKvNode(KvNodeCluster cluster, ref ITxnSystem? system) => system = new KvNodeTxn(cluster);
-}

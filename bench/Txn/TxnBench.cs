@@ -203,11 +203,6 @@ internal static class TxnBench
                             throw new FormatException($"--systems takes kv-node, etcd or both (comma-separated), not '{value}'");
                         }
 
-                        if (systems.Contains("kv-node") && !TxnSystems.KvNodeAvailable)
-                        {
-                            throw new FormatException("the kv-node side is not compiled in yet (bench/Txn/KvNodeTxn.cs is removed in bench/Kv.Bench.csproj until issue 7's transaction client is merged); use --systems etcd");
-                        }
-
                         break;
                     case "--etcd":
                         etcd = value;
@@ -222,14 +217,7 @@ internal static class TxnBench
                 i++;
             }
 
-            if (systems is null)
-            {
-                systems = TxnSystems.KvNodeAvailable ? ["kv-node", "etcd"] : ["etcd"];
-                if (!TxnSystems.KvNodeAvailable)
-                {
-                    Console.Error.WriteLine("kv-bench txn: the kv-node side is not compiled in yet (enabled after the issue-7 merge); running etcd alone");
-                }
-            }
+            systems ??= ["kv-node", "etcd"];
 
             return new Options(TimeSpan.FromSeconds(duration), runs, clients, keys, systems, etcd, kvNode);
         }

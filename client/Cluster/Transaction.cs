@@ -343,7 +343,7 @@ public sealed class Transaction : IAsyncDisposable
                 r =>
                 {
                     sent = keys.Where(k => r.Contains(k.Span)).ToList();
-                    var request = new PrewriteRequest { Context = r.Context, PrimaryLock = primary, StartTs = StartTs.Value, LockTtlMs = (ulong)ttl.TotalMilliseconds };
+                    var request = new PrewriteRequest { Context = r.Context, PrimaryLock = primary, StartTs = StartTs.Value, LockTtlMs = TtlFromStart(ttl, MaxPrewriteTtlMs) };
                     request.Mutations.AddRange(sent.Select(k => mutations[k]));
                     if (sent.Contains(primary))
                     {
@@ -469,6 +469,21 @@ public sealed class Transaction : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A lock's TTL counts from start_ts's physical time, so a lock written (or extended) now must
+    /// ask for (now - start) + ttl: a transaction older than ttl would otherwise write locks that
+    /// are expired at once, and any reader could roll it back. Capped at the server's limits
+    /// (txn_kv.proto's TxnKv service refuses more): one hour for a prewrite, a day for a heartbeat.
+    /// </summary>
+    private ulong TtlFromStart(TimeSpan ttl, ulong limitMs)
+    {
+        var sinceStart = Math.Max(0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - StartTs.PhysicalMs);
+        return Math.Min((ulong)sinceStart + (ulong)ttl.TotalMilliseconds, limitMs);
+    }
+
+    private const ulong MaxPrewriteTtlMs = 3_600_000;
+    private const ulong MaxHeartBeatTtlMs = 86_400_000;
+
     /// <summary>Every TTL/2 while the commit runs: extend the primary lock's TTL to (time since start + TTL).</summary>
     private async Task HeartbeatAsync(ByteString primary, TimeSpan ttl, CancellationToken stop)
     {
@@ -477,9 +492,7 @@ public sealed class Transaction : IAsyncDisposable
             while (true)
             {
                 await Task.Delay(ttl / 2, stop).ConfigureAwait(false);
-                // The TTL counts from start_ts's physical time: extend it to (now - start) + TTL.
-                var sinceStart = Math.Max(0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - StartTs.PhysicalMs);
-                var advise = (ulong)sinceStart + (ulong)ttl.TotalMilliseconds;
+                var advise = TtlFromStart(ttl, MaxHeartBeatTtlMs);
                 var op = _client.NewOperation($"heartbeat transaction {StartTs.Value}", stop);
                 await _client.RangeCallAsync(TxnKvContract.TxnHeartBeat,
                     r => new TxnHeartBeatRequest { Context = r.Context, PrimaryLock = primary, StartTs = StartTs.Value, AdviseTtlMs = advise },

@@ -59,6 +59,14 @@ internal sealed class TxnKvService(Store store, Func<ulong, RangeReplica?> repli
         }
 
         var (keyError, value) = TxnActions.Get(new EngineMvccReader(store.Engine), request.Key.Span, new Timestamp(request.Version));
+        // The barrier checked the epoch before its wait: a split applied since may have moved the
+        // key to a range led elsewhere, whose newer commits this engine need not hold. The answer
+        // only stands if the epoch the client routed with held throughout (as Scan checks).
+        if (CurrentReplica(ctx, out var moved) is null)
+        {
+            return new TxnGetResponse { RangeError = moved };
+        }
+
         return keyError is not null ? new TxnGetResponse { Error = keyError }
             : value is null ? new TxnGetResponse()
             : new TxnGetResponse { Found = true, Value = UnsafeByteOperations.UnsafeWrap(value) };
@@ -123,6 +131,7 @@ internal sealed class TxnKvService(Store store, Func<ulong, RangeReplica?> repli
         }
 
         CheckKey(request.PrimaryLock, "primary_lock");
+        CheckTtl(request.LockTtlMs, MaxPrewriteTtlMs, "lock_ttl_ms");
         var seen = new HashSet<ByteString>();
         foreach (var m in request.Mutations)
         {
@@ -243,6 +252,7 @@ internal sealed class TxnKvService(Store store, Func<ulong, RangeReplica?> repli
         var ctx = RequireContext(request.Context);
         RequireTs(request.StartTs, "start_ts");
         CheckKey(request.PrimaryLock, "primary_lock");
+        CheckTtl(request.AdviseTtlMs, MaxHeartBeatTtlMs, "advise_ttl_ms");
         var (error, result) = await WriteAsync(ctx, [request.PrimaryLock], (reader, txn) => TxnActions.HeartBeat(reader, txn, request.PrimaryLock,
             new Timestamp(request.StartTs), request.AdviseTtlMs), context.CancellationToken).ConfigureAwait(false);
         return error is not null ? new TxnHeartBeatResponse { RangeError = error } : new TxnHeartBeatResponse { Error = result.Error, LockTtlMs = result.TtlMs };
@@ -368,6 +378,22 @@ internal sealed class TxnKvService(Store store, Func<ulong, RangeReplica?> repli
     }
 
     /// <summary>The replica if it is still at the epoch the client routed with; else null and the error.</summary>
+    /// <summary>
+    /// Longest TTL a prewrite may ask for (one hour; a lock of a dead client blocks its keys that
+    /// long), and longest a heartbeat may extend a lock to, counted from start_ts (a day: the
+    /// longest a transaction can live). Both keep the TTL arithmetic far from overflow.
+    /// </summary>
+    internal const ulong MaxPrewriteTtlMs = 3_600_000;
+    internal const ulong MaxHeartBeatTtlMs = 86_400_000;
+
+    private static void CheckTtl(ulong ttlMs, ulong limitMs, string what)
+    {
+        if (ttlMs > limitMs)
+        {
+            throw InvalidArgument($"{what} is {ttlMs} ms; the limit is {limitMs} ms. Start with a shorter TTL and keep a long transaction alive with TxnHeartBeat");
+        }
+    }
+
     private RangeReplica? CurrentReplica(RangeContext ctx, out RangeError? error)
     {
         error = null;
