@@ -18,7 +18,9 @@ namespace Kv.Client.Cluster;
 /// 3. the secondaries are committed by range in parallel in the background
 ///    (<see cref="SecondariesCommitted"/>); a failure there is left to lock resolution.
 /// Failures: WriteConflict (retry the whole transaction), KeyIsLocked, TxnAborted,
-/// CommitOutcomeUnknown (the primary commit was sent and its answer lost: never retried).
+/// CommitOutcomeUnknown (the primary commit was sent and no answer settled it: its answer was
+/// lost, or only range errors, which do not prove it was not applied, came back before the
+/// deadline or a cancellation; the transaction is never retried by the client).
 /// Not thread-safe: one caller uses a transaction at a time. Disposing an uncommitted
 /// transaction rolls it back.
 /// </summary>
@@ -395,18 +397,35 @@ public sealed class Transaction : IAsyncDisposable
     private async Task CommitPrimaryAsync(ByteString primary, Timestamp commitTs, Operation op)
     {
         CommitResponse response;
+        var sent = false;
         try
         {
             (response, _) = await _client.RangeCallAsync(TxnKvContract.Commit,
-                r => new CommitRequest { Context = r.Context, StartTs = StartTs.Value, CommitTs = commitTs.Value, Keys = { primary } },
+                r =>
+                {
+                    sent = true;
+                    return new CommitRequest { Context = r.Context, StartTs = StartTs.Value, CommitTs = commitTs.Value, Keys = { primary } };
+                },
                 r => r.RangeError, o => _client.LocateAsync(primary, o), op,
                 unknownOutcome: (address, e) => new KvException(KvErrorKind.CommitOutcomeUnknown,
                     $"the commit of transaction {StartTs.Value} was sent to {address} but its answer was lost ({e.StatusCode}: {e.Status.Detail}); " +
                     $"it may or may not be committed. Do not assume either: read the written keys (primary {LockResolver.Display(primary)}) to learn the outcome", e)).ConfigureAwait(false);
         }
+        catch (Exception e) when (sent && e is OperationCanceledException or KvException { Kind: KvErrorKind.Unavailable or KvErrorKind.Internal })
+        {
+            // A range error does not say the command was not applied: a NotLeader may come from a
+            // leader that appended the commit and lost leadership before it was applied, and a
+            // later leader may still commit that entry. A deadline or cancellation after such an
+            // answer leaves the outcome open, and retrying the whole transaction could apply it
+            // twice. (Retrying the commit itself within the deadline is safe: a second commit of
+            // a committed key succeeds, and one of a rolled-back key is refused.)
+            throw new KvException(KvErrorKind.CommitOutcomeUnknown,
+                $"the commit of transaction {StartTs.Value} was sent but no answer settled it before the operation ended ({e.Message}); " +
+                $"it may or may not be committed. Do not assume either: read the written keys (primary {LockResolver.Display(primary)}) to learn the outcome", e);
+        }
         catch (KvException e) when (e.Kind == KvErrorKind.Unavailable)
         {
-            // Every attempt was answered with a range error (nothing applied) until the deadline.
+            // No commit request was sent (no leader or address was found before the deadline).
             throw new KvException(KvErrorKind.Unavailable,
                 $"{e.Message}; transaction {StartTs.Value} was not committed (its locks are rolled back by readers once their TTL passes)", e);
         }

@@ -12,7 +12,11 @@ public interface IMvccReader
     /// <summary>The newest write record of key with commit_ts at or below ts, or null.</summary>
     (Timestamp CommitTs, WriteRecord Record)? SeekWrite(ReadOnlySpan<byte> key, Timestamp ts);
 
-    /// <summary>The write record of key whose start_ts is startTs (a commit or a rollback of that transaction), or null.</summary>
+    /// <summary>
+    /// The write record of key whose start_ts is startTs (a commit or a rollback of that
+    /// transaction), or null. A rollback kept as the overlapped-rollback flag of another
+    /// transaction's commit at <c>key@startTs</c> is returned as a protected rollback record.
+    /// </summary>
     (Timestamp CommitTs, WriteRecord Record)? FindWriteOf(ReadOnlySpan<byte> key, Timestamp startTs);
 
     /// <summary>The value startTs wrote to key in the default CF, or null.</summary>
@@ -58,6 +62,11 @@ public sealed class EngineMvccReader(Engine engine, EngineSnapshot? snapshot = n
             if (found.Record.StartTs == startTs)
             {
                 return found;
+            }
+
+            if (found.CommitTs == startTs && found.Record.OverlappedRollback)
+            {
+                return (startTs, new WriteRecord(WriteType.Rollback, startTs, Protected: true, null));
             }
         }
 

@@ -69,14 +69,9 @@ public static class TxnActions
                 continue;
             }
 
-            if (reader.SeekWrite(key, Timestamp.Max) is { } newest && newest.CommitTs >= startTs)
+            if (NewestConflictingWrite(reader, key, startTs) is { } newest)
             {
-                var rolledBack = newest.Record.Type == WriteType.Rollback && newest.Record.StartTs == startTs;
-                if (!rolledBack && reader.FindWriteOf(key, startTs) is { Record.Type: WriteType.Rollback })
-                {
-                    rolledBack = true;
-                }
-
+                var rolledBack = IsRollbackOf(newest, startTs) || reader.FindWriteOf(key, startTs) is { Record.Type: WriteType.Rollback };
                 errors.Add(new KeyError
                 {
                     Message = rolledBack
@@ -171,9 +166,23 @@ public static class TxnActions
         var key = primary.Span;
         if (reader.LoadLock(key) is { } lk && lk.StartTs == lockTs)
         {
+            if (!key.SequenceEqual(lk.Primary))
+            {
+                // Only the primary may decide: rolling back a secondary's expired lock here would
+                // leave the primary free to commit, and the transaction half visible.
+                return new CheckTxnStatusResponse
+                {
+                    Error = new KeyError
+                    {
+                        Message = $"the key is not the primary of transaction {lockTs.Value} (its lock names another primary); ask the primary in the lock",
+                        LockMismatch = new LockMismatch { StartTs = lockTs.Value, Key = primary, Lock = Info(key, lk) },
+                    },
+                };
+            }
+
             if ((ulong)lockTs.PhysicalMs + lk.TtlMs < (ulong)currentTs.PhysicalMs)
             {
-                RemoveLockAndRollback(txn, key, lk, startTs: lockTs);
+                RemoveLockAndRollback(reader, txn, key, lk, startTs: lockTs);
                 return new CheckTxnStatusResponse { Status = TxnStatusKind.RolledBack, RolledBackNow = true };
             }
 
@@ -189,7 +198,7 @@ public static class TxnActions
             default:
                 if (rollbackIfNotExist)
                 {
-                    txn.PutWrite(key, lockTs, ProtectedRollback(lockTs));
+                    PutRollback(reader, txn, key, lockTs);
                     return new CheckTxnStatusResponse { Status = TxnStatusKind.RolledBack, RolledBackNow = true };
                 }
 
@@ -197,40 +206,72 @@ public static class TxnActions
         }
     }
 
-    /// <summary>Commits (commitTs above zero) or rolls back startTs's locks on keys: (error, how many locks were resolved).</summary>
+    /// <summary>
+    /// Commits (commitTs above zero) or rolls back startTs's locks on keys: (error, how many locks
+    /// were resolved). A key already resolved the same way is skipped; one resolved the other way
+    /// is an error for the whole command (the primary and the key disagree). A key with no trace
+    /// of the transaction gets a protected rollback (a late prewrite fails) when rolling back, and
+    /// is an error when committing. When no key has any trace the transaction is unknown: refused.
+    /// </summary>
     public static (KeyError? Error, uint Resolved) ResolveLock(IMvccReader reader, MvccTxn txn, IReadOnlyList<ByteString> keys, Timestamp startTs, Timestamp commitTs)
     {
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentNullException.ThrowIfNull(txn);
         ArgumentNullException.ThrowIfNull(keys);
+        var commit = commitTs.Value != 0;
+        var states = keys.Select(k => (Key: k, Lock: reader.LoadLock(k.Span) is { } l && l.StartTs == startTs ? l : null, Record: reader.FindWriteOf(k.Span, startTs))).ToList();
+        if (keys.Count > 0 && states.All(s => s.Lock is null && s.Record is null))
+        {
+            return (NotFound(keys[0].Span, startTs, "no lock and no record of this transaction on the keys named"), 0);
+        }
+
         uint resolved = 0;
-        var anyRecord = false;
-        foreach (var k in keys)
+        foreach (var (k, lk, record) in states)
         {
             var key = k.Span;
-            if (reader.LoadLock(key) is { } lk && lk.StartTs == startTs)
+            KeyError? error = null;
+            if (lk is not null)
             {
-                if (commitTs.Value == 0)
+                if (commit)
                 {
-                    RemoveLockAndRollback(txn, key, lk, startTs);
+                    error = CommitLock(reader, txn, key, lk, commitTs);
                 }
                 else
                 {
-                    CommitLock(txn, key, lk, commitTs);
+                    RemoveLockAndRollback(reader, txn, key, lk, startTs);
                 }
 
                 resolved++;
             }
-            else if (reader.FindWriteOf(key, startTs) is not null)
+            else if (record is { } r)
             {
-                anyRecord = true;
+                if (commit && r.Record.Type == WriteType.Rollback)
+                {
+                    error = new KeyError { Message = $"transaction {startTs.Value} was rolled back on key {Convert.ToHexString(key)}, so it cannot be committed at {commitTs.Value}: the transaction's primary and this key disagree; report this as a bug" };
+                }
+                else if (!commit && r.Record.Type != WriteType.Rollback)
+                {
+                    error = new KeyError
+                    {
+                        Message = $"transaction {startTs.Value} is already committed at {r.CommitTs.Value} on this key; it cannot be rolled back",
+                        Committed = new AlreadyCommitted { StartTs = startTs.Value, CommitTs = r.CommitTs.Value, Key = k },
+                    };
+                }
             }
-        }
+            else if (commit)
+            {
+                error = NotFound(key, startTs, "this key has no lock and no record of the transaction, so it cannot be committed here; its prewrite never reached this key");
+            }
+            else
+            {
+                PutRollback(reader, txn, key, startTs);
+            }
 
-        if (resolved == 0 && !anyRecord && keys.Count > 0)
-        {
-            txn.Clear();
-            return (NotFound(keys[0].Span, startTs, "no lock and no record of this transaction on the keys named"), 0);
+            if (error is not null)
+            {
+                txn.Clear();
+                return (error, 0);
+            }
         }
 
         return (null, resolved);
@@ -294,8 +335,7 @@ public static class TxnActions
         var lk = reader.LoadLock(key);
         if (lk is not null && lk.StartTs == startTs)
         {
-            CommitLock(txn, key, lk, commitTs);
-            return null;
+            return CommitLock(reader, txn, key, lk, commitTs);
         }
 
         switch (reader.FindWriteOf(key, startTs))
@@ -325,7 +365,7 @@ public static class TxnActions
         var key = k.Span;
         if (reader.LoadLock(key) is { } lk && lk.StartTs == startTs)
         {
-            RemoveLockAndRollback(txn, key, lk, startTs);
+            RemoveLockAndRollback(reader, txn, key, lk, startTs);
             return null;
         }
 
@@ -340,12 +380,13 @@ public static class TxnActions
                     Committed = new AlreadyCommitted { StartTs = startTs.Value, CommitTs = committed.CommitTs.Value, Key = k },
                 };
             default:
-                txn.PutWrite(key, startTs, ProtectedRollback(startTs)); // so a late prewrite fails
+                PutRollback(reader, txn, key, startTs); // so a late prewrite fails
                 return null;
         }
     }
 
-    private static void CommitLock(MvccTxn txn, ReadOnlySpan<byte> key, MvccLock lk, Timestamp commitTs)
+    /// <summary>Writes lk's commit record at commitTs and removes the lock; an error (nothing written) when another commit holds key@commitTs.</summary>
+    private static KeyError? CommitLock(IMvccReader reader, MvccTxn txn, ReadOnlySpan<byte> key, MvccLock lk, Timestamp commitTs)
     {
         var type = lk.Type switch
         {
@@ -353,11 +394,30 @@ public static class TxnActions
             LockType.Delete => WriteType.Delete,
             _ => WriteType.Lock,
         };
-        txn.PutWrite(key, commitTs, new WriteRecord(type, lk.StartTs, Protected: false, lk.ShortValue));
+        var overlapped = false;
+        if (WriteAt(reader, key, commitTs) is { } existing)
+        {
+            if (existing.Type != WriteType.Rollback)
+            {
+                // Two commits at one commit_ts: the TSO hands out each timestamp once, so the
+                // request is wrong. Replacing the record would lose the other transaction's write.
+                return new KeyError
+                {
+                    Message = $"commit_ts {commitTs.Value} is already the commit timestamp of transaction {existing.StartTs.Value} on this key; " +
+                        "commit timestamps come from the TSO and are unique: draw a new one",
+                };
+            }
+
+            // The rollback of the transaction that started at commitTs lives on as the flag.
+            overlapped = true;
+        }
+
+        txn.PutWrite(key, commitTs, new WriteRecord(type, lk.StartTs, Protected: false, lk.ShortValue, overlapped));
         txn.DeleteLock(key);
+        return null;
     }
 
-    private static void RemoveLockAndRollback(MvccTxn txn, ReadOnlySpan<byte> key, MvccLock lk, Timestamp startTs)
+    private static void RemoveLockAndRollback(IMvccReader reader, MvccTxn txn, ReadOnlySpan<byte> key, MvccLock lk, Timestamp startTs)
     {
         if (lk.Type == LockType.Put && lk.ShortValue is null)
         {
@@ -365,10 +425,64 @@ public static class TxnActions
         }
 
         txn.DeleteLock(key);
-        txn.PutWrite(key, startTs, ProtectedRollback(startTs));
+        PutRollback(reader, txn, key, startTs);
     }
 
-    private static WriteRecord ProtectedRollback(Timestamp startTs) => new(WriteType.Rollback, startTs, Protected: true, null);
+    /// <summary>
+    /// Records that startTs is rolled back on key: a protected rollback record at key@startTs, or,
+    /// when another transaction committed at exactly startTs, the overlapped-rollback flag on its
+    /// commit record (the commit stays; either way a late prewrite of startTs is refused).
+    /// </summary>
+    private static void PutRollback(IMvccReader reader, MvccTxn txn, ReadOnlySpan<byte> key, Timestamp startTs)
+    {
+        switch (WriteAt(reader, key, startTs))
+        {
+            case null:
+                txn.PutWrite(key, startTs, new WriteRecord(WriteType.Rollback, startTs, Protected: true, null));
+                break;
+            case { Type: WriteType.Rollback }:
+                break; // rolled back already
+            case { OverlappedRollback: false } commit:
+                txn.PutWrite(key, startTs, commit with { OverlappedRollback = true });
+                break;
+            default:
+                break; // flagged already
+        }
+    }
+
+    /// <summary>The write record at exactly key@commitTs, or null.</summary>
+    private static WriteRecord? WriteAt(IMvccReader reader, ReadOnlySpan<byte> key, Timestamp commitTs) =>
+        reader.SeekWrite(key, commitTs) is { } found && found.CommitTs == commitTs ? found.Record : null;
+
+    /// <summary>True when found records that startTs is rolled back (its own rollback record, or the overlapped flag at key@startTs).</summary>
+    private static bool IsRollbackOf((Timestamp CommitTs, WriteRecord Record) found, Timestamp startTs) =>
+        (found.Record.Type == WriteType.Rollback && found.Record.StartTs == startTs) || (found.CommitTs == startTs && found.Record.OverlappedRollback);
+
+    /// <summary>
+    /// The newest write record at or above startTs that stops a prewrite of startTs: a commit
+    /// (any transaction's) or startTs's own rollback. Other transactions' rollback records are
+    /// skipped: they wrote nothing, so they are no conflict under snapshot isolation.
+    /// </summary>
+    private static (Timestamp CommitTs, WriteRecord Record)? NewestConflictingWrite(IMvccReader reader, ReadOnlySpan<byte> key, Timestamp startTs)
+    {
+        var ts = Timestamp.Max;
+        while (reader.SeekWrite(key, ts) is { } found && found.CommitTs >= startTs)
+        {
+            if (found.Record.Type != WriteType.Rollback || found.Record.StartTs == startTs)
+            {
+                return found;
+            }
+
+            if (found.CommitTs == startTs)
+            {
+                break;
+            }
+
+            ts = new Timestamp(found.CommitTs.Value - 1);
+        }
+
+        return null;
+    }
 
     private static KeyError Locked(ReadOnlySpan<byte> key, MvccLock lk, string message) => new() { Message = message, Locked = Info(key, lk) };
 

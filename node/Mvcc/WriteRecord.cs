@@ -14,10 +14,18 @@ public enum WriteType : byte
 /// <summary>
 /// A value in the write column family, keyed by the user key and <c>~commit_ts</c>.
 /// <see cref="Protected"/> marks a rollback that must not be collapsed (so a late prewrite fails).
-/// Encoded as: version byte 1, type, start_ts, protected flag, has-short-value flag, short value.
+/// <see cref="OverlappedRollback"/> (TiKV's has_overlapped_rollback): a commit record at
+/// <c>key@T</c> whose commit_ts T is also the start_ts of a transaction rolled back on this key.
+/// Both records would have the same engine key; neither may replace the other (the commit would be
+/// lost, or the rollback's protection would), so the rollback survives as this flag on the commit.
+/// Encoded as: version byte 1, type, start_ts, flags (bit 0 protected, bit 1 overlapped rollback),
+/// has-short-value flag, short value.
 /// </summary>
-public sealed record WriteRecord(WriteType Type, Timestamp StartTs, bool Protected, byte[]? ShortValue)
+public sealed record WriteRecord(WriteType Type, Timestamp StartTs, bool Protected, byte[]? ShortValue, bool OverlappedRollback = false)
 {
+    private const byte ProtectedFlag = 1;
+    private const byte OverlappedRollbackFlag = 2;
+
     private const byte FormatVersion = 1;
 
     public byte[] Encode()
@@ -26,7 +34,7 @@ public sealed record WriteRecord(WriteType Type, Timestamp StartTs, bool Protect
         buffer.Add(FormatVersion);
         buffer.Add((byte)Type);
         MvccWriter.Ts(buffer, StartTs);
-        buffer.Add(Protected ? (byte)1 : (byte)0);
+        buffer.Add((byte)((Protected ? ProtectedFlag : 0) | (OverlappedRollback ? OverlappedRollbackFlag : 0)));
         buffer.Add(ShortValue is null ? (byte)0 : (byte)1);
         MvccWriter.Bytes(buffer, ShortValue ?? []);
         return [.. buffer];
@@ -49,7 +57,7 @@ public sealed record WriteRecord(WriteType Type, Timestamp StartTs, bool Protect
             return false;
         }
 
-        if (!reader.TryU64(out ulong startTs) || !reader.TryByte(out byte isProtected) || isProtected > 1
+        if (!reader.TryU64(out ulong startTs) || !reader.TryByte(out byte flags) || flags > (ProtectedFlag | OverlappedRollbackFlag)
             || !reader.TryByte(out byte hasShort) || hasShort > 1 || !reader.TryBytes(out byte[] shortValue))
         {
             error = $"truncated or malformed write record at offset {reader.Offset}";
@@ -62,7 +70,8 @@ public sealed record WriteRecord(WriteType Type, Timestamp StartTs, bool Protect
             return false;
         }
 
-        value = new WriteRecord((WriteType)type, new Timestamp(startTs), isProtected == 1, hasShort == 1 ? shortValue : null);
+        value = new WriteRecord((WriteType)type, new Timestamp(startTs), (flags & ProtectedFlag) != 0, hasShort == 1 ? shortValue : null,
+            (flags & OverlappedRollbackFlag) != 0);
         error = "";
         return true;
     }

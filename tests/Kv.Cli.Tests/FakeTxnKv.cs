@@ -42,6 +42,11 @@ internal sealed class FakeTxnKv
                 await Task.Delay(Timeout.Infinite, context.CancellationToken);
             }
 
+            if (CommitRangeError?.Invoke(r) is { } rangeError)
+            {
+                return new CommitResponse { RangeError = rangeError };
+            }
+
             BeforeCommit?.Invoke(r);
             return Locked(() => Commit(r));
         });
@@ -55,6 +60,13 @@ internal sealed class FakeTxnKv
 
     /// <summary>When it returns true for a commit request, the node never answers it.</summary>
     public Func<CommitRequest, bool>? SwallowCommit { get; set; }
+
+    /// <summary>
+    /// When it returns a range error for a commit request, the node answers with it and applies
+    /// nothing (as a leader that appended the commit and lost leadership before applying it does:
+    /// the answer does not say whether a later leader commits the entry).
+    /// </summary>
+    public Func<CommitRequest, RangeError?>? CommitRangeError { get; set; }
 
     /// <summary>Runs before a commit request is applied (for example to roll the transaction back first).</summary>
     public Action<CommitRequest>? BeforeCommit { get; set; }

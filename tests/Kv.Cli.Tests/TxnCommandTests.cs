@@ -4,6 +4,7 @@ using Kv.Client;
 using Kv.Client.Cluster;
 using Kv.Client.Contracts;
 using Kv.Node.Tests.ClientReactions;
+using Kv.Proto.V1;
 
 namespace Kv.Cli.Tests;
 
@@ -153,6 +154,27 @@ public sealed class TxnCommandTests
         Assert.Equal("k1", commits[0].Keys.Single().ToStringUtf8());
 
         // The transaction is not rolled back by the client either: its locks stay for resolution.
+        Assert.Empty(node.Received(TxnKvContract.Rollback));
+        Assert.Equal(2, store.LockCount);
+    }
+
+    [Fact]
+    public async Task A_primary_commit_answered_NotLeader_until_the_deadline_is_outcome_unknown_not_not_committed()
+    {
+        await using var node = await ScriptedNode.StartAsync();
+        var store = FakeTxnKv.Install(node);
+        store.CommitRangeError = _ => new RangeError { Message = "not leader (leadership lost after the commit was appended)", NotLeader = new NotLeader { RangeId = 1 } };
+        await using var client = KvClient.Connect([node.Address], Options(seconds: 2));
+        var txn = await client.BeginAsync();
+        txn.Put("k1"u8.ToArray(), "v"u8.ToArray());
+        txn.Put("k2"u8.ToArray(), "v"u8.ToArray());
+        var e = await Assert.ThrowsAsync<KvException>(() => txn.CommitAsync());
+        Assert.Equal(KvErrorKind.CommitOutcomeUnknown, e.Kind);
+        Assert.Contains("may or may not be committed", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("was not committed", e.Message, StringComparison.Ordinal);
+        // Retried within the deadline (safe: a commit is idempotent), primary only, never rolled back.
+        Assert.True(node.Received(TxnKvContract.Commit).Count > 1);
+        Assert.All(node.Received(TxnKvContract.Commit), c => Assert.Equal("k1", c.Keys.Single().ToStringUtf8()));
         Assert.Empty(node.Received(TxnKvContract.Rollback));
         Assert.Equal(2, store.LockCount);
     }

@@ -34,6 +34,8 @@ public class MvccRecordTests
             new WriteRecord(WriteType.Put, new Timestamp(9), false, [1]),
             new WriteRecord(WriteType.Rollback, new Timestamp(ulong.MaxValue), true, null),
             new WriteRecord(WriteType.Delete, new Timestamp(0), false, []),
+            new WriteRecord(WriteType.Put, new Timestamp(7), false, null, OverlappedRollback: true),
+            new WriteRecord(WriteType.Put, new Timestamp(7), true, [3], OverlappedRollback: true),
         })
         {
             Assert.True(WriteRecord.TryDecode(record.Encode(), out var decoded, out var error), error);
@@ -41,6 +43,7 @@ public class MvccRecordTests
             Assert.Equal(record.Type, decoded.Type);
             Assert.Equal(record.StartTs, decoded.StartTs);
             Assert.Equal(record.Protected, decoded.Protected);
+            Assert.Equal(record.OverlappedRollback, decoded.OverlappedRollback);
             Assert.Equal(record.ShortValue, decoded.ShortValue);
         }
     }

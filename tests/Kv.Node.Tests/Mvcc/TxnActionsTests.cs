@@ -252,6 +252,125 @@ public sealed class TxnActionsTests : IDisposable
     }
 
     [Fact]
+    public void ARollbackAtAnotherTransactionsCommitTsKeepsTheCommitAndStillRefusesTheLatePrewrite()
+    {
+        // Transaction 10 commits a at 20; then transaction 20 is rolled back on a (its start_ts
+        // is that commit_ts: both records want the engine key a@20).
+        Assert.Empty(Prewrite(10, A, Put(A, "kept")));
+        Assert.Null(Commit(10, 20, A));
+        Assert.Null(Rollback(20, A));
+
+        Assert.Equal("kept", Get(A, 25)); // the commit was not replaced
+        var record = Reader.SeekWrite(A.Span, Ts(20));
+        Assert.Equal(WriteType.Put, record?.Record.Type);
+        Assert.True(record!.Value.Record.OverlappedRollback);
+        Assert.Equal(WriteType.Rollback, Reader.FindWriteOf(A.Span, Ts(20))?.Record.Type);
+        Assert.Equal(WriteType.Put, Reader.FindWriteOf(A.Span, Ts(10))?.Record.Type);
+
+        var late = Prewrite(20, A, Put(A, "late"));
+        Assert.Contains("rolled back", Assert.Single(late).Message, StringComparison.Ordinal);
+        var txn = new MvccTxn();
+        Assert.Equal(TxnStatusKind.RolledBack, TxnActions.CheckTxnStatus(Reader, txn, A, Ts(20), Ts(30), rollbackIfNotExist: true).Status);
+        Assert.Empty(txn.Writes);
+        Assert.Null(Rollback(20, A)); // idempotent, and still no change
+        Assert.Equal("kept", Get(A, 25));
+    }
+
+    [Fact]
+    public void ACommitAtARolledBackTransactionsStartTsKeepsTheRollbackAsAFlag()
+    {
+        Assert.Null(Rollback(20, A)); // transaction 20 rolled back on a before it prewrote
+        Assert.Empty(Prewrite(10, A, Put(A, "v")));
+        Assert.Null(Commit(10, 20, A)); // commits at 20, where the rollback record is
+
+        Assert.Equal("v", Get(A, 20));
+        Assert.True(Reader.SeekWrite(A.Span, Ts(20))!.Value.Record.OverlappedRollback);
+        Assert.Equal(WriteType.Rollback, Reader.FindWriteOf(A.Span, Ts(20))?.Record.Type);
+        Assert.Contains("rolled back", Assert.Single(Prewrite(20, A, Put(A, "late"))).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TwoCommitsAtOneCommitTsOnAKeyAreRefusedAndTheFirstIsKept()
+    {
+        Assert.Empty(Prewrite(10, A, Put(A, "first")));
+        Assert.Null(Commit(10, 20, A));
+        // A lock of 17 on a (written straight to the engine: a prewrite at 17 would conflict
+        // with the commit at 20) then asks for the same commit_ts 20.
+        var txn = new MvccTxn();
+        txn.PutLock(A.Span, new MvccLock(LockType.Put, [.. A.Span], Ts(17), 3000, [.. "second"u8], []));
+        Apply(txn);
+        var error = Commit(17, 20, A);
+        Assert.Contains("already the commit timestamp", error?.Message, StringComparison.Ordinal);
+        Assert.Equal(Ts(10), Reader.SeekWrite(A.Span, Ts(20))?.Record.StartTs);
+        Assert.NotNull(Reader.LoadLock(A.Span));
+    }
+
+    [Fact]
+    public void OtherTransactionsRollbackRecordsAreNoWriteConflict()
+    {
+        Assert.Null(Rollback(30, A)); // transaction 30 rolled back on a: it wrote nothing
+        Assert.Empty(Prewrite(20, A, Put(A, "ok"))); // an older transaction may still write a
+        Assert.Null(Commit(20, 40, A));
+        Assert.Equal("ok", Get(A, 40));
+        // A commit above start_ts is still a conflict, with a rollback record above it too.
+        Assert.Null(Rollback(50, A));
+        var errors = Prewrite(25, A, Put(A, "no"));
+        Assert.Equal(40UL, Assert.Single(errors).Conflict.ConflictCommitTs);
+    }
+
+    [Fact]
+    public void CheckTxnStatusOnASecondaryIsRefusedAndRollsNothingBack()
+    {
+        var start = Timestamp.Compose(1_000_000, 0);
+        var txn = new MvccTxn();
+        Assert.Empty(TxnActions.Prewrite(Reader, txn, [Put(A, "x"), Put(B, "y")], A.Span, start, ttlMs: 100, [B]));
+        Apply(txn);
+
+        txn = new MvccTxn();
+        var expired = Timestamp.Compose(1_000_500, 0);
+        var answer = TxnActions.CheckTxnStatus(Reader, txn, B, start, expired, rollbackIfNotExist: true);
+        Assert.Contains("not the primary", answer.Error?.Message, StringComparison.Ordinal);
+        Assert.Equal(A, answer.Error!.LockMismatch.Lock.PrimaryLock);
+        Assert.Empty(txn.Writes);
+        Assert.NotNull(Reader.LoadLock(B.Span));
+    }
+
+    [Fact]
+    public void ResolveLockRefusesTheOppositeOfWhatAKeyRecordsAndProtectsKeysWithoutATrace()
+    {
+        // 10: a committed, b rolled back (an inconsistent pair, as a wrong request would claim).
+        Assert.Empty(Prewrite(10, A, Put(A, "1"), Put(B, "2")));
+        Assert.Null(Commit(10, 15, A));
+        Assert.Null(Rollback(10, B));
+
+        var txn = new MvccTxn();
+        var (error, _) = TxnActions.ResolveLock(Reader, txn, [A, B], Ts(10), Ts(15));
+        Assert.Contains("rolled back", error?.Message, StringComparison.Ordinal);
+        Assert.Empty(txn.Writes);
+        (error, _) = TxnActions.ResolveLock(Reader, txn, [B, A], Ts(10), Timestamp.Zero);
+        Assert.Equal(15UL, error?.Committed?.CommitTs);
+        Assert.Empty(txn.Writes);
+        // The same way as recorded: success, nothing written.
+        (error, _) = TxnActions.ResolveLock(Reader, txn, [A], Ts(10), Ts(15));
+        Assert.Null(error);
+        Assert.Empty(txn.Writes);
+
+        // 20: a locked, c never prewritten. Rolling back both protects c against a late prewrite;
+        // committing c is refused (its prewrite never arrived).
+        var c = ByteString.CopyFromUtf8("c");
+        Assert.Empty(Prewrite(20, A, Put(A, "3")));
+        (error, _) = TxnActions.ResolveLock(Reader, txn, [A, c], Ts(20), Ts(25));
+        Assert.NotNull(error?.TxnNotFound);
+        Assert.Empty(txn.Writes);
+        var (rollbackError, resolved) = TxnActions.ResolveLock(Reader, txn, [A, c], Ts(20), Timestamp.Zero);
+        Assert.Null(rollbackError);
+        Assert.Equal(1u, resolved);
+        Apply(txn);
+        Assert.Equal(WriteType.Rollback, Reader.FindWriteOf(c.Span, Ts(20))?.Record.Type);
+        Assert.NotEmpty(Prewrite(20, A, Put(c, "late")));
+    }
+
+    [Fact]
     public void HeartBeatExtendsButNeverShortensTheTtl()
     {
         Assert.Empty(Prewrite(10, A, Put(A, "1")));
