@@ -13,7 +13,7 @@ internal interface ITxnSystem
     /// <summary>Column heading in the report.</summary>
     string Name { get; }
 
-    /// <summary>The cluster under test: its servers (for CPU time) and its plain put (for the preload).</summary>
+    /// <summary>The cluster under test: its servers (for CPU time).</summary>
     IBenchSystem Cluster { get; }
 
     /// <summary>(a) One transaction that writes one key. Returns the retries.</summary>

@@ -11,10 +11,6 @@ namespace Kv.Bench.Txn;
 /// TxnAborted failure counts as a retry and starts a fresh transaction; CommitOutcomeUnknown and
 /// anything else fails the operation (counted, not timed).
 /// </summary>
-/// <remarks>
-/// Not compiled until the transaction client is in main: bench/Kv.Bench.csproj removes this file
-/// ("enabled after issue-7 merge"); delete that Compile Remove line to enable the kv-node side.
-/// </remarks>
 internal sealed class KvNodeTxn(KvNodeCluster cluster) : ITxnSystem
 {
     public string Name => cluster.Name;

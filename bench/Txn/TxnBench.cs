@@ -78,7 +78,7 @@ internal static class TxnBench
             var load = new TxnLoad(options.Keys);
             foreach (var system in systems)
             {
-                var seconds = await load.PreloadAsync(system.Cluster, options.Clients.Max());
+                var seconds = await load.PreloadAsync(system, options.Clients.Max());
                 Console.Error.WriteLine($"{system.Name}: preloaded {load.KeyCount:N0} accounts with {options.Clients.Max()} clients in {seconds:0.0} s ({load.KeyCount / seconds:N0} puts/s)");
             }
 
