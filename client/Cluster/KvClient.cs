@@ -276,7 +276,11 @@ public sealed partial class KvClient : IAsyncDisposable
         return response.Found ? response.Value.ToByteArray() : null;
     }
 
-    /// <summary>Writes key = value; returns once committed by a quorum and applied on the leader.</summary>
+    /// <summary>
+    /// Writes key = value (raw KV); returns once committed by a quorum and applied on the leader.
+    /// Raw keys are a keyspace apart from transactional keys (<see cref="BeginAsync"/>, kvctl's
+    /// kv verbs): a raw write is invisible to transactions and the other way round.
+    /// </summary>
     public async Task PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default)
     {
         var k = KeyOf(key, nameof(key));
