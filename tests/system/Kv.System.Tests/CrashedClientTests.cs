@@ -54,6 +54,13 @@ public sealed class CrashedClientTests(ITestOutputHelper output)
         Assert.Equal("old", S(await reader.GetAsync(B(SecondaryKey))));
         Assert.Equal("old", S(await reader.GetAsync(B(PrimaryKey))));
 
+        // The rollback needed a TSO time past the primary lock's TTL (the client's heartbeats had
+        // stopped with it, so the TTL seen in step 2 is final); any later timestamp is past it too.
+        // Necessary, not sufficient: a rollback before the TTL is caught only if the reader was quick.
+        var now = await client.GetTimestampAsync();
+        Assert.True(now.PhysicalMs > crashed.StartTs.PhysicalMs + (long)primaryLock.LockTtlMs,
+            $"the transaction was rolled back, but the TSO is at {now.PhysicalMs} ms, not past its primary lock's expiry at {crashed.StartTs.PhysicalMs} + {primaryLock.LockTtlMs} ms");
+
         // 4. No lock of it remains, and it can never commit: its primary is rolled back for good.
         Assert.Empty(await LocksOfAsync(probe, PrimaryKey, crashed.StartTs, deadline));
         Assert.Empty(await LocksOfAsync(probe, SecondaryKey, crashed.StartTs, deadline));
