@@ -69,6 +69,14 @@ public sealed class Transaction : IAsyncDisposable
     public int WriteCount => _writes.Count;
 
     /// <summary>
+    /// Test hook (kv-workload crash-commit stops a real client process here to be killed): awaited
+    /// by the commit at <see cref="TxnCommitStage.AfterPrewrite"/> with StartTs and at
+    /// <see cref="TxnCommitStage.AfterPrimaryCommit"/> with the commit_ts. The primary keeps being
+    /// heartbeaten while it runs. Null (always, outside tests): the commit does nothing more.
+    /// </summary>
+    internal Func<TxnCommitStage, Timestamp, Task>? CommitStageHook { get; set; }
+
+    /// <summary>
     /// The lock TTL of a transaction writing <paramref name="bytes"/> bytes of keys and values:
     /// 3 s + 50 ms per MiB, capped at 120 s.
     /// </summary>
@@ -303,9 +311,18 @@ public sealed class Transaction : IAsyncDisposable
                 throw;
             }
 
+            if (CommitStageHook is { } afterPrewrite)
+            {
+                await afterPrewrite(TxnCommitStage.AfterPrewrite, StartTs).ConfigureAwait(false);
+            }
+
             // 2. commit_ts, 3. the primary decides.
             var commitTs = await _client.GetTimestampAsync(ct).ConfigureAwait(false);
             await CommitPrimaryAsync(primary, commitTs, op).ConfigureAwait(false);
+            if (CommitStageHook is { } afterPrimaryCommit)
+            {
+                await afterPrimaryCommit(TxnCommitStage.AfterPrimaryCommit, commitTs).ConfigureAwait(false);
+            }
 
             // 4. Secondaries in the background.
             if (secondaries.Count > 0)
@@ -627,4 +644,14 @@ public sealed class Transaction : IAsyncDisposable
 
         public int Compare(ByteString? x, ByteString? y) => (x ?? ByteString.Empty).Span.SequenceCompareTo((y ?? ByteString.Empty).Span);
     }
+}
+
+/// <summary>Points of <see cref="Transaction.CommitAsync"/> where <see cref="Transaction.CommitStageHook"/> runs.</summary>
+internal enum TxnCommitStage
+{
+    /// <summary>Every key is prewritten (locked); commit_ts is not drawn yet.</summary>
+    AfterPrewrite,
+
+    /// <summary>The primary's commit was acknowledged (the transaction is decided); the secondaries are still locked.</summary>
+    AfterPrimaryCommit,
 }

@@ -6,7 +6,11 @@ using Kv.Proto.V1;
 
 namespace Kv.Node.Tests.Cluster;
 
-/// <summary>Kv.Client transactions against three in-process nodes: across ranges, conflicts, lock resolution.</summary>
+/// <summary>
+/// Kv.Client transactions against three in-process nodes: across ranges, conflicts, lock resolution.
+/// The crashed-writer tests here simulate the dead client; Kv.System.Tests' CrashedClientTests kill a
+/// real kv-workload client process (SIGKILL) at the same two points of its commit.
+/// </summary>
 [Collection(InProcessClusterCollection.Name)]
 public sealed class TransactionTests
 {
@@ -69,6 +73,11 @@ public sealed class TransactionTests
         Assert.Equal("2", S(await read.GetAsync(B("k"))));
     }
 
+    /// <summary>
+    /// Simulates the dead writer (its locks are written over RPC; no client process dies). The
+    /// real-process version, a kv-workload client killed with SIGKILL after its prewrite, is
+    /// Kv.System.Tests' CrashedClientTests.
+    /// </summary>
     [Fact]
     public async Task A_crashed_writers_expired_locks_are_rolled_back_by_a_reader_all_or_nothing()
     {
@@ -84,6 +93,11 @@ public sealed class TransactionTests
         Assert.Equal(TxnStatusKind.RolledBack, status.Kind);
     }
 
+    /// <summary>
+    /// Simulates the dead writer (its locks and its primary's commit are written over RPC). The
+    /// real-process version, a kv-workload client killed with SIGKILL after its primary's commit,
+    /// is Kv.System.Tests' CrashedClientTests.
+    /// </summary>
     [Fact]
     public async Task A_writer_that_crashed_after_committing_the_primary_has_its_secondary_committed_by_a_reader()
     {
@@ -115,6 +129,7 @@ public sealed class TransactionTests
     /// <summary>
     /// Splits at "m", commits a="old" and z="old", then plays a writer that prewrote a="new"
     /// (primary) and z="new" with the given TTL and died: only its locks remain. Returns its start_ts.
+    /// A simulation, fast and in-process; CrashedClientTests (Kv.System.Tests) kills a real client.
     /// </summary>
     private static async Task<Timestamp> SetUpCrashedWriterAsync(InProcessCluster c, KvClient client, ulong ttlMs)
     {

@@ -4,12 +4,16 @@ namespace Kv.Workload;
 
 /// <summary>kv-workload bank|list-append --endpoints A,B,C --duration-s N --clients K --history FILE
 /// [--accounts N --initial 100 --keys N --seed S --process-prefix P];
-/// kv-workload check bank|list-append FILE... (exit 0 valid, 1 violations, 2 usage).</summary>
+/// kv-workload check bank|list-append FILE... (exit 0 valid, 1 violations, 2 usage);
+/// kv-workload crash-commit --endpoints A,B,C --stage after-prewrite|after-primary-commit --put K=V...
+/// (a client that stops mid-commit to be killed: <see cref="CrashCommit"/>).</summary>
 public static class WorkloadCli
 {
     public const string Usage =
         "usage: kv-workload bank|list-append --endpoints A,B,C --duration-s N --clients K --history FILE [--accounts N] [--initial 100] [--keys N] [--seed S] [--process-prefix P]\n" +
-        "       kv-workload check bank|list-append FILE...";
+        "       kv-workload check bank|list-append FILE...\n" +
+        "       kv-workload crash-commit --endpoints A,B,C --stage after-prewrite|after-primary-commit --put KEY=VALUE [--put KEY=VALUE...]\n" +
+        "         (commits the puts in one transaction, prints \"stage NAME start_ts=N [commit_ts=M] primary=KEY\" at the stage and waits to be killed)";
 
     /// <summary>Opens the store the workload runs against; set by the cluster adapter (KvClientTxnStore)
     /// once it is compiled in. Tests may set it to an in-memory store.</summary>
@@ -25,6 +29,10 @@ public static class WorkloadCli
             if (args.Length >= 1 && args[0] == "check")
             {
                 return Check(args, stdout);
+            }
+            if (args.Length >= 1 && args[0] == "crash-commit")
+            {
+                return await CrashCommit.RunAsync(CrashCommitOptions.Parse(args[1..]), stdout, stderr);
             }
             if (args.Length >= 1 && args[0] is "bank" or "list-append")
             {

@@ -9,8 +9,8 @@ namespace Kv.System.Tests.Cluster;
 /// <summary>
 /// The system tests' view of a cluster over the wire, for what KvClient does not expose and for
 /// checks independent of it: whether one given node answers, which node leads the placement
-/// group or a range, bootstrap during readiness, and a few raw puts/gets routed to range leaders,
-/// retried with backoff until a deadline. Written against the wire contracts (RpcChannel +
+/// group or a range, bootstrap during readiness, a few raw puts/gets and lock scans routed to range
+/// leaders, retried with backoff until a deadline. Written against the wire contracts (RpcChannel +
 /// client/Contracts); it does what any gRPC client of these services would. The load itself
 /// (writers, TSO clients, final reads) goes through KvClient.
 /// One probe per simulated client (not thread-safe): it keeps its own channels and route.
@@ -22,7 +22,7 @@ public sealed class ClusterProbe : IDisposable
     private readonly Dictionary<string, RpcChannel> _channels = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
     private string? _placementLeader;
-    private RangeInfo? _route; // the range holding the keys (tests stay in range 1: no splits happen)
+    private RangeInfo? _route; // the range of the last key called (looked up again for a key it does not hold)
     private string? _rangeLeader;
 
     public ClusterProbe(IReadOnlyList<string> endpoints)
@@ -111,13 +111,24 @@ public sealed class ClusterProbe : IDisposable
         return response.Found ? response.Value.ToByteArray() : null;
     }
 
+    /// <summary>
+    /// Every transaction's lock on key, read with TxnKv ScanLock from the leader of the range
+    /// holding it (a ReadIndex read): looks only, resolves nothing.
+    /// </summary>
+    public async Task<IReadOnlyList<LockInfo>> LocksAsync(byte[] key, DateTime deadline, CancellationToken ct = default)
+    {
+        var request = new ScanLockRequest { MaxVersion = ulong.MaxValue, StartKey = ByteString.CopyFrom(key), EndKey = ByteString.CopyFrom([.. key, 0]) };
+        var response = await RangeCallAsync(TxnKvContract.ScanLock, request, (r, c) => r.Context = c, r => r.RangeError, key, deadline, ct);
+        return response.Locks;
+    }
+
     private async Task<TResponse> RangeCallAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, Action<TRequest, RangeContext> setContext, Func<TResponse, RangeError?> error, byte[] key, DateTime deadline, CancellationToken ct)
     {
         var attempt = 0;
         while (true)
         {
             attempt++;
-            if (_route is null)
+            if (_route is null || !Holds(_route.Range, key))
             {
                 _route = await RangeAsync(key, deadline, ct);
                 _rangeLeader = _route.LeaderAddress is { Length: > 0 } a ? a : null;
@@ -160,6 +171,9 @@ public sealed class ClusterProbe : IDisposable
             await BackoffAsync(attempt, deadline, method.Name, ct);
         }
     }
+
+    private static bool Holds(RangeDescriptor range, byte[] key) =>
+        key.AsSpan().SequenceCompareTo(range.StartKey.Span) >= 0 && (range.EndKey.IsEmpty || key.AsSpan().SequenceCompareTo(range.EndKey.Span) < 0);
 
     private async Task BackoffAsync(int attempt, DateTime deadline, string what, CancellationToken ct)
     {
