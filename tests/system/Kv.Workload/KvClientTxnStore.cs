@@ -1,6 +1,3 @@
-// Not compiled yet (see Kv.Workload.csproj): written against the transaction API of the txnclient
-// branch. To enable after merging it: remove the <Compile Remove="KvClientTxnStore.cs"/> line and
-// add `WorkloadCli.StoreFactory = KvClientTxnStore.Open;` as the first line of Program.cs.
 using Kv.Client.Cluster;
 
 namespace Kv.Workload;

@@ -111,7 +111,7 @@ public static class WorkloadCli
             ProcessPrefix = opts.GetValueOrDefault("process-prefix") ?? "w" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
         };
         var factory = StoreFactory ?? throw new ArgumentException(
-            "this build has no cluster adapter (KvClientTxnStore.cs is excluded until the transaction client is merged)");
+            "no cluster adapter is set (WorkloadCli.StoreFactory; Program.cs sets KvClientTxnStore.Open)");
         var store = factory(endpoints);
         try
         {
