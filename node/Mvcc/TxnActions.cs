@@ -80,7 +80,7 @@ public static class TxnActions
                     Conflict = new WriteConflict
                     {
                         StartTs = startTs.Value,
-                        ConflictStartTs = newest.Record.Type == WriteType.Rollback ? 0 : newest.Record.StartTs.Value,
+                        ConflictStartTs = rolledBack || newest.Record.Type == WriteType.Rollback ? 0 : newest.Record.StartTs.Value,
                         ConflictCommitTs = newest.CommitTs.Value,
                         Key = m.Key,
                         Primary = ByteString.CopyFrom(primaryBytes),
@@ -174,7 +174,7 @@ public static class TxnActions
                 {
                     Error = new KeyError
                     {
-                        Message = $"the key is not the primary of transaction {lockTs.Value} (its lock names another primary); ask the primary in the lock",
+                        Message = $"the key is not the primary of transaction {lockTs.Value}: its lock names primary 0x{Convert.ToHexString(lk.Primary)}; ask that key",
                         LockMismatch = new LockMismatch { StartTs = lockTs.Value, Key = primary, Lock = Info(key, lk) },
                     },
                 };
@@ -459,23 +459,25 @@ public static class TxnActions
         (found.Record.Type == WriteType.Rollback && found.Record.StartTs == startTs) || (found.CommitTs == startTs && found.Record.OverlappedRollback);
 
     /// <summary>
-    /// The newest write record at or above startTs that stops a prewrite of startTs: a commit
-    /// (any transaction's) or startTs's own rollback. Other transactions' rollback records are
-    /// skipped: they wrote nothing, so they are no conflict under snapshot isolation.
+    /// The newest write record at or above startTs that stops a prewrite of startTs: another
+    /// transaction's commit above startTs, or startTs's own rollback (its record, or the flag on
+    /// a commit at exactly startTs). Other transactions' rollback records are skipped (they wrote
+    /// nothing), and so is an unflagged commit at exactly startTs: it is inside this
+    /// transaction's snapshot (reads at startTs see it), so it is no conflict.
     /// </summary>
     private static (Timestamp CommitTs, WriteRecord Record)? NewestConflictingWrite(IMvccReader reader, ReadOnlySpan<byte> key, Timestamp startTs)
     {
         var ts = Timestamp.Max;
         while (reader.SeekWrite(key, ts) is { } found && found.CommitTs >= startTs)
         {
-            if (found.Record.Type != WriteType.Rollback || found.Record.StartTs == startTs)
+            if (IsRollbackOf(found, startTs) || (found.CommitTs > startTs && found.Record.Type != WriteType.Rollback))
             {
                 return found;
             }
 
             if (found.CommitTs == startTs)
             {
-                break;
+                break; // nothing older can conflict
             }
 
             ts = new Timestamp(found.CommitTs.Value - 1);

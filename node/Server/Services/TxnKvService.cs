@@ -242,7 +242,9 @@ internal sealed class TxnKvService(Store store, Func<ulong, RangeReplica?> repli
         var (error, result) = await WriteAsync(ctx, keys, (reader, txn) =>
         {
             var (keyError, resolved) = TxnActions.ResolveLock(reader, txn, keys, startTs, new Timestamp(request.CommitTs));
-            return named || keyError is null ? (keyError, resolved) : (null, 0u); // locks found by the scan may have been resolved meanwhile
+            // Locks found by the scan may have been resolved before the latches were taken (then
+            // nothing of the transaction is left to do); any other refusal is reported.
+            return named || keyError?.TxnNotFound is null ? (keyError, resolved) : (null, 0u);
         }, context.CancellationToken).ConfigureAwait(false);
         return error is not null ? new ResolveLockResponse { RangeError = error } : new ResolveLockResponse { Error = result.Item1, Resolved = result.Item2 };
     }
@@ -464,6 +466,12 @@ internal sealed class TxnKvService(Store store, Func<ulong, RangeReplica?> repli
 
     private void CheckKey(ByteString key, string what)
     {
+        if (key.IsEmpty)
+        {
+            // An empty primary_lock in particular would make a lock no reader could resolve.
+            throw InvalidArgument($"{what} is empty; keys are 1 to {options.MaxKeyBytes} bytes");
+        }
+
         if (key.Length > options.MaxKeyBytes)
         {
             throw InvalidArgument($"{what} is {key.Length} bytes; the limit is {options.MaxKeyBytes} bytes");

@@ -143,6 +143,8 @@ public sealed class TxnKvServiceTests
             ("duplicate key", ctx => c.Channel(Leader(c, left)).UnaryAsync(TxnKvContract.Prewrite, new PrewriteRequest { Context = ctx, StartTs = 30, PrimaryLock = B("a"), Mutations = { new Mutation { Key = B("a") }, new Mutation { Key = B("a") } } })),
             ("lock TTL above the limit", ctx => c.Channel(Leader(c, left)).UnaryAsync(TxnKvContract.Prewrite, new PrewriteRequest { Context = ctx, StartTs = 30, PrimaryLock = B("a"), LockTtlMs = ulong.MaxValue, Mutations = { new Mutation { Key = B("a"), Value = B("z") } } })),
             ("heartbeat TTL above the limit", ctx => c.Channel(Leader(c, left)).UnaryAsync(TxnKvContract.TxnHeartBeat, new TxnHeartBeatRequest { Context = ctx, StartTs = 10, PrimaryLock = B("a"), AdviseTtlMs = ulong.MaxValue })),
+            ("empty primary_lock", ctx => c.Channel(Leader(c, left)).UnaryAsync(TxnKvContract.Prewrite, new PrewriteRequest { Context = ctx, StartTs = 30, LockTtlMs = 3000, Mutations = { new Mutation { Key = B("a"), Value = B("z") } } })),
+            ("empty mutation key", ctx => c.Channel(Leader(c, left)).UnaryAsync(TxnKvContract.Prewrite, new PrewriteRequest { Context = ctx, StartTs = 30, PrimaryLock = B("a"), LockTtlMs = 3000, Mutations = { new Mutation { Value = B("z") } } })),
             ("no range", ctx => c.Channel(Leader(c, left)).UnaryAsync(TxnKvContract.Prewrite, new PrewriteRequest { StartTs = 30, PrimaryLock = B("a"), Mutations = { new Mutation { Key = B("a") } } })),
         };
         var info = await c.WaitForRangeLeaderAsync(left);

@@ -269,6 +269,7 @@ public sealed class TxnActionsTests : IDisposable
 
         var late = Prewrite(20, A, Put(A, "late"));
         Assert.Contains("rolled back", Assert.Single(late).Message, StringComparison.Ordinal);
+        Assert.Equal(0UL, late[0].Conflict.ConflictStartTs); // no other transaction to blame
         var txn = new MvccTxn();
         Assert.Equal(TxnStatusKind.RolledBack, TxnActions.CheckTxnStatus(Reader, txn, A, Ts(20), Ts(30), rollbackIfNotExist: true).Status);
         Assert.Empty(txn.Writes);
@@ -316,6 +317,17 @@ public sealed class TxnActionsTests : IDisposable
         Assert.Null(Rollback(50, A));
         var errors = Prewrite(25, A, Put(A, "no"));
         Assert.Equal(40UL, Assert.Single(errors).Conflict.ConflictCommitTs);
+    }
+
+    [Fact]
+    public void ACommitAtExactlyStartTsIsInsideTheSnapshotAndNoConflict()
+    {
+        Assert.Empty(Prewrite(10, A, Put(A, "v")));
+        Assert.Null(Commit(10, 20, A));
+        Assert.Equal("v", Get(A, 20)); // a read at 20 sees the commit at 20...
+        Assert.Empty(Prewrite(20, A, Put(A, "w"))); // ...so a write at start_ts 20 does not conflict with it
+        Assert.Null(Commit(20, 21, A));
+        Assert.Equal("w", Get(A, 21));
     }
 
     [Fact]
@@ -367,7 +379,7 @@ public sealed class TxnActionsTests : IDisposable
         Assert.Equal(1u, resolved);
         Apply(txn);
         Assert.Equal(WriteType.Rollback, Reader.FindWriteOf(c.Span, Ts(20))?.Record.Type);
-        Assert.NotEmpty(Prewrite(20, A, Put(c, "late")));
+        Assert.Contains("rolled back", Assert.Single(Prewrite(20, A, Put(c, "late"))).Message, StringComparison.Ordinal);
     }
 
     [Fact]
