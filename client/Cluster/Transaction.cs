@@ -203,6 +203,9 @@ public sealed class Transaction : IAsyncDisposable
     /// <summary>
     /// Commits the buffered writes atomically; returns the commit timestamp (StartTs for a
     /// read-only transaction, which commits nothing). See the class comment for the failures.
+    /// A cancellation before the primary's commit was sent throws OperationCanceledException
+    /// (nothing committed); one after it throws KvException CommitOutcomeUnknown, because the
+    /// commit may still be applied.
     /// </summary>
     public async Task<Timestamp> CommitAsync(CancellationToken ct = default)
     {
