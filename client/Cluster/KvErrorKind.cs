@@ -38,12 +38,17 @@ public enum KvErrorKind
     KeyIsLocked = 8,
 
     /// <summary>
-    /// The commit of a transaction's primary key was sent but its answer never arrived: the
-    /// transaction may or may not be committed. Never retried by the client; read the keys (or
-    /// check the primary's status) to learn the outcome.
+    /// The commit of a transaction's primary key was sent but no answer settled it, and neither
+    /// did the rollback of the primary the client then sent to decide it (or the caller
+    /// cancelled): the transaction may or may not be committed. Never retried by the client; read
+    /// the keys (or check the primary's status) to learn the outcome.
     /// </summary>
     CommitOutcomeUnknown = 9,
 
-    /// <summary>The transaction was rolled back by a reader or lock resolver (its lock expired) before it could commit; nothing of it is visible. Retry it.</summary>
+    /// <summary>
+    /// The transaction was rolled back before it could commit: by a reader or lock resolver (its
+    /// lock expired), or by the client itself to settle a commit whose answer was lost. Nothing
+    /// of it is visible. Retry it.
+    /// </summary>
     TxnAborted = 10,
 }

@@ -18,9 +18,11 @@ namespace Kv.Client.Cluster;
 /// 3. the secondaries are committed by range in parallel in the background
 ///    (<see cref="SecondariesCommitted"/>); a failure there is left to lock resolution.
 /// Failures: WriteConflict (retry the whole transaction), KeyIsLocked, TxnAborted,
-/// CommitOutcomeUnknown (the primary commit was sent and no answer settled it: its answer was
-/// lost, or only range errors, which do not prove it was not applied, came back before the
-/// deadline or a cancellation; the transaction is never retried by the client).
+/// CommitOutcomeUnknown. When the primary's commit was sent and no answer settled it (the answer
+/// was lost, or only range errors, which do not prove it was not applied, came back before the
+/// deadline), the client settles the transaction by rolling its primary back: that either wins
+/// (TxnAborted) or finds the commit (success). CommitOutcomeUnknown is left for when that
+/// rollback gets no answer either, or the caller cancelled; the transaction is never retried.
 /// Not thread-safe: one caller uses a transaction at a time. Disposing an uncommitted
 /// transaction rolls it back.
 /// </summary>
@@ -205,7 +207,7 @@ public sealed class Transaction : IAsyncDisposable
     /// read-only transaction, which commits nothing). See the class comment for the failures.
     /// A cancellation before the primary's commit was sent throws OperationCanceledException
     /// (nothing committed); one after it throws KvException CommitOutcomeUnknown, because the
-    /// commit may still be applied.
+    /// commit may still be applied (the client does not stay to settle it).
     /// </summary>
     public async Task<Timestamp> CommitAsync(CancellationToken ct = default)
     {
@@ -428,20 +430,20 @@ public sealed class Transaction : IAsyncDisposable
                 },
                 r => r.RangeError, o => _client.LocateAsync(primary, o), op,
                 unknownOutcome: (address, e) => new KvException(KvErrorKind.CommitOutcomeUnknown,
-                    $"the commit of transaction {StartTs.Value} was sent to {address} but its answer was lost ({e.StatusCode}: {e.Status.Detail}); " +
-                    $"it may or may not be committed. Do not assume either: read the written keys (primary {LockResolver.Display(primary)}) to learn the outcome", e)).ConfigureAwait(false);
+                    $"the commit of transaction {StartTs.Value} was sent to {address} but its answer was lost ({e.StatusCode}: {e.Status.Detail})", e)).ConfigureAwait(false);
         }
-        catch (Exception e) when (sent && e is OperationCanceledException or KvException { Kind: KvErrorKind.Unavailable or KvErrorKind.Internal })
+        catch (OperationCanceledException e) when (sent)
         {
-            // A range error does not say the command was not applied: a NotLeader may come from a
-            // leader that appended the commit and lost leadership before it was applied, and a
-            // later leader may still commit that entry. A deadline or cancellation after such an
-            // answer leaves the outcome open, and retrying the whole transaction could apply it
-            // twice. (Retrying the commit itself within the deadline is safe: a second commit of
-            // a committed key succeeds, and one of a rolled-back key is refused.)
-            throw new KvException(KvErrorKind.CommitOutcomeUnknown,
-                $"the commit of transaction {StartTs.Value} was sent but no answer settled it before the operation ended ({e.Message}); " +
-                $"it may or may not be committed. Do not assume either: read the written keys (primary {LockResolver.Display(primary)}) to learn the outcome", e);
+            // The caller gave up: settling would outlive its cancellation.
+            throw Unknown(primary, $"the commit of transaction {StartTs.Value} was sent and then cancelled before its answer", e);
+        }
+        catch (KvException e) when (e.Kind == KvErrorKind.CommitOutcomeUnknown || (sent && e.Kind is KvErrorKind.Unavailable or KvErrorKind.Internal))
+        {
+            // A lost answer, or range errors until the deadline (a NotLeader may come from a
+            // leader that appended the commit and lost leadership before applying it; a later
+            // leader may still commit that entry): the commit may or may not be applied.
+            await SettleAsync(primary, commitTs, e).ConfigureAwait(false);
+            return;
         }
         catch (KvException e) when (e.Kind == KvErrorKind.Unavailable)
         {
@@ -461,6 +463,44 @@ public sealed class Transaction : IAsyncDisposable
             throw new KvException(KvErrorKind.Internal, $"the commit of transaction {StartTs.Value} was refused: {LockResolver.Describe(error)}; it is not committed");
         }
     }
+
+    /// <summary>
+    /// Decides a transaction whose primary commit got no settling answer, by rolling its primary
+    /// back. The rollback and any commit still in flight are serialized on the primary's range
+    /// (latches, and a ReadIndex before either is computed), so exactly one of them wins:
+    /// the rollback succeeds (the commit was not applied, and now never will be: TxnAborted), or
+    /// it finds the commit record (AlreadyCommitted: the transaction committed, return). Only when
+    /// the rollback gets no answer either is the outcome unknown (CommitOutcomeUnknown).
+    /// </summary>
+    private async Task SettleAsync(ByteString primary, Timestamp commitTs, KvException why)
+    {
+        RollbackResponse response;
+        try
+        {
+            var op = _client.NewOperation($"settle the commit of transaction {StartTs.Value} by rolling its primary back", CancellationToken.None);
+            (response, _) = await _client.RangeCallAsync(TxnKvContract.Rollback,
+                r => new RollbackRequest { Context = r.Context, StartTs = StartTs.Value, Keys = { primary } },
+                r => r.RangeError, o => _client.LocateAsync(primary, o), op).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is KvException or ObjectDisposedException)
+        {
+            throw Unknown(primary, $"{why.Message}; rolling the primary back to settle it failed too ({e.Message})", why);
+        }
+
+        switch (response.Error)
+        {
+            case null:
+                throw new KvException(KvErrorKind.TxnAborted,
+                    $"{why.Message}; the client rolled the primary {LockResolver.Display(primary)} back to settle it, so transaction {StartTs.Value} is not committed and never will be: retry it", why);
+            case { Committed: { } committed } when committed.CommitTs == commitTs.Value:
+                return; // the commit was applied; only its answer was lost
+            case { } error:
+                throw Unknown(primary, $"{why.Message}; rolling the primary back to settle it was refused ({LockResolver.Describe(error)})", why);
+        }
+    }
+
+    private KvException Unknown(ByteString primary, string what, Exception inner) => new(KvErrorKind.CommitOutcomeUnknown,
+        $"{what}: transaction {StartTs.Value} may or may not be committed. Do not assume either: read the written keys (primary {LockResolver.Display(primary)}) to learn the outcome", inner);
 
     private async Task CommitSecondariesAsync(List<ByteString> secondaries, Timestamp commitTs)
     {

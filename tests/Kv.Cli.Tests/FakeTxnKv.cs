@@ -36,9 +36,16 @@ internal sealed class FakeTxnKv
         node.On(TxnKvContract.Prewrite, r => Locked(() => Prewrite(r)));
         node.OnAsync<CommitRequest, CommitResponse>(TxnKvContract.Commit, async (r, context) =>
         {
+            if (LoseCommitAnswer?.Invoke(r) == true)
+            {
+                // Applied, but the answer never comes: wait until the caller gives up.
+                Locked(() => Commit(r));
+                await Task.Delay(Timeout.Infinite, context.CancellationToken);
+            }
+
             if (SwallowCommit?.Invoke(r) == true)
             {
-                // Applied or not, the answer never comes: wait until the caller gives up.
+                // Not applied, and the answer never comes: wait until the caller gives up.
                 await Task.Delay(Timeout.Infinite, context.CancellationToken);
             }
 
@@ -50,7 +57,15 @@ internal sealed class FakeTxnKv
             BeforeCommit?.Invoke(r);
             return Locked(() => Commit(r));
         });
-        node.On(TxnKvContract.Rollback, r => Locked(() => Rollback(r)));
+        node.OnAsync<RollbackRequest, RollbackResponse>(TxnKvContract.Rollback, async (r, context) =>
+        {
+            if (SwallowRollback)
+            {
+                await Task.Delay(Timeout.Infinite, context.CancellationToken);
+            }
+
+            return Locked(() => Rollback(r));
+        });
         node.On(TxnKvContract.CheckTxnStatus, r => Locked(() => CheckTxnStatus(r)));
         node.On(TxnKvContract.ResolveLock, r => Locked(() => ResolveLock(r)));
         node.On(TxnKvContract.TxnHeartBeat, r => Locked(() => HeartBeat(r)));
@@ -58,8 +73,14 @@ internal sealed class FakeTxnKv
 
     private sealed record Write(ulong CommitTs, ulong StartTs, string Kind, ByteString Value);
 
-    /// <summary>When it returns true for a commit request, the node never answers it.</summary>
+    /// <summary>When it returns true for a commit request, the node neither applies nor answers it.</summary>
     public Func<CommitRequest, bool>? SwallowCommit { get; set; }
+
+    /// <summary>When it returns true for a commit request, the node applies it and never answers.</summary>
+    public Func<CommitRequest, bool>? LoseCommitAnswer { get; set; }
+
+    /// <summary>When true, the node never answers (or applies) a rollback request.</summary>
+    public bool SwallowRollback { get; set; }
 
     /// <summary>
     /// When it returns a range error for a commit request, the node answers with it and applies

@@ -136,7 +136,7 @@ public sealed class TxnCommandTests
     }
 
     [Fact]
-    public async Task A_lost_primary_commit_answer_is_outcome_unknown_and_never_retried()
+    public async Task A_lost_primary_commit_answer_is_settled_by_rolling_the_primary_back_when_it_was_not_applied()
     {
         await using var node = await ScriptedNode.StartAsync();
         var store = FakeTxnKv.Install(node);
@@ -146,24 +146,62 @@ public sealed class TxnCommandTests
         txn.Put("k1"u8.ToArray(), "v"u8.ToArray());
         txn.Put("k2"u8.ToArray(), "v"u8.ToArray());
         var e = await Assert.ThrowsAsync<KvException>(() => txn.CommitAsync());
-        Assert.Equal(KvErrorKind.CommitOutcomeUnknown, e.Kind);
-        Assert.Contains("may or may not be committed", e.Message, StringComparison.Ordinal);
-        Assert.Equal(ExitCodes.OutcomeUnknown, ClusterConnection.ExitCodeOf(e.Kind));
-        var commits = node.Received(TxnKvContract.Commit);
-        Assert.Single(commits);
-        Assert.Equal("k1", commits[0].Keys.Single().ToStringUtf8());
-
-        // The transaction is not rolled back by the client either: its locks stay for resolution.
-        Assert.Empty(node.Received(TxnKvContract.Rollback));
-        Assert.Equal(2, store.LockCount);
+        Assert.Equal(KvErrorKind.TxnAborted, e.Kind);
+        Assert.Contains("answer was lost", e.Message, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Conflict, ClusterConnection.ExitCodeOf(e.Kind));
+        // The commit was sent once (never retried after a lost answer), then the primary rolled back.
+        Assert.Equal("k1", Assert.Single(node.Received(TxnKvContract.Commit)).Keys.Single().ToStringUtf8());
+        Assert.Equal("k1", Assert.Single(node.Received(TxnKvContract.Rollback)).Keys.Single().ToStringUtf8());
+        Assert.Equal(1, store.LockCount); // the secondary's lock is left to readers, who find the primary rolled back
+        Assert.Null(store.ValueAt("k1"));
+        Assert.Null(store.ValueAt("k2"));
     }
 
     [Fact]
-    public async Task A_primary_commit_answered_NotLeader_until_the_deadline_is_outcome_unknown_not_not_committed()
+    public async Task A_lost_primary_commit_answer_is_settled_as_committed_when_it_was_applied()
+    {
+        await using var node = await ScriptedNode.StartAsync();
+        var store = FakeTxnKv.Install(node);
+        store.LoseCommitAnswer = c => c.Keys.Any(k => k.ToStringUtf8() == "k1");
+        await using var client = KvClient.Connect([node.Address], Options(seconds: 3));
+        var txn = await client.BeginAsync();
+        txn.Put("k1"u8.ToArray(), "v"u8.ToArray());
+        txn.Put("k2"u8.ToArray(), "v"u8.ToArray());
+        var commitTs = await txn.CommitAsync();
+        Assert.True(commitTs > txn.StartTs);
+        await txn.SecondariesCommitted;
+        Assert.Equal("v", store.ValueAt("k1"));
+        Assert.Equal("v", store.ValueAt("k2"));
+        Assert.Single(node.Received(TxnKvContract.Rollback)); // refused as committed: nothing rolled back
+        Assert.Equal(0, store.LockCount);
+    }
+
+    [Fact]
+    public async Task A_lost_primary_commit_answer_whose_settling_rollback_is_lost_too_is_outcome_unknown()
+    {
+        await using var node = await ScriptedNode.StartAsync();
+        var store = FakeTxnKv.Install(node);
+        store.SwallowCommit = _ => true;
+        store.SwallowRollback = true;
+        await using var client = KvClient.Connect([node.Address], Options(seconds: 3));
+        var txn = await client.BeginAsync();
+        txn.Put("k1"u8.ToArray(), "v"u8.ToArray());
+        txn.Put("k2"u8.ToArray(), "v"u8.ToArray());
+        var e = await Assert.ThrowsAsync<KvException>(() => txn.CommitAsync());
+        Assert.Equal(KvErrorKind.CommitOutcomeUnknown, e.Kind);
+        Assert.Contains("may or may not be committed", e.Message, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.OutcomeUnknown, ClusterConnection.ExitCodeOf(e.Kind));
+        Assert.Single(node.Received(TxnKvContract.Commit));
+        Assert.Equal(2, store.LockCount); // nothing decided: both locks stay for resolution
+    }
+
+    [Fact]
+    public async Task A_primary_commit_answered_NotLeader_until_the_deadline_is_settled_not_reported_as_not_committed()
     {
         await using var node = await ScriptedNode.StartAsync();
         var store = FakeTxnKv.Install(node);
         store.CommitRangeError = _ => new RangeError { Message = "not leader (leadership lost after the commit was appended)", NotLeader = new NotLeader { RangeId = 1 } };
+        store.SwallowRollback = true;
         await using var client = KvClient.Connect([node.Address], Options(seconds: 2));
         var txn = await client.BeginAsync();
         txn.Put("k1"u8.ToArray(), "v"u8.ToArray());
@@ -172,11 +210,21 @@ public sealed class TxnCommandTests
         Assert.Equal(KvErrorKind.CommitOutcomeUnknown, e.Kind);
         Assert.Contains("may or may not be committed", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("was not committed", e.Message, StringComparison.Ordinal);
-        // Retried within the deadline (safe: a commit is idempotent), primary only, never rolled back.
+        // Retried within the deadline (safe: a commit is idempotent), primary only; then the
+        // settling rollback of the primary (lost here, so the outcome stays unknown).
         Assert.True(node.Received(TxnKvContract.Commit).Count > 1);
         Assert.All(node.Received(TxnKvContract.Commit), c => Assert.Equal("k1", c.Keys.Single().ToStringUtf8()));
-        Assert.Empty(node.Received(TxnKvContract.Rollback));
+        Assert.All(node.Received(TxnKvContract.Rollback), r => Assert.Equal("k1", r.Keys.Single().ToStringUtf8()));
+        Assert.NotEmpty(node.Received(TxnKvContract.Rollback));
         Assert.Equal(2, store.LockCount);
+
+        // With the rollback answered, the same failure settles as aborted.
+        store.SwallowRollback = false;
+        var second = await client.BeginAsync();
+        second.Put("k3"u8.ToArray(), "v"u8.ToArray());
+        var aborted = await Assert.ThrowsAsync<KvException>(() => second.CommitAsync());
+        Assert.Equal(KvErrorKind.TxnAborted, aborted.Kind);
+        Assert.Null(store.ValueAt("k3"));
     }
 
     [Fact]
