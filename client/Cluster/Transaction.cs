@@ -437,6 +437,11 @@ public sealed class Transaction : IAsyncDisposable
             // The caller gave up: settling would outlive its cancellation.
             throw Unknown(primary, $"the commit of transaction {StartTs.Value} was sent and then cancelled before its answer", e);
         }
+        catch (KvException e) when (op.CancellationToken.IsCancellationRequested && (sent || e.Kind == KvErrorKind.CommitOutcomeUnknown))
+        {
+            // Cancelled while the request was in flight (it ends as a lost answer).
+            throw Unknown(primary, $"the commit of transaction {StartTs.Value} was sent and then cancelled before its answer", e);
+        }
         catch (KvException e) when (e.Kind == KvErrorKind.CommitOutcomeUnknown || (sent && e.Kind is KvErrorKind.Unavailable or KvErrorKind.Internal))
         {
             // A lost answer, or range errors until the deadline (a NotLeader may come from a

@@ -196,6 +196,28 @@ public sealed class TxnCommandTests
     }
 
     [Fact]
+    public async Task A_commit_cancelled_while_its_primary_request_is_in_flight_is_outcome_unknown_and_not_settled()
+    {
+        await using var node = await ScriptedNode.StartAsync();
+        var store = FakeTxnKv.Install(node);
+        using var cancel = new CancellationTokenSource();
+        store.SwallowCommit = _ =>
+        {
+            cancel.Cancel(); // the caller gives up once the commit has reached the node
+            return true;
+        };
+        await using var client = KvClient.Connect([node.Address], Options(seconds: 10));
+        var txn = await client.BeginAsync();
+        txn.Put("k1"u8.ToArray(), "v"u8.ToArray());
+        txn.Put("k2"u8.ToArray(), "v"u8.ToArray());
+        var e = await Assert.ThrowsAsync<KvException>(() => txn.CommitAsync(cancel.Token));
+        Assert.Equal(KvErrorKind.CommitOutcomeUnknown, e.Kind);
+        Assert.Contains("cancelled", e.Message, StringComparison.Ordinal);
+        Assert.Empty(node.Received(TxnKvContract.Rollback)); // the client did not stay to settle it
+        Assert.Equal(2, store.LockCount);
+    }
+
+    [Fact]
     public async Task A_primary_commit_answered_NotLeader_until_the_deadline_is_settled_not_reported_as_not_committed()
     {
         await using var node = await ScriptedNode.StartAsync();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Google.Protobuf;
 using Kv.Client;
 using Kv.Client.Contracts;
@@ -26,7 +27,10 @@ namespace Kv.Node.Server.Services;
 /// So the state a rule reads includes every command ordered before it on its keys, and no command
 /// ordered after it can be proposed from a state missing it. A proposal that fails because this
 /// replica lost leadership may still commit under the next leader; that leader's ReadIndex applies
-/// it before computing anything.
+/// it before computing anything. The proposal is admitted only in the term of step 2's read: a
+/// replica that lost leadership and won it back in between may have missed commands another
+/// leader applied to the keys, so its computed writes are refused (RangeUnavailable, retry)
+/// rather than appended after them.
 /// Reads (Get, Scan, ScanLock) take a ReadIndex and read the engine, without latches.
 /// Routing problems are RangeErrors in the response; malformed requests are INVALID_ARGUMENT; a
 /// refused request changes nothing.
@@ -303,7 +307,8 @@ internal sealed class TxnKvService(Store store, Func<ulong, RangeReplica?> repli
     private async Task<(RangeError? Error, T? Result)> WriteAsync<T>(RangeContext ctx, IReadOnlyList<ByteString> keys, Func<IMvccReader, MvccTxn, T> rule, CancellationToken ct)
     {
         using var held = await latches.AcquireAsync(keys.Select(k => k.Memory), ct).ConfigureAwait(false);
-        if (await ReadBarrierAsync(ctx, keys, ct).ConfigureAwait(false) is { } barrierError)
+        var readTerm = new StrongBox<ulong>();
+        if (await ReadBarrierAsync(ctx, keys, ct, readTerm).ConfigureAwait(false) is { } barrierError)
         {
             return (barrierError, default);
         }
@@ -316,7 +321,7 @@ internal sealed class TxnKvService(Store store, Func<ulong, RangeReplica?> repli
         }
 
         var command = new RangeCommand { Epoch = ctx.Epoch, TxnWrite = txn.ToCommand() };
-        var error = await ProposeAsync(ctx, command).ConfigureAwait(false);
+        var error = await ProposeAsync(ctx, command, readTerm.Value).ConfigureAwait(false);
         return error is not null ? (error, default) : (null, result);
     }
 
@@ -324,13 +329,18 @@ internal sealed class TxnKvService(Store store, Func<ulong, RangeReplica?> repli
     /// Proposes and waits for the outcome without a cancellation token: the latches must stay held
     /// until the command is applied or has failed, even if the caller has gone.
     /// </summary>
-    private async Task<RangeError?> ProposeAsync(RangeContext ctx, RangeCommand command)
+    private async Task<RangeError?> ProposeAsync(RangeContext ctx, RangeCommand command, ulong readTerm)
     {
         command.ProposalId = (ulong)Interlocked.Increment(ref nextProposal);
         var data = command.ToByteArray();
         try
         {
-            var result = await store.ProposeAsync(ctx.RangeId, command.ProposalId, data, g => ((RangeReplica)g.Machine).Check(command)).ConfigureAwait(false);
+            // The writes were computed from the state read in readTerm. If the term moved since
+            // (leadership lost and won back), another leader may have applied commands to these
+            // keys in between, and proposing would apply stale writes after them: refuse, and
+            // let the caller retry (nothing was proposed).
+            var result = await store.ProposeAsync(ctx.RangeId, command.ProposalId, data,
+                g => g.Node.Term != readTerm ? TermChanged(ctx.RangeId, readTerm, g.Node.Term) : ((RangeReplica)g.Machine).Check(command)).ConfigureAwait(false);
             return (RangeError?)result;
         }
         catch (GroupNotLeaderException e)
@@ -343,13 +353,24 @@ internal sealed class TxnKvService(Store store, Func<ulong, RangeReplica?> repli
         }
     }
 
-    /// <summary>Waits for a linearizable read point on the range's leader whose epoch matches and range holds every key; null when the command may proceed.</summary>
-    private async Task<RangeError?> ReadBarrierAsync(RangeContext ctx, IReadOnlyList<ByteString> keys, CancellationToken ct)
+    private static RangeError TermChanged(ulong rangeId, ulong readTerm, ulong term) => new()
+    {
+        Message = $"range {rangeId}: leadership changed (term {readTerm} -> {term}) between the read and the proposal; nothing was proposed: retry",
+        RangeUnavailable = new RangeUnavailable { RangeId = rangeId },
+    };
+
+    /// <summary>
+    /// Waits for a linearizable read point on the range's leader whose epoch matches and range
+    /// holds every key; null when the command may proceed. The leader's term at the read goes to
+    /// <paramref name="term"/> when given (the read point is confirmed in that term).
+    /// </summary>
+    private async Task<RangeError?> ReadBarrierAsync(RangeContext ctx, IReadOnlyList<ByteString> keys, CancellationToken ct, StrongBox<ulong>? term = null)
     {
         try
         {
             var refusal = await store.ReadIndexAsync(ctx.RangeId, g =>
             {
+                term?.Value = g.Node.Term;
                 var replica = (RangeReplica)g.Machine;
                 var d = replica.Descriptor;
                 if (!RangeBounds.SameEpoch(ctx.Epoch, d.Epoch))
