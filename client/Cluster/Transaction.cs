@@ -432,14 +432,10 @@ public sealed class Transaction : IAsyncDisposable
                 unknownOutcome: (address, e) => new KvException(KvErrorKind.CommitOutcomeUnknown,
                     $"the commit of transaction {StartTs.Value} was sent to {address} but its answer was lost ({e.StatusCode}: {e.Status.Detail})", e)).ConfigureAwait(false);
         }
-        catch (OperationCanceledException e) when (sent)
+        catch (Exception e) when (sent && (e is OperationCanceledException || (e is KvException && op.CancellationToken.IsCancellationRequested)))
         {
-            // The caller gave up: settling would outlive its cancellation.
-            throw Unknown(primary, $"the commit of transaction {StartTs.Value} was sent and then cancelled before its answer", e);
-        }
-        catch (KvException e) when (op.CancellationToken.IsCancellationRequested && (sent || e.Kind == KvErrorKind.CommitOutcomeUnknown))
-        {
-            // Cancelled while the request was in flight (it ends as a lost answer).
+            // The caller gave up (during a backoff, or with the request in flight, which then
+            // ends as a lost answer): settling would outlive its cancellation.
             throw Unknown(primary, $"the commit of transaction {StartTs.Value} was sent and then cancelled before its answer", e);
         }
         catch (KvException e) when (e.Kind == KvErrorKind.CommitOutcomeUnknown || (sent && e.Kind is KvErrorKind.Unavailable or KvErrorKind.Internal))
