@@ -330,37 +330,12 @@ public sealed partial class KvClient : IAsyncDisposable
                     r => new RawScanRequest { Context = r.Context, StartKey = c, EndKey = endKey, Limit = want },
                     r => r.Error, o => LocateAsync(c, o), op).ConfigureAwait(false);
             results.AddRange(response.Pairs);
-            if (response.More)
+            if (NextScanCursor(route, response.Pairs, response.More, startKey, endKey, reverse) is not { } next)
             {
-                if (response.Pairs.Count == 0)
-                {
-                    throw new KvException(KvErrorKind.Internal, $"range {route.RangeId} answered a scan with more=true but no pairs; report this as a bug");
-                }
-
-                // Next page of the same range: forward just after the last key, reverse below it.
-                var last = response.Pairs[^1].Key;
-                cursor = reverse ? last : Successor(last);
-                continue;
+                break;
             }
 
-            if (reverse)
-            {
-                if (route.StartKey.IsEmpty || route.StartKey.Span.SequenceCompareTo(startKey.Span) <= 0)
-                {
-                    break;
-                }
-
-                cursor = route.StartKey;
-            }
-            else
-            {
-                if (route.EndKey.IsEmpty || (!endKey.IsEmpty && route.EndKey.Span.SequenceCompareTo(endKey.Span) >= 0))
-                {
-                    break;
-                }
-
-                cursor = route.EndKey;
-            }
+            cursor = next;
         }
 
         if (limit > 0 && results.Count > limit)
@@ -369,6 +344,34 @@ public sealed partial class KvClient : IAsyncDisposable
         }
 
         return results;
+    }
+
+    /// <summary>
+    /// Where a scan across ranges continues after one answer from <paramref name="route"/>: the
+    /// next page of the same range (<paramref name="more"/>), else the next range's bound, or null
+    /// when the scan has covered [startKey, endKey). Forward cursors are inclusive lower bounds,
+    /// reverse ones exclusive upper bounds.
+    /// </summary>
+    internal static ByteString? NextScanCursor(CachedRange route, IReadOnlyList<KvPair> pairs, bool more, ByteString startKey, ByteString endKey, bool reverse)
+    {
+        if (more)
+        {
+            if (pairs.Count == 0)
+            {
+                throw new KvException(KvErrorKind.Internal, $"range {route.RangeId} answered a scan with more=true but no pairs; report this as a bug");
+            }
+
+            // Next page of the same range: forward just after the last key, reverse below it.
+            var last = pairs[^1].Key;
+            return reverse ? last : Successor(last);
+        }
+
+        if (reverse)
+        {
+            return route.StartKey.IsEmpty || route.StartKey.Span.SequenceCompareTo(startKey.Span) <= 0 ? null : route.StartKey;
+        }
+
+        return route.EndKey.IsEmpty || (!endKey.IsEmpty && route.EndKey.Span.SequenceCompareTo(endKey.Span) >= 0) ? null : route.EndKey;
     }
 
     /// <summary>

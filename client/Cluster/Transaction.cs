@@ -626,36 +626,12 @@ public sealed class Transaction : IAsyncDisposable
                 throw new KvException(KvErrorKind.Internal, $"scanning failed: {LockResolver.Describe(error)}");
             }
 
-            if (response.More)
+            if (KvClient.NextScanCursor(route, response.Pairs, response.More, startKey, endKey, reverse) is not { } next)
             {
-                if (response.Pairs.Count == 0)
-                {
-                    throw new KvException(KvErrorKind.Internal, $"range {route.RangeId} answered a scan with more=true but no pairs; report this as a bug");
-                }
-
-                var last = response.Pairs[^1].Key;
-                cursor = reverse ? last : KvClient.Successor(last);
-                continue;
+                break;
             }
 
-            if (reverse)
-            {
-                if (route.StartKey.IsEmpty || route.StartKey.Span.SequenceCompareTo(startKey.Span) <= 0)
-                {
-                    break;
-                }
-
-                cursor = route.StartKey;
-            }
-            else
-            {
-                if (route.EndKey.IsEmpty || (!endKey.IsEmpty && route.EndKey.Span.SequenceCompareTo(endKey.Span) >= 0))
-                {
-                    break;
-                }
-
-                cursor = route.EndKey;
-            }
+            cursor = next;
         }
 
         if (limit > 0 && results.Count > limit)
