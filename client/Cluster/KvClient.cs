@@ -248,15 +248,44 @@ public sealed partial class KvClient : IAsyncDisposable
     /// <summary>
     /// Splits range <paramref name="rangeId"/> at <paramref name="splitKey"/> (0: the range holding
     /// the key); returns both halves. Fails with InvalidArgument when the key is not strictly
-    /// inside that range, NotFound when the range does not exist.
+    /// inside that range, NotFound when the range does not exist. A retry after an attempt whose
+    /// answer was lost, refused because the key now starts a range, returns the halves placement
+    /// reports: the earlier attempt applied.
     /// </summary>
     public async Task<RangeSplit> SplitRangeAsync(ulong rangeId, ReadOnlyMemory<byte> splitKey, CancellationToken cancellationToken = default)
     {
         var k = KeyOf(splitKey, nameof(splitKey));
         var op = NewOperation(rangeId == 0 ? "split the range holding the key" : $"split range {rangeId}", cancellationToken);
-        var (response, _) = await RangeCallAsync(AdminContract.SplitRange,
-            r => new SplitRangeRequest { Context = r.Context, SplitKey = k }, r => r.Error,
-            o => rangeId == 0 ? LocateAsync(k, o) : LocateByIdAsync(rangeId, o), op).ConfigureAwait(false);
+        var attempts = 0;
+        ulong firstRangeId = 0;
+        SplitRangeResponse response;
+        try
+        {
+            (response, _) = await RangeCallAsync(AdminContract.SplitRange,
+                r =>
+                {
+                    if (attempts++ == 0)
+                    {
+                        firstRangeId = r.RangeId;
+                    }
+
+                    return new SplitRangeRequest { Context = r.Context, SplitKey = k };
+                },
+                r => r.Error, o => rangeId == 0 ? LocateAsync(k, o) : LocateByIdAsync(rangeId, o), op).ConfigureAwait(false);
+        }
+        catch (KvException e) when (e.Kind == KvErrorKind.InvalidArgument && attempts > 1)
+        {
+            // A retry refused because the key now starts a range: an earlier attempt whose answer
+            // was lost (or that met a leader change) may have applied the split. If the directory
+            // shows the boundary at the key, the caller's split is done.
+            if (await SplitAlreadyAppliedAsync(firstRangeId, k, cancellationToken).ConfigureAwait(false) is { } applied)
+            {
+                return applied;
+            }
+
+            throw;
+        }
+
         if (response.Left is null || response.Right is null)
         {
             throw new KvException(KvErrorKind.Internal, "the node answered a split without both halves; report this as a bug");
@@ -264,6 +293,27 @@ public sealed partial class KvClient : IAsyncDisposable
 
         _routes.ReplaceWith([response.Left, response.Right]);
         return new RangeSplit(response.Left, response.Right);
+    }
+
+    /// <summary>
+    /// Both halves when placement's directory shows <paramref name="leftRangeId"/> (the range the
+    /// first attempt was sent to; a split keeps its id on the left half) ending at
+    /// <paramref name="key"/> and a range starting there; else null.
+    /// </summary>
+    private async Task<RangeSplit?> SplitAlreadyAppliedAsync(ulong leftRangeId, ByteString key, CancellationToken cancellationToken)
+    {
+        var op = NewOperation("check whether the split applied", cancellationToken);
+        var left = (await _placement.CallAsync(PlacementContract.GetRangeById,
+            h => new GetRangeByIdRequest { Header = h, RangeId = leftRangeId }, r => r.Header, op).ConfigureAwait(false)).Range?.Range;
+        var right = (await _placement.CallAsync(PlacementContract.GetRange,
+            h => new GetRangeRequest { Header = h, Key = key }, r => r.Header, op).ConfigureAwait(false)).Range?.Range;
+        if (left is null || right is null || left.EndKey != key || right.StartKey != key)
+        {
+            return null;
+        }
+
+        _routes.ReplaceWith([left, right]);
+        return new RangeSplit(left, right);
     }
 
     /// <summary>The value of key, or null when the key does not exist. Linearizable.</summary>
