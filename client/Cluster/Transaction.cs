@@ -8,7 +8,7 @@ namespace Kv.Client.Cluster;
 /// A snapshot-isolated transaction (Percolator, shared/DESIGN.md section 6), from
 /// <see cref="KvClient.BeginAsync"/>. Reads see the snapshot at <see cref="StartTs"/> plus this
 /// transaction's own buffered writes, and resolve the locks of other transactions they meet
-/// (<see cref="LockResolver"/>). Put and Delete are buffered in memory until
+/// (<see cref="LockResolver"/>). Put, Delete and Lock are buffered in memory until
 /// <see cref="CommitAsync"/>:
 /// 1. the keys are grouped by range and prewritten in parallel; the first key (in byte order) is
 ///    the primary, and its range's request carries the other keys (secondaries). Lock TTL grows
@@ -40,6 +40,9 @@ public sealed class Transaction : IAsyncDisposable
 
     // Buffered writes in key order: value null = delete.
     private readonly SortedDictionary<byte[], byte[]?> _writes = new(ByteOrder.Instance);
+
+    // Keys locked without a write (Lock): committed as lock records, which change no value.
+    private readonly SortedSet<byte[]> _lockOnly = new(ByteOrder.Instance);
     private State _state = State.Active;
 
     internal Transaction(KvClient client, Timestamp startTs)
@@ -203,6 +206,20 @@ public sealed class Transaction : IAsyncDisposable
     }
 
     /// <summary>
+    /// Takes part in the commit on key without changing its value (SELECT ... FOR UPDATE): the
+    /// commit fails with WriteConflict if another transaction wrote or locked key after this one
+    /// started, and a transaction starting before this one's commit that writes or locks key
+    /// conflicts with it. Lock the keys a decision was read from to rule out write skew, which
+    /// snapshot isolation otherwise allows. A Put or Delete of the same key supersedes it.
+    /// </summary>
+    public void Lock(ReadOnlyMemory<byte> key)
+    {
+        ThrowIfNotActive();
+        var k = KvClient.KeyOf(key, nameof(key));
+        _lockOnly.Add(k.ToByteArray());
+    }
+
+    /// <summary>
     /// Commits the buffered writes atomically; returns the commit timestamp (StartTs for a
     /// read-only transaction, which commits nothing). See the class comment for the failures.
     /// A cancellation before the primary's commit was sent throws OperationCanceledException
@@ -212,7 +229,7 @@ public sealed class Transaction : IAsyncDisposable
     public async Task<Timestamp> CommitAsync(CancellationToken ct = default)
     {
         ThrowIfNotActive();
-        if (_writes.Count == 0)
+        if (_writes.Count == 0 && _lockOnly.Count == 0)
         {
             _state = State.Committed;
             return StartTs;
@@ -241,6 +258,7 @@ public sealed class Transaction : IAsyncDisposable
         if (_state is State.Active)
         {
             _writes.Clear();
+            _lockOnly.Clear();
             _state = State.RolledBack;
         }
 
@@ -294,6 +312,15 @@ public sealed class Transaction : IAsyncDisposable
             bytes += k.Length + (v?.Length ?? 0);
         }
 
+        foreach (var k in _lockOnly.Where(k => !_writes.ContainsKey(k)))
+        {
+            var key = ByteString.CopyFrom(k);
+            keys.Add(key);
+            mutations[key] = new Mutation { Op = MutationOp.Lock, Key = key };
+            bytes += k.Length;
+        }
+
+        keys.Sort(ByteStringOrder.Instance); // the primary is the smallest key
         var primary = keys[0];
         var secondaries = keys.Skip(1).ToList();
         var ttl = TtlFor(bytes);

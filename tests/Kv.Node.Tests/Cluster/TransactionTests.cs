@@ -58,6 +58,61 @@ public sealed class TransactionTests
     }
 
     [Fact]
+    public async Task Locking_the_keys_a_decision_read_turns_write_skew_into_a_write_conflict()
+    {
+        await using var c = await StartBootstrappedAsync();
+        await using var client = KvClient.Connect(c.Addresses);
+
+        async Task ResetAsync()
+        {
+            var setup = await client.BeginAsync();
+            setup.Put(B("oncall/x"), B("on"));
+            setup.Put(B("oncall/y"), B("on"));
+            await setup.CommitAsync();
+            await setup.SecondariesCommitted;
+        }
+
+        // Each of two transactions sees both on call and takes one off: snapshot isolation lets
+        // both commit (write skew), and nobody is on call.
+        await ResetAsync();
+        var t1 = await client.BeginAsync();
+        var t2 = await client.BeginAsync();
+        Assert.Equal("on", S(await t1.GetAsync(B("oncall/y"))));
+        Assert.Equal("on", S(await t2.GetAsync(B("oncall/x"))));
+        t1.Put(B("oncall/x"), B("off"));
+        t2.Put(B("oncall/y"), B("off"));
+        await t1.CommitAsync();
+        await t2.CommitAsync();
+
+        // The same with each locking the key its decision read: the second to commit conflicts,
+        // and the lock itself changes no value.
+        await ResetAsync();
+        var t3 = await client.BeginAsync();
+        var t4 = await client.BeginAsync();
+        Assert.Equal("on", S(await t3.GetAsync(B("oncall/y"))));
+        Assert.Equal("on", S(await t4.GetAsync(B("oncall/x"))));
+        t3.Put(B("oncall/x"), B("off"));
+        t3.Lock(B("oncall/y"));
+        t4.Put(B("oncall/y"), B("off"));
+        t4.Lock(B("oncall/x"));
+        await t3.CommitAsync();
+        await t3.SecondariesCommitted;
+        var e = await Assert.ThrowsAsync<KvException>(() => t4.CommitAsync());
+        Assert.Equal(KvErrorKind.WriteConflict, e.Kind);
+
+        var after = await client.BeginAsync();
+        Assert.Equal("off", S(await after.GetAsync(B("oncall/x"))));
+        Assert.Equal("on", S(await after.GetAsync(B("oncall/y"))));
+
+        // A transaction that only locks commits, and still changes nothing.
+        var lockOnly = await client.BeginAsync();
+        lockOnly.Lock(B("oncall/y"));
+        Assert.True(await lockOnly.CommitAsync() > lockOnly.StartTs);
+        var last = await client.BeginAsync();
+        Assert.Equal("on", S(await last.GetAsync(B("oncall/y"))));
+    }
+
+    [Fact]
     public async Task Concurrent_writers_of_one_key_one_wins_the_other_gets_WriteConflict()
     {
         await using var c = await StartBootstrappedAsync();
