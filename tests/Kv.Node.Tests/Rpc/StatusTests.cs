@@ -71,16 +71,34 @@ public sealed class StatusTests(EchoServerFixture server) : IClassFixture<EchoSe
     [Fact]
     public async Task Deadline_exceeded_is_reported_to_the_client_and_observed_by_the_handler()
     {
-        var tag = Guid.NewGuid().ToString();
         await server.Client.UnaryAsync(new EchoRequest());   // connect first: the deadline is for the handler
 
-        var ex = await Assert.ThrowsAsync<RpcException>(() =>
-            server.Client.UnaryAsync(new EchoRequest { DelayMs = -1, Tag = tag }, CallOptions.WithTimeout(TimeSpan.FromMilliseconds(200))));
+        // On a loaded machine the client's timer can fire before the request reaches the server,
+        // and then no handler ever runs (seen in CI: the wait for the handler's end timed out).
+        // So each attempt gives the request a longer deadline, until one reaches the handler.
+        foreach (var deadline in new[] { 200, 1000, 5000 })
+        {
+            var tag = Guid.NewGuid().ToString();
+            var ex = await Assert.ThrowsAsync<RpcException>(() =>
+                server.Client.UnaryAsync(new EchoRequest { DelayMs = -1, Tag = tag }, CallOptions.WithTimeout(TimeSpan.FromMilliseconds(deadline))));
+            Assert.Equal(StatusCode.DeadlineExceeded, ex.StatusCode);
 
-        Assert.Equal(StatusCode.DeadlineExceeded, ex.StatusCode);
-        // Client and server timers race (the client also resets the stream at its deadline), so
-        // the handler may see either; what matters is that it stopped waiting.
-        Assert.Contains(await server.Echo.CallEnded(tag).WaitAsync(Patience), new[] { StatusCode.DeadlineExceeded, StatusCode.Cancelled });
+            try
+            {
+                await server.Echo.CallStarted(tag).WaitAsync(TimeSpan.FromSeconds(2));
+            }
+            catch (TimeoutException)
+            {
+                continue; // the request never reached a handler: only the client's side was exercised
+            }
+
+            // Client and server timers race (the client also resets the stream at its deadline), so
+            // the handler may see either; what matters is that it stopped waiting.
+            Assert.Contains(await server.Echo.CallEnded(tag).WaitAsync(Patience), new[] { StatusCode.DeadlineExceeded, StatusCode.Cancelled });
+            return;
+        }
+
+        Assert.Fail("no request reached the handler before its deadline, even with 5 s");
     }
 
     [Fact]
