@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one entry point a newcomer needs.
 #   ./kv.sh demo    set up what is missing, build, and walk through the product
-#   ./kv.sh test    everything CI runs; ends with "N passed, N failed[, N skipped]"
+#   ./kv.sh test    everything CI runs (xunit and Pester); ends with "N passed, N failed[, N skipped]"
 #   ./kv.sh bench   the benchmarks behind docs/PERFORMANCE.md
 #   ./kv.sh build   set up and build only
 set -euo pipefail
@@ -37,6 +37,44 @@ ensure_deps() {
   done
 }
 
+# pwsh for tests/pester: the PowerShell dotnet tool, in a folder of the build's own. Name the
+# version: without one the tool install takes the newest (7.7.0), which fails here.
+PWSH_VERSION=7.6.10
+PWSH_DIR="$ROOT/artifacts/tools/pwsh"
+export POWERSHELL_TELEMETRY_OPTOUT=1 POWERSHELL_UPDATECHECK=Off
+
+# Runs the installed pwsh. Its launcher finds .NET through DOTNET_ROOT or the default install
+# location, not PATH: point it at the SDK on PATH when DOTNET_ROOT is not set.
+pwsh_run() {
+  DOTNET_ROOT="${DOTNET_ROOT:-$(dirname "$(readlink -f "$(type -P dotnet)")")}" "$PWSH_DIR/pwsh" "$@"
+}
+
+# Installs pwsh $PWSH_VERSION into $PWSH_DIR unless it is there. Idempotent and quiet when it is.
+ensure_pwsh() {
+  if [ -x "$PWSH_DIR/pwsh" ] &&
+     dotnet tool list --tool-path "$PWSH_DIR" 2>/dev/null | grep -iE "^powershell +${PWSH_VERSION//./\.} " >/dev/null; then
+    return
+  fi
+  say "installing pwsh $PWSH_VERSION (the PowerShell dotnet tool) into ${PWSH_DIR#"$ROOT"/}"
+  rm -rf "$PWSH_DIR"
+  dotnet tool install --tool-path "$PWSH_DIR" PowerShell --version "$PWSH_VERSION" >/dev/null ||
+    die "could not install pwsh $PWSH_VERSION (dotnet tool install --tool-path $PWSH_DIR PowerShell --version $PWSH_VERSION, output above); the Pester tests in tests/pester need it: check that the NuGet source serves the PowerShell package"
+  pwsh_run -NoProfile -NonInteractive -Command 'exit 0' ||
+    die "pwsh $PWSH_VERSION installed into $PWSH_DIR but does not start (output above)"
+}
+
+# Prints the path of the Pester module that the build's restore downloaded (the PackageDownload in
+# tests/Kv.PowerShell.Tests), in the NuGet packages folder that restore used (NUGET_PACKAGES,
+# nuget.config or ~/.nuget/packages, as its project.assets.json records).
+pester_module() {
+  local project=tests/Kv.PowerShell.Tests version folder
+  version=$(grep -o '<PackageDownload Include="Pester" Version="\[[0-9.]*\]"' "$project/Kv.PowerShell.Tests.csproj" | grep -oE '[0-9]+(\.[0-9]+)+') ||
+    { echo "no <PackageDownload Include=\"Pester\" Version=\"[X.Y.Z]\" /> in $project/Kv.PowerShell.Tests.csproj"; return 1; }
+  folder=$(sed -n '/"packageFolders"/{n;s/^ *"\(.*\)": {.*/\1/p;q}' "$project/obj/project.assets.json" 2>/dev/null)
+  [ -n "$folder" ] || { echo "$project/obj/project.assets.json names no NuGet packages folder; was the solution restored?"; return 1; }
+  echo "${folder%/}/pester/$version/tools/Pester.psd1"
+}
+
 build() { # configuration
   say "building ($1)"
   dotnet build ControlPlane.sln -c "$1" -nologo -v q -clp:ErrorsOnly
@@ -68,21 +106,34 @@ run_tests() {
     failed=$((failed + 1))
   fi
 
-  # Pester tests need a PowerShell runtime, which cannot be installed here (shared/ENVIRONMENT.md).
-  local its
-  its=$( { grep -rhoE '^\s*It\s' tests/pester 2>/dev/null || true; } | wc -l)
-  if [ "$its" -gt 0 ]; then
-    if command -v pwsh >/dev/null; then
-      say "running Pester tests"
-      local out
-      out=$(pwsh -NoProfile -Command "\$c = New-PesterConfiguration; \$c.Run.Path='tests/pester'; \$c.Run.PassThru=\$true; \$r = Invoke-Pester -Configuration \$c; \"PESTER \$(\$r.PassedCount) \$(\$r.FailedCount) \$(\$r.SkippedCount)\"" | tee /dev/stderr | grep '^PESTER ' || echo "PESTER 0 1 0")
-      read -r _ p fl sk <<<"$out"
-      passed=$((passed + p)); failed=$((failed + fl)); skipped=$((skipped + sk))
+  # tests/pester in a real pwsh (ensure_pwsh) with the Pester the build restored. It imports the
+  # module the build made; a crash, a missing pwsh or Pester, or a run without tests counts as failed.
+  say "running Pester tests (tests/pester)"
+  local pester counts="$results/pester-counts.txt" prc=0
+  p=0; fl=0; sk=0
+  if ! pester=$(pester_module); then
+    echo "Pester tests not run: $pester"
+    fl=1
+  elif [ ! -f "$pester" ]; then
+    echo "Pester tests not run: no Pester module at $pester (the build's restore of tests/Kv.PowerShell.Tests downloads it)"
+    fl=1
+  elif [ ! -x "$PWSH_DIR/pwsh" ]; then
+    echo "Pester tests not run: no pwsh at $PWSH_DIR/pwsh (ensure_pwsh installs it)"
+    fl=1
+  else
+    pwsh_run -NoProfile -NonInteractive -File tests/pester/run-pester.ps1 \
+      -Pester "$pester" -CountsFile "$counts" -ResultsFile "$results/pester.xml" || prc=$?
+    if [ -f "$counts" ] && read -r p fl sk < "$counts" && [[ "$p $fl $sk" =~ ^[0-9]+\ [0-9]+\ [0-9]+$ ]]; then
+      if [ "$prc" -ne 0 ] && [ "$fl" -eq 0 ]; then
+        echo "the Pester run exited $prc though it recorded no failure; see the output above"
+        fl=1
+      fi
     else
-      echo "skipped: $its Pester tests in tests/pester: no PowerShell runtime (pwsh) on PATH, and none can be installed here; the cmdlets' manifest and attributes are checked by tests/Kv.PowerShell.Tests instead"
-      skipped=$((skipped + its))
+      echo "the Pester run ended (exit $prc) without recording its counts; see the output above"
+      p=0; fl=1; sk=0
     fi
   fi
+  passed=$((passed + p)); failed=$((failed + fl)); skipped=$((skipped + sk))
 
   local line="$passed passed, $failed failed"
   [ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
@@ -169,11 +220,13 @@ cmd=${1:-help}
 case "$cmd" in
   test)
     ensure_deps
+    ensure_pwsh
     build Debug
     run_tests
     ;;
   build)
     ensure_deps
+    ensure_pwsh
     build Debug
     ;;
   demo)

@@ -4,7 +4,7 @@
     GUID              = '6f0d3c1e-8d7a-4b3e-9a51-2f4c7e1b9d20'
     Author            = 'KvControl authors'
     Description       = 'Cmdlets to operate a replicated, transactional range store: ranges, replicas, operations, snapshots, GC and in-doubt transactions.'
-    PowerShellVersion = '7.4'
+    PowerShellVersion = '7.6'
     CompatiblePSEditions = @('Core')
     FormatsToProcess  = @('KvControl.format.ps1xml')
     CmdletsToExport   = @(

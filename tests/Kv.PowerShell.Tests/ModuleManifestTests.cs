@@ -5,11 +5,11 @@ using System.Text.RegularExpressions;
 namespace Kv.PowerShell.Tests;
 
 /// <summary>
-/// No PowerShell runtime exists here (shared/ENVIRONMENT.md), so these check by reflection what
-/// PowerShell would check on import: the manifest's exported cmdlets exist, use approved verbs,
-/// declare their output type, and mutations support ShouldProcess. PowerShellStandard.Library is
-/// a reference assembly whose members are stubs, so attributes are read from metadata
-/// (CustomAttributeData), never instantiated.
+/// Checks by reflection, without running PowerShell, what every cmdlet must satisfy as the module
+/// grows: the manifest exports exactly the cmdlets the assembly defines, verbs are approved, nouns
+/// carry the Kv prefix, output types are declared and mutations support ShouldProcess. Attributes
+/// are read from metadata (CustomAttributeData), so a cmdlet's attribute constructor never runs.
+/// InProcessModuleTests and tests/pester run the cmdlets themselves.
 /// </summary>
 public partial class ModuleManifestTests
 {
