@@ -15,17 +15,8 @@ die() { printf 'kv.sh: %s\n' "$*" >&2; exit 1; }
 # Installs what a fresh Debian 12 machine of this kind lacks. Idempotent and quiet when all is there.
 ensure_deps() {
   command -v dotnet >/dev/null || die "the .NET 10 SDK is not on PATH; install it (https://dot.net) and run again"
-  local pkgs=()
-  # grep without -q: with pipefail, -q's early exit can SIGPIPE ldconfig and fail the pipeline.
-  ldconfig -p 2>/dev/null | grep 'librocksdb\.so\.7\.8' >/dev/null || pkgs+=(librocksdb7.8)
-  [ -f /usr/include/rocksdb/c.h ] || pkgs+=(librocksdb-dev)   # headers for the C peer in bench/
-  command -v cc >/dev/null || pkgs+=(gcc libc6-dev)
-  if [ ${#pkgs[@]} -gt 0 ]; then
-    say "installing ${pkgs[*]} (apt)"
-    local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${pkgs[@]}" >/dev/null
-  fi
+  # RocksDB comes with the RocksDB NuGet package (its librocksdb.so is copied into every build
+  # output), so no system package is needed; bench/run.sh installs a C compiler for its C peer.
   local d
   for d in $(find tests bench -name package.json -not -path '*/node_modules/*' 2>/dev/null); do
     d=$(dirname "$d")
@@ -164,14 +155,14 @@ demo() {
   DEMO_BIN="$ROOT/artifacts/bin" DEMO_DIR="$ROOT/.kv/demo"
   # The demo's own kvctl context, so it does not replace yours (~/.kv/kvctl-context.json).
   export KVCTL_CONTEXT="$DEMO_DIR/kvctl-context.json"
-  say "the tour: binaries in $DEMO_BIN, a 3-node cluster with its data in $DEMO_DIR"
+  say "the tour: binaries in $DEMO_BIN, a 4-node cluster (3 placement members; the 4th store gives a drain somewhere to go) with its data in $DEMO_DIR"
   tour kvctl version
   show "$DEMO_BIN/kv-node" storage check --data-dir "$DEMO_DIR/storage-check"
 
-  say "an embedded 3-node cluster: real kv-node processes on 127.0.0.1"
+  say "an embedded 4-node cluster: real kv-node processes on 127.0.0.1"
   # If the tour stops half way, do not leave the nodes running.
   trap 'rc=$?; if [ $rc -ne 0 ]; then say "stopping the demo cluster"; "$DEMO_BIN/kvctl" local down --dir "$DEMO_DIR" >&2 || true; fi' EXIT
-  tour kvctl local up --nodes 3 --dir "$DEMO_DIR"
+  tour kvctl local up --nodes 4 --dir "$DEMO_DIR"
   tour kvctl local status --dir "$DEMO_DIR"
 
   say "every other command finds the cluster through the kvctl context that 'local up' wrote ($KVCTL_CONTEXT)"
@@ -197,6 +188,15 @@ demo() {
   tour kvctl kv get fruit/apple
   tour expect 4 kvctl kv get greeting
   tour kvctl store list -o json
+
+  say "operations: a drain of store 3, first as a dry run (the plan and its preflight; nothing changes), then for real with its progress"
+  tour kvctl cluster status
+  tour kvctl store drain 3 --dry-run
+  tour kvctl store drain 3 --reason "demo: take store 3 out of service" --id demo-drain-3
+  tour kvctl operation list
+  tour kvctl operation show demo-drain-3 -o json
+  tour kvctl audit list --since 1h
+  tour kvctl store undrain 3 --reason "demo: back in service" --dry-run
 
   say "stopping the nodes cleanly; the data stays in $DEMO_DIR for the next 'local up'"
   tour kvctl local down --dir "$DEMO_DIR"

@@ -2,6 +2,7 @@
 // Suites register here, one line each.
 var suites = new SortedDictionary<string, Func<string[], int>>(StringComparer.Ordinal)
 {
+    ["binding"] = Kv.Bench.Engine.BindingBench.Run,
     ["cluster"] = Kv.Bench.Cluster.ClusterBench.Run,
     ["engine"] = Kv.Bench.Engine.EngineBench.Run,
     ["rpc"] = Kv.Bench.Rpc.RpcBench.Run,

@@ -16,6 +16,7 @@ set -euo pipefail
 [ $# -ge 4 ] || { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 before=$(cd "$1" && pwd) after=$(cd "$2" && pwd) suite=$3 rounds=$4
 shift 4
+opts=("$@")  # the suite options; "$@" inside run() is run's own arguments
 out="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/artifacts/ab/$suite-$(date -u +%Y%m%dT%H%M%S)"
 mkdir -p "$out"
 
@@ -23,13 +24,13 @@ run() { # side dir round
   local dll="$2/bench/bin/Release/net10.0/kv-bench.dll"
   [ -f "$dll" ] || { echo "ab.sh: $dll is missing; build $2/bench in Release first" >&2; exit 2; }
   echo "round $3: $1 ($2), load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-  dotnet "$dll" "$suite" "$@" > "$out/$1-$3.md" 2> "$out/$1-$3.log" || {
+  dotnet "$dll" "$suite" "${opts[@]}" > "$out/$1-$3.md" 2> "$out/$1-$3.log" || {
     echo "ab.sh: $1 round $3 failed; see $out/$1-$3.log" >&2; exit 1; }
 }
 
 for ((r = 1; r <= rounds; r++)); do
-  if ((r % 2)); then run before "$before" "$r" "$@"; run after "$after" "$r" "$@"
-  else run after "$after" "$r" "$@"; run before "$before" "$r" "$@"; fi
+  if ((r % 2)); then run before "$before" "$r"; run after "$after" "$r"
+  else run after "$after" "$r"; run before "$before" "$r"; fi
 done
 
 # Each invocation's table has rows "| name | kv-node | etcd | ratio |"; take the kv-node column.

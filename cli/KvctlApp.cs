@@ -17,6 +17,9 @@ internal static class KvctlApp
         root.Subcommands.Add(StoreCommand.Build(stdout));
         root.Subcommands.Add(RangeCommand.Build(stdout));
         root.Subcommands.Add(ReplicaCommand.Build(stdout));
+        root.Subcommands.Add(OperationCommand.Build(stdout));
+        root.Subcommands.Add(SchedulerCommand.Build(stdout));
+        root.Subcommands.Add(AuditCommand.Build(stdout));
         root.Subcommands.Add(KvCommand.Build(stdout));
         root.Subcommands.Add(TxnCommand.Build(stdout, Console.In));
         root.Subcommands.Add(LocalCommand.Build(stdout));

@@ -1,7 +1,8 @@
 using System.Diagnostics;
+using Grpc.Core;
+using Grpc.Net.Client;
 using Kv.Bench.Etcd;
-using Kv.Client.Rpc;
-using Kv.Client.Rpc.Http;
+using Kv.Client.Transport;
 
 namespace Kv.Bench.Cluster;
 
@@ -16,12 +17,13 @@ namespace Kv.Bench.Cluster;
 internal sealed class EtcdCluster : IBenchSystem
 {
     private readonly List<ServerProcess> _servers;
-    private readonly RpcChannel _channel;
+    private readonly GrpcChannel _channel;
 
-    private EtcdCluster(List<ServerProcess> servers, RpcChannel channel, string leaderEndpoint, string version)
+    private EtcdCluster(List<ServerProcess> servers, GrpcChannel channel, string leaderEndpoint, string version)
     {
         _servers = servers;
         _channel = channel;
+        KvStub = new KV.KVClient(channel);
         LeaderEndpoint = leaderEndpoint;
         Version = version;
     }
@@ -33,7 +35,8 @@ internal sealed class EtcdCluster : IBenchSystem
     public string LeaderEndpoint { get; }
 
     /// <summary>The channel to the leader that <see cref="PutAsync"/> and <see cref="GetAsync"/> use; the transaction suite sends its Txn calls on it too.</summary>
-    public RpcChannel Channel => _channel;
+    /// <summary>etcd's KV service on the leader, through the shared channel.</summary>
+    public KV.KVClient KvStub { get; }
 
     public string Version { get; }
 
@@ -46,7 +49,7 @@ internal sealed class EtcdCluster : IBenchSystem
             .ToArray();
         var initialCluster = string.Join(',', members.Select(m => $"{m.Name}=http://127.0.0.1:{m.Peer}"));
         var servers = new List<ServerProcess>();
-        var channels = new List<RpcChannel>();
+        var channels = new List<GrpcChannel>();
         try
         {
             foreach (var m in members)
@@ -65,7 +68,7 @@ internal sealed class EtcdCluster : IBenchSystem
                     "--logger", "zap",
                     "--log-outputs", "stderr",
                 ], Path.Combine(directory, m.Name + ".log")));
-                channels.Add(new RpcChannel(new Uri($"http://127.0.0.1:{m.Client}")));
+                channels.Add(KvChannels.Create(new Uri($"http://127.0.0.1:{m.Client}")));
             }
 
             // Healthy: every member answers Status and they agree on a leader.
@@ -83,7 +86,7 @@ internal sealed class EtcdCluster : IBenchSystem
                     var statuses = new StatusResponse[channels.Count];
                     for (var i = 0; i < channels.Count; i++)
                     {
-                        statuses[i] = await channels[i].UnaryAsync(EtcdContract.Status, new StatusRequest(), CallOptions.WithTimeout(TimeSpan.FromSeconds(2)));
+                        statuses[i] = await new Maintenance.MaintenanceClient(channels[i]).StatusAsync(new StatusRequest(), new CallOptions(deadline: DateTime.UtcNow + TimeSpan.FromSeconds(2)));
                     }
 
                     var leader = statuses[0].Leader;
@@ -137,14 +140,14 @@ internal sealed class EtcdCluster : IBenchSystem
     public async Task PutAsync(byte[] key, byte[] value, CancellationToken cancellationToken)
     {
         var request = new PutRequest { Key = Google.Protobuf.UnsafeByteOperations.UnsafeWrap(key), Value = Google.Protobuf.UnsafeByteOperations.UnsafeWrap(value) };
-        await _channel.UnaryAsync(EtcdContract.Put, request, new CallOptions(CancellationToken: cancellationToken));
+        await KvStub.PutAsync(request, new CallOptions(cancellationToken: cancellationToken));
     }
 
     public async Task<int> GetAsync(byte[] key, CancellationToken cancellationToken)
     {
         // serializable = false (the default): linearizable.
         var request = new RangeRequest { Key = Google.Protobuf.UnsafeByteOperations.UnsafeWrap(key) };
-        var response = await _channel.UnaryAsync(EtcdContract.Range, request, new CallOptions(CancellationToken: cancellationToken));
+        var response = await KvStub.RangeAsync(request, new CallOptions(cancellationToken: cancellationToken));
         return response.Kvs.Count == 0 ? -1 : response.Kvs[0].Value.Length;
     }
 

@@ -2,7 +2,7 @@ namespace Kv.Bench.Cluster;
 
 /// <summary>
 /// A running 3-member cluster under test and the one client object its load goes through. Every
-/// worker of a run shares that client (ours: one <c>KvClient</c>; etcd: one RpcChannel), so both
+/// worker of a run shares that client (ours: one <c>KvClient</c>; etcd: one GrpcChannel), so both
 /// systems are driven the same way.
 /// </summary>
 internal interface IBenchSystem : IAsyncDisposable

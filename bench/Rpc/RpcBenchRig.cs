@@ -1,13 +1,15 @@
 using Google.Protobuf;
-using Kv.Client.Contracts;
-using Kv.Client.Rpc.Http;
-using Kv.Node.Server.Rpc;
+using Grpc.Net.Client;
+using Kv.Client.Transport;
+using Kv.Node.Server.Hosting;
 using Kv.Proto.V1;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Kv.Bench.Rpc;
 
 /// <summary>
-/// Both sides of the RPC comparison, started together: our gRPC server and client, the plain
+/// Both sides of the RPC comparison, started together: the node's gRPC server (Grpc.AspNetCore) and our channel (Grpc.Net.Client), the plain
 /// Kestrel HTTP/2 endpoint and its client, and the requests every mode sends. Disposed in
 /// reverse order of creation.
 /// </summary>
@@ -17,20 +19,20 @@ internal sealed class RpcBenchRig : IAsyncDisposable
     public const int StreamMessages = 50_000;
     public const int StreamMessageSize = 100;
 
-    private readonly RpcServer _grpcServer;
+    private readonly GrpcServer _grpcServer;
     private readonly PlainHttp2Endpoint _plainServer;
-    private readonly RpcChannel _channel;
+    private readonly GrpcChannel _channel;
 
-    private RpcBenchRig(RpcServer grpcServer, PlainHttp2Endpoint plainServer)
+    private RpcBenchRig(GrpcServer grpcServer, PlainHttp2Endpoint plainServer)
     {
         _grpcServer = grpcServer;
         _plainServer = plainServer;
-        _channel = new RpcChannel(grpcServer.Address);
+        _channel = KvChannels.Create(grpcServer.Address);
         Plain = new PlainHttp2Client(plainServer.Address);
-        Grpc = new EchoClient(_channel);
+        Grpc = new Echo.EchoClient(_channel);
     }
 
-    public EchoClient Grpc { get; }
+    public Echo.EchoClient Grpc { get; }
 
     public PlainHttp2Client Plain { get; }
 
@@ -40,7 +42,10 @@ internal sealed class RpcBenchRig : IAsyncDisposable
 
     public static async Task<RpcBenchRig> StartAsync()
     {
-        var grpcServer = await RpcServer.StartAsync(new RpcServerOptions(), [RpcBenchService.Bind()]);
+        var grpcServer = await GrpcServer.StartAsync(
+            new GrpcServerOptions(),
+            services => services.AddSingleton(new RpcBenchService()),
+            endpoints => endpoints.MapGrpcService<RpcBenchService>());
         try
         {
             return new RpcBenchRig(grpcServer, await PlainHttp2Endpoint.StartAsync());

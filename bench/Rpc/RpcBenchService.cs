@@ -1,6 +1,4 @@
-using Kv.Client.Contracts;
-using Kv.Client.Rpc;
-using Kv.Node.Server.Rpc;
+using Grpc.Core;
 using Kv.Proto.V1;
 
 namespace Kv.Bench.Rpc;
@@ -10,20 +8,19 @@ namespace Kv.Bench.Rpc;
 /// (unary) or with <c>count</c> responses of <c>response_size</c> bytes (streaming). The
 /// plain Kestrel endpoint (<see cref="PlainHttp2Endpoint"/>) does exactly the same.
 /// </summary>
-internal static class RpcBenchService
+internal sealed class RpcBenchService : Echo.EchoBase
 {
-    public static ServerServiceDefinition Bind() => ServerServiceDefinition.CreateBuilder()
-        .AddMethod(EchoContract.Unary, (UnaryServerMethod<EchoRequest, EchoResponse>)((request, _) =>
-            Task.FromResult(new EchoResponse { Payload = request.Payload })))
-        .AddMethod(EchoContract.ServerStream, (ServerStreamingServerMethod<EchoRequest, EchoResponse>)(async (request, stream, context) =>
+    public override Task<EchoResponse> Unary(EchoRequest request, ServerCallContext context) =>
+        Task.FromResult(new EchoResponse { Payload = request.Payload });
+
+    public override async Task ServerStream(EchoRequest request, IServerStreamWriter<EchoResponse> responseStream, ServerCallContext context)
+    {
+        var response = Response(request);
+        for (var i = 0; i < request.Count; i++)
         {
-            var response = Response(request);
-            for (var i = 0; i < request.Count; i++)
-            {
-                await stream.WriteAsync(response, context.CancellationToken);
-            }
-        }))
-        .Build();
+            await responseStream.WriteAsync(response, context.CancellationToken);
+        }
+    }
 
     /// <summary>The streamed response: built once, as the plain endpoint does.</summary>
     public static EchoResponse Response(EchoRequest request) =>

@@ -6,10 +6,12 @@ using Kv.Node.Raft;
 using Kv.Node.Ranges;
 using Kv.Node.Ranges.Snapshots;
 using Kv.Node.Ranges.Transport;
-using Kv.Node.Server.Rpc;
+using Kv.Node.Server.Hosting;
 using Kv.Node.Server.Services;
 using Kv.Node.Storage;
 using Kv.Proto.V1;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Kv.Bench.Snapshots;
@@ -90,7 +92,10 @@ internal static class SnapshotBench
         using var store = new Store(target, 2, new StoreOptions(), new Discard(), NullLogger.Instance) { Ranges = new LocalRanges() };
         store.Start();
         var service = new SnapshotService(store, Path.Combine(dir, "follower", "recv"), new SnapshotLimiter(4), () => "", NullLogger.Instance);
-        await using var server = await RpcServer.StartAsync(new RpcServerOptions { MaxReceiveMessageSize = 64 << 20 }, [service.BindService()]).ConfigureAwait(false);
+        await using var server = await GrpcServer.StartAsync(
+            new GrpcServerOptions { MaxReceiveMessageSize = 64 << 20 },
+            services => services.AddSingleton(service),
+            endpoints => endpoints.MapGrpcService<SnapshotService>()).ConfigureAwait(false);
         await using var sender = new SnapshotSender(1, source, Path.Combine(dir, "send"), new Fixed(server.Address.Authority), () => "", new SnapshotLimiter(4), NullLogger.Instance);
 
         var clock = Stopwatch.StartNew();

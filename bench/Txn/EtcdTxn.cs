@@ -1,7 +1,7 @@
 using Google.Protobuf;
+using Grpc.Core;
 using Kv.Bench.Cluster;
 using Kv.Bench.Etcd;
-using Kv.Client.Rpc;
 
 namespace Kv.Bench.Txn;
 
@@ -22,7 +22,7 @@ internal sealed class EtcdTxn(EtcdCluster cluster) : ITxnSystem
     public async Task<int> PutAsync(byte[] key, byte[] value, CancellationToken cancellationToken)
     {
         var request = new TxnRequest { Success = { PutOp(key, value) } };
-        var response = await cluster.Channel.UnaryAsync(EtcdContract.Txn, request, new CallOptions(CancellationToken: cancellationToken));
+        var response = await cluster.KvStub.TxnAsync(request, new CallOptions(cancellationToken: cancellationToken));
         return response.Succeeded
             ? 0
             : throw new InvalidOperationException("etcd: a Txn without compares answered succeeded = false");
@@ -30,10 +30,10 @@ internal sealed class EtcdTxn(EtcdCluster cluster) : ITxnSystem
 
     public async Task<int> TransferAsync(byte[] from, byte[] to, long amount, CancellationToken cancellationToken)
     {
-        var options = new CallOptions(CancellationToken: cancellationToken);
+        var options = new CallOptions(cancellationToken: cancellationToken);
         for (var retries = 0; ; retries++)
         {
-            var read = await cluster.Channel.UnaryAsync(EtcdContract.Txn, ReadPair(from, to), options);
+            var read = await cluster.KvStub.TxnAsync(ReadPair(from, to), options);
             var a = Single(read, 0, from);
             var b = Single(read, 1, to);
             var swap = new TxnRequest
@@ -45,7 +45,7 @@ internal sealed class EtcdTxn(EtcdCluster cluster) : ITxnSystem
                     PutOp(to, Account.WithBalance(b.Value.Span, Account.Balance(b.Value.Span) + amount)),
                 },
             };
-            var response = await cluster.Channel.UnaryAsync(EtcdContract.Txn, swap, options);
+            var response = await cluster.KvStub.TxnAsync(swap, options);
             if (response.Succeeded)
             {
                 return retries;
@@ -55,7 +55,7 @@ internal sealed class EtcdTxn(EtcdCluster cluster) : ITxnSystem
 
     public async Task<(int Retries, int LengthA, int LengthB)> ReadPairAsync(byte[] a, byte[] b, CancellationToken cancellationToken)
     {
-        var response = await cluster.Channel.UnaryAsync(EtcdContract.Txn, ReadPair(a, b), new CallOptions(CancellationToken: cancellationToken));
+        var response = await cluster.KvStub.TxnAsync(ReadPair(a, b), new CallOptions(cancellationToken: cancellationToken));
         return (0, Length(response, 0), Length(response, 1));
     }
 

@@ -1,8 +1,10 @@
 /*
  * engine_bench: the C peer of the "engine" suite (bench/Engine/EngineBench.cs).
  *
- * It runs the same workloads as the C# side, over RocksDB's C API (rocksdb/c.h, Debian's 7.8),
- * with the options node/Storage/Native/NativeOptions.cs builds from `new EngineOptions()`:
+ * It runs the same workloads as the C# side, over RocksDB's C API, linked against the very
+ * librocksdb.so the C# engine loads (the RocksDB NuGet package's, 11.12: bench/run.sh links it from
+ * kv-bench's build output; the API is declared in rocksdb_c_api.h), with the options
+ * node/Storage/Native/NativeOptions.cs builds from `new EngineOptions()`:
  * the five column families of DESIGN section 3 with their per-CF write buffer, bloom filter and
  * compression, a shared 128 MiB LRU block cache with index and filter blocks in it, statistics
  * on, 1 MiB bytes_per_sync. Change both files together, or the ratio means nothing: the suite
@@ -29,7 +31,7 @@
  * Everything it creates lives under DIR, which the caller removes.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <rocksdb/c.h>
+#include "rocksdb_c_api.h"
 
 #include <errno.h>
 #include <stdint.h>

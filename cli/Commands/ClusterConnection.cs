@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Kv.Cli.Context;
+using Kv.Client.Administration;
 using Kv.Client.Cluster;
 
 namespace Kv.Cli.Commands;
@@ -10,6 +11,7 @@ namespace Kv.Cli.Commands;
 /// client's typed errors into kvctl's exit codes and messages:
 /// Unavailable 5, NotFound 4, InvalidArgument (the server refused an argument, e.g. a key too
 /// large) 2, WriteConflict / TxnAborted / KeyIsLocked (retry the transaction) 6,
+/// Conflict (an operation id reused with other content) 6, Refused (a preflight or state refusal) 3,
 /// CommitOutcomeUnknown (never retried) 7, NotBootstrapped / ClusterIdMismatch / Internal 1,
 /// cancelled (Ctrl+C) 130.
 /// </summary>
@@ -49,7 +51,19 @@ internal static class ClusterConnection
     }
 
     /// <summary>Connects as the target says and runs body; maps every failure to an exit code and a message on stderr.</summary>
-    public static async Task<int> RunAsync(Target target, Func<KvClient, Task<int>> body)
+    public static Task<int> RunAsync(Target target, Func<KvClient, Task<int>> body) =>
+        RunCoreAsync(target, (data, _) => body(data()));
+
+    /// <summary>As RunAsync, with the admin client (operations, stores, scheduler, audit, settings).</summary>
+    public static Task<int> RunAdminAsync(Target target, Func<KvAdminClient, Task<int>> body) =>
+        RunCoreAsync(target, (_, admin) => body(admin()));
+
+    /// <summary>As RunAsync, with both clients (a verb that reads the range directory, then submits an operation).</summary>
+    public static Task<int> RunBothAsync(Target target, Func<KvClient, KvAdminClient, Task<int>> body) =>
+        RunCoreAsync(target, (data, admin) => body(data(), admin()));
+
+    // The clients are made on first use, so a command connects only what it calls.
+    private static async Task<int> RunCoreAsync(Target target, Func<Func<KvClient>, Func<KvAdminClient>, Task<int>> body)
     {
         var stderr = target.Stderr;
         if (!(target.TimeoutSeconds > 0 && target.TimeoutSeconds <= 24 * 3600))
@@ -75,22 +89,32 @@ internal static class ClusterConnection
             return ExitCodes.Unavailable;
         }
 
-        KvClient client;
+        var options = new KvClientOptions { RequestTimeout = TimeSpan.FromSeconds(target.TimeoutSeconds) };
+        KvClient? data = null;
+        KvAdminClient? admin = null;
         try
         {
-            client = KvClient.Connect(endpoints, new KvClientOptions { RequestTimeout = TimeSpan.FromSeconds(target.TimeoutSeconds) });
+            // Both check the endpoints the same way; fail here, before any command output.
+            data = KvClient.Connect(endpoints, options);
+            admin = KvAdminClient.Connect(endpoints, options);
         }
         catch (ArgumentException e)
         {
             stderr.WriteLine($"error: {e.Message}");
+            if (data is not null)
+            {
+                await data.DisposeAsync().ConfigureAwait(false);
+            }
+
             return ExitCodes.Usage;
         }
 
-        await using (client.ConfigureAwait(false))
+        await using (data.ConfigureAwait(false))
+        await using (admin.ConfigureAwait(false))
         {
             try
             {
-                return await body(client).ConfigureAwait(false);
+                return await body(() => data, () => admin).ConfigureAwait(false);
             }
             catch (KvException e)
             {
@@ -111,7 +135,7 @@ internal static class ClusterConnection
         KvErrorKind.NotFound => ExitCodes.NotFound,
         KvErrorKind.InvalidArgument => ExitCodes.Usage,
         KvErrorKind.Refused => ExitCodes.RefusedUnsafe,
-        KvErrorKind.WriteConflict or KvErrorKind.TxnAborted or KvErrorKind.KeyIsLocked => ExitCodes.Conflict,
+        KvErrorKind.WriteConflict or KvErrorKind.TxnAborted or KvErrorKind.KeyIsLocked or KvErrorKind.Conflict => ExitCodes.Conflict,
         KvErrorKind.CommitOutcomeUnknown => ExitCodes.OutcomeUnknown,
         _ => ExitCodes.Failed,
     };

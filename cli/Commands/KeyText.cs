@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using Google.Protobuf;
 
@@ -10,37 +9,8 @@ namespace Kv.Cli.Commands;
 /// </summary>
 internal static class KeyText
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
-    public static string Printable(ReadOnlySpan<byte> bytes)
-    {
-        if (bytes.IsEmpty)
-        {
-            return string.Empty;
-        }
-
-        string text;
-        try
-        {
-            text = StrictUtf8.GetString(bytes);
-        }
-        catch (DecoderFallbackException)
-        {
-            return Hex(bytes);
-        }
-
-        foreach (var rune in text.EnumerateRunes())
-        {
-            var category = Rune.GetUnicodeCategory(rune);
-            if (category is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.Surrogate or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned)
-            {
-                return Hex(bytes);
-            }
-        }
-
-        // Text that itself looks like hex output would be ambiguous.
-        return text.StartsWith("0x", StringComparison.Ordinal) ? Hex(bytes) : text;
-    }
+    /// <summary>The views' rule (Kv.Client.Views.KeyFormat), so kvctl and the views print a key alike.</summary>
+    public static string Printable(ReadOnlySpan<byte> bytes) => Kv.Client.Views.KeyFormat.Printable(bytes);
 
     public static string Printable(ByteString bytes) => Printable(bytes.Span);
 

@@ -1,12 +1,15 @@
 using System.CommandLine;
 using System.Globalization;
 using Kv.Cli.Output;
+using Kv.Client;
+using Kv.Client.Administration;
 using Kv.Client.Cluster;
+using Kv.Client.Views;
 using Kv.Proto.V1;
 
 namespace Kv.Cli.Commands;
 
-/// <summary><c>kvctl range list</c> and <c>kvctl range show ID</c> (placement's range directory), <c>kvctl range transfer-leader</c> and <c>kvctl range split</c>.</summary>
+/// <summary><c>kvctl range list</c> and <c>kvctl range show ID</c> (placement's range directory), <c>kvctl range transfer-leader</c> and <c>kvctl range split</c> (both submit operations).</summary>
 internal static class RangeCommand
 {
     internal sealed record EpochDocument(ulong ConfVer, ulong Version);
@@ -23,9 +26,6 @@ internal static class RangeCommand
     internal sealed record RangeListDocument(string ApiVersion, string Kind, IReadOnlyList<RangeDocument> Items);
 
     internal sealed record RangeShowDocument(string ApiVersion, string Kind, RangeDocument Range);
-
-    /// <summary>The two halves of a split (kind RangeSplit): left keeps the range id.</summary>
-    internal sealed record RangeSplitDocument(string ApiVersion, string Kind, RangeDocument Left, RangeDocument Right);
 
     public static Command Build(TextWriter stdout)
     {
@@ -52,24 +52,25 @@ internal static class RangeCommand
         });
         range.Subcommands.Add(show);
 
-        var transfer = new Command("transfer-leader", "Move a range's leadership to its voter on another store; waits until that store leads");
+        var transfer = new Command("transfer-leader", "Move a range's leadership to its voter on another store (an operation); waits until that store leads");
         var rangeOption = new Option<ulong>("--range") { Description = "The range id (see `kvctl range list`)", Required = true };
         var storeOption = new Option<ulong>("--store") { Description = "The store that should lead (it must hold a voter of the range)", Required = true };
         transfer.Options.Add(rangeOption);
         transfer.Options.Add(storeOption);
-        var transferConnection = ClusterConnection.AddTo(transfer);
-        transfer.SetAction((parse, ct) => ClusterConnection.RunAsync(transferConnection.Read(parse),
-            client => TransferLeaderAsync(client, parse.GetValue(rangeOption), parse.GetValue(storeOption), stdout, ct)));
+        ReplicaCommand.Submit(transfer, stdout,
+            parse => OperationRequest.TransferLeader(new RangeId(parse.GetValue(rangeOption)), new StoreId(parse.GetValue(storeOption))),
+            parse => ReplicaCommand.Ids(parse.GetValue(rangeOption), ("--store", parse.GetValue(storeOption))));
         range.Subcommands.Add(transfer);
 
-        var split = new Command("split", "Split a range in two at a key: the range holding KEY (or --range ID) keeps [start, KEY), a new range takes [KEY, end)");
+        var split = new Command("split", "Split a range in two at a key (an operation): the range holding KEY (or --range ID) keeps [start, KEY), a new range takes [KEY, end)");
         var splitKey = new Option<string>("--key") { Description = "The first key of the new right-hand range; it must lie strictly inside the range", Required = true };
-        var splitRange = new Option<ulong>("--range") { Description = "The range to split (default: the one holding --key)" };
+        var splitRange = new Option<ulong>("--range") { Description = "The range to split (default: the one holding --key, fenced on the epoch read)" };
         var splitHex = new Option<bool>("--hex") { Description = "--key is hex (for example 0x6b31) instead of UTF-8 text" };
         var splitOutput = OutputWriter.CreateOption();
         split.Options.Add(splitKey);
         split.Options.Add(splitRange);
         split.Options.Add(splitHex);
+        var splitFlags = OperationFlags.AddTo(split);
         split.Options.Add(splitOutput);
         var splitConnection = ClusterConnection.AddTo(split);
         split.SetAction((parse, ct) =>
@@ -82,39 +83,45 @@ internal static class RangeCommand
                 return Task.FromResult(ExitCodes.Usage);
             }
 
-            return ClusterConnection.RunAsync(target, client => SplitAsync(client, parse.GetValue(splitRange), key, stdout, parse.GetValue(splitOutput), ct));
+            var flags = splitFlags.Read(parse);
+            if (flags.Problem() is { } problem)
+            {
+                return OperationCommand.Usage(target, problem);
+            }
+
+            return ClusterConnection.RunBothAsync(target, (client, admin) =>
+                SplitAsync(client, admin, parse.GetValue(splitRange), key, flags, stdout, target.Stderr, parse.GetValue(splitOutput), ct));
         });
         range.Subcommands.Add(split);
         return range;
     }
 
-    /// <summary>Splits range rangeId (0: the range holding key) at key and prints both halves.</summary>
-    public static async Task<int> SplitAsync(KvClient client, ulong rangeId, byte[] key, TextWriter stdout, OutputFormat format, CancellationToken ct)
+    /// <summary>
+    /// Submits a split of range rangeId (0: the range holding key, found in placement's directory
+    /// and fenced on the epoch read there, so a range that changed meanwhile refuses the plan).
+    /// </summary>
+    public static async Task<int> SplitAsync(
+        KvClient client, KvAdminClient admin, ulong rangeId, byte[] key, OperationFlags.Values flags, TextWriter stdout, TextWriter stderr, OutputFormat format, CancellationToken ct)
     {
-        var split = await client.SplitRangeAsync(rangeId, key, ct);
-        var left = ToDocument(new RangeInfo { Range = split.Left });
-        var right = ToDocument(new RangeInfo { Range = split.Right });
-        if (format != OutputFormat.Table)
+        EpochView? epoch = null;
+        if (rangeId == 0)
         {
-            OutputWriter.WriteDocument(stdout, format, new RangeSplitDocument("kvctl/v1", "RangeSplit", left, right));
-            return ExitCodes.Ok;
+            var holding = (await client.ListRangesAsync(ct)).Select(r => r.Range).FirstOrDefault(r => r is not null && Holds(r, key));
+            if (holding is null)
+            {
+                stderr.WriteLine($"error: no range holds key {KeyText.Printable(key)}; `kvctl range list` shows the ranges");
+                return ExitCodes.NotFound;
+            }
+
+            rangeId = holding.RangeId;
+            epoch = EpochView.From(holding.Epoch);
         }
 
-        OutputWriter.WriteTable(stdout, ["HALF", "ID", "START", "END", "EPOCH", "REPLICAS"],
-            new[] { ("left", left), ("right", right) }.Select(x => (IReadOnlyList<string>)
-            [
-                x.Item1, x.Item2.Id.ToString(CultureInfo.InvariantCulture), StartText(x.Item2.StartKey), EndText(x.Item2.EndKey), EpochText(x.Item2.Epoch),
-                string.Join(",", x.Item2.Replicas.Select(ReplicaText)),
-            ]).ToList());
-        return ExitCodes.Ok;
+        return await OperationRunner.RunAsync(admin, OperationRequest.Split(new RangeId(rangeId), key) with { Epoch = epoch }, flags, stdout, stderr, format, ct);
     }
 
-    public static async Task<int> TransferLeaderAsync(KvClient client, ulong rangeId, ulong storeId, TextWriter stdout, CancellationToken ct)
-    {
-        var leader = await client.TransferLeaderAsync(rangeId, storeId, ct);
-        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"range {rangeId} is led by replica {leader.ReplicaId} on store {leader.StoreId}"));
-        return ExitCodes.Ok;
-    }
+    private static bool Holds(RangeDescriptor range, byte[] key) =>
+        range.StartKey.Span.SequenceCompareTo(key) <= 0 && (range.EndKey.IsEmpty || ((ReadOnlySpan<byte>)key).SequenceCompareTo(range.EndKey.Span) < 0);
 
     public static async Task<int> ListAsync(KvClient client, TextWriter stdout, OutputFormat format, CancellationToken ct)
     {

@@ -1,28 +1,31 @@
 using Google.Protobuf;
-using Kv.Client.Contracts;
-using Kv.Client.Rpc;
-using Kv.Client.Rpc.Http;
+using Grpc.Core;
+using Kv.Client.Transport;
 using Kv.Proto.V1;
 
 namespace Kv.Cli.Local;
 
 /// <summary>
-/// Decides whether a local cluster is ready, and bootstraps it the first time: every node
-/// answers, the placement group has a leader, the cluster is bootstrapped, every store is Up and
-/// range 1 has a leader. Talks to kv.v1.Placement directly (RpcChannel and PlacementContract),
+/// Decides whether a local cluster is ready, and bootstraps it the first time: every placement
+/// member answers, the placement group has a leader, the cluster is bootstrapped, every store is Up and
+/// range 1 has a leader. Talks to kv.v1.Placement directly (the generated Placement stub),
 /// following NOT_LEADER to the leader; it needs no routing beyond that.
 /// </summary>
 internal sealed class ClusterReadiness : IDisposable
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(2);
     private readonly IReadOnlyList<string> _endpoints;
-    private readonly Dictionary<string, RpcChannel> _channels = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, NodeStubs> _channels = new(StringComparer.Ordinal);
     private string? _leader; // the placement leader's address when known
+    private readonly int _members; // the first _members endpoints are the placement members
     private bool _bootstrapSent;
 
-    public ClusterReadiness(IReadOnlyList<string> endpoints)
+    /// <param name="endpoints">Every node's address, the placement members first.</param>
+    /// <param name="placementMembers">How many of the endpoints (the first ones) are placement members; null: all.</param>
+    public ClusterReadiness(IReadOnlyList<string> endpoints, int? placementMembers = null)
     {
         _endpoints = endpoints;
+        _members = Math.Clamp(placementMembers ?? endpoints.Count, 1, endpoints.Count);
     }
 
     /// <summary>The cluster id once learned.</summary>
@@ -34,12 +37,15 @@ internal sealed class ClusterReadiness : IDisposable
     /// <summary>One round of checks: null when ready, else the first condition not met (for the timeout message).</summary>
     public async Task<string?> CheckAsync(CancellationToken ct)
     {
-        // 1. Every node answers (any placement answer, NOT_LEADER included, means it serves).
-        foreach (var endpoint in _endpoints)
+        // 1. Every placement member answers (any placement answer, NOT_LEADER included, means it
+        // serves). Not the other nodes: a new store that is not a member serves only once the
+        // cluster is bootstrapped (it waits for its store id), so they are checked after, as
+        // registered stores (step 4).
+        foreach (var endpoint in _endpoints.Take(_members))
         {
             try
             {
-                await Channel(endpoint).UnaryAsync(PlacementContract.GetClusterInfo, new GetClusterInfoRequest(), CallOptions.WithTimeout(CallTimeout, ct));
+                await Channel(endpoint).Placement.GetClusterInfoAsync(new GetClusterInfoRequest(), new CallOptions(deadline: DateTime.UtcNow + CallTimeout, cancellationToken: ct));
             }
             catch (RpcException e)
             {
@@ -49,7 +55,7 @@ internal sealed class ClusterReadiness : IDisposable
 
         // 2. The placement group has a leader.
         // (NOT_BOOTSTRAPPED from the leader is an answer too: bootstrapped stays false.)
-        var (info, why) = await CallLeaderAsync(PlacementContract.GetClusterInfo, new GetClusterInfoRequest(), r => r.Header, ct, PlacementErrorCode.PlacementErrorNotBootstrapped);
+        var (info, why) = await CallLeaderAsync(static (s, r, o) => s.Placement.GetClusterInfoAsync(r, o), new GetClusterInfoRequest(), r => r.Header, ct, PlacementErrorCode.PlacementErrorNotBootstrapped);
         if (info is null)
         {
             return $"the placement group has no leader yet ({why})";
@@ -65,7 +71,7 @@ internal sealed class ClusterReadiness : IDisposable
                 return "the cluster is not bootstrapped yet (bootstrap was requested)";
             }
 
-            var (boot, bootWhy) = await CallLeaderAsync(PlacementContract.Bootstrap, new BootstrapRequest(), r => r.Header, ct, PlacementErrorCode.PlacementErrorAlreadyBootstrapped);
+            var (boot, bootWhy) = await CallLeaderAsync(static (s, r, o) => s.Placement.BootstrapAsync(r, o), new BootstrapRequest(), r => r.Header, ct, PlacementErrorCode.PlacementErrorAlreadyBootstrapped);
             if (boot is null)
             {
                 return $"the cluster could not be bootstrapped yet ({bootWhy})";
@@ -78,7 +84,7 @@ internal sealed class ClusterReadiness : IDisposable
         }
 
         // 4. Every store registered and Up.
-        var (stores, storesWhy) = await CallLeaderAsync(PlacementContract.ListStores, new ListStoresRequest(), r => r.Header, ct);
+        var (stores, storesWhy) = await CallLeaderAsync(static (s, r, o) => s.Placement.ListStoresAsync(r, o), new ListStoresRequest(), r => r.Header, ct);
         if (stores is null)
         {
             return $"the stores could not be listed ({storesWhy})";
@@ -91,7 +97,7 @@ internal sealed class ClusterReadiness : IDisposable
         }
 
         // 5. Range 1 (the range holding the empty key) has a leader.
-        var (range, rangeWhy) = await CallLeaderAsync(PlacementContract.GetRange, new GetRangeRequest { Key = ByteString.Empty }, r => r.Header, ct);
+        var (range, rangeWhy) = await CallLeaderAsync(static (s, r, o) => s.Placement.GetRangeAsync(r, o), new GetRangeRequest { Key = ByteString.Empty }, r => r.Header, ct);
         if (range is null)
         {
             return $"the first range is not known yet ({rangeWhy})";
@@ -110,7 +116,7 @@ internal sealed class ClusterReadiness : IDisposable
     /// hints. Returns the response (with no error, or with one of the accepted codes) or why none came.
     /// </summary>
     private async Task<(TResponse? Response, string Why)> CallLeaderAsync<TRequest, TResponse>(
-        Method<TRequest, TResponse> method, TRequest request, Func<TResponse, ResponseHeader?> header, CancellationToken ct, PlacementErrorCode accepted = PlacementErrorCode.PlacementErrorNone)
+        Func<NodeStubs, TRequest, CallOptions, AsyncUnaryCall<TResponse>> call, TRequest request, Func<TResponse, ResponseHeader?> header, CancellationToken ct, PlacementErrorCode accepted = PlacementErrorCode.PlacementErrorNone)
         where TResponse : class
     {
         var candidates = new List<string>();
@@ -127,7 +133,7 @@ internal sealed class ClusterReadiness : IDisposable
             TResponse response;
             try
             {
-                response = await Channel(endpoint).UnaryAsync(method, request, CallOptions.WithTimeout(CallTimeout, ct));
+                response = await call(Channel(endpoint), request, new CallOptions(deadline: DateTime.UtcNow + CallTimeout, cancellationToken: ct));
             }
             catch (RpcException e)
             {
@@ -154,11 +160,11 @@ internal sealed class ClusterReadiness : IDisposable
         return (null, why);
     }
 
-    private RpcChannel Channel(string endpoint)
+    private NodeStubs Channel(string endpoint)
     {
         if (!_channels.TryGetValue(endpoint, out var channel))
         {
-            channel = new RpcChannel(new Uri("http://" + endpoint), new RpcChannelOptions { ConnectTimeout = CallTimeout });
+            channel = new NodeStubs(KvChannels.Create(new Uri("http://" + endpoint), new KvChannelOptions { ConnectTimeout = CallTimeout }));
             _channels.Add(endpoint, channel);
         }
 

@@ -137,7 +137,7 @@ internal static class LocalCluster
         KvctlContext.Save(contextPath, new KvctlContext { Endpoints = record.Endpoints(), LocalDir = dir });
 
         var deadline = DateTime.UtcNow + timeout;
-        using (var readiness = new ClusterReadiness(record.Endpoints()))
+        using (var readiness = new ClusterReadiness(record.Endpoints(), LocalClusterRecord.PlacementMemberCount(record.Nodes.Count)))
         {
             string? notReady;
             while (true)
@@ -279,12 +279,21 @@ internal static class LocalCluster
         return doc.Running ? ExitCodes.Ok : ExitCodes.Unavailable;
     }
 
-    /// <summary>kv-node's command line for a node of the record.</summary>
+    /// <summary>
+    /// kv-node's command line for a node of the record. Every node gets the label
+    /// <c>host=nodeN</c> (<see cref="DefaultLabels"/>): the nodes share one machine, but each
+    /// stands for a host of its own, so placement rules that keep a range's voters on distinct
+    /// hosts can place 3 replicas on any 3 nodes. No zone label: one shared zone would be a single
+    /// failure domain holding every voter.
+    /// </summary>
     internal static IReadOnlyList<string> NodeArguments(LocalClusterRecord record, string dir, LocalNodeRecord node)
     {
         var address = LocalClusterRecord.Address(node.Port);
-        return ["serve", "--data-dir", LocalClusterRecord.DataDir(dir, node.Id), "--listen", address, "--advertise", address, "--join", record.JoinList()];
+        return ["serve", "--data-dir", LocalClusterRecord.DataDir(dir, node.Id), "--listen", address, "--advertise", address, "--join", record.JoinList(), "--labels", DefaultLabels(node.Id)];
     }
+
+    /// <summary>The labels of local node <paramref name="id"/>: <c>host=node{id}</c>.</summary>
+    internal static string DefaultLabels(int id) => "host=node" + id.ToString(CultureInfo.InvariantCulture);
 
     internal static LocalClusterDocument Describe(string dir, LocalClusterRecord record)
     {

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Kv.Client.Views;
 using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
 
@@ -41,6 +43,43 @@ internal static class OutputWriter
                 throw new ArgumentOutOfRangeException(nameof(format), format, "tables are written by the command");
         }
     }
+
+    /// <summary>
+    /// Writes a view record of Kv.Client.Views in the views' one JSON contract (ViewJson), so kvctl,
+    /// the module and the operator print the same fields; YAML is that JSON, re-encoded.
+    /// </summary>
+    public static void WriteView<T>(TextWriter stdout, OutputFormat format, T view)
+    {
+        var json = ViewJson.Serialize(view);
+        switch (format)
+        {
+            case OutputFormat.Json:
+                stdout.WriteLine(json);
+                break;
+            case OutputFormat.Yaml:
+                stdout.Write(Yaml.Serialize(Plain(JsonNode.Parse(json))));
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(format), format, "tables are written by the command");
+        }
+    }
+
+    // JSON nodes as the plain objects YamlDotNet serializes, keeping the JSON's field order.
+    private static object? Plain(JsonNode? node) => node switch
+    {
+        null => null,
+        JsonObject o => o.ToDictionary(p => p.Key, p => Plain(p.Value), StringComparer.Ordinal),
+        JsonArray a => a.Select(Plain).ToList(),
+        JsonValue v => v.GetValueKind() switch
+        {
+            JsonValueKind.String => v.GetValue<string>(),
+            JsonValueKind.Number => decimal.Parse(v.ToJsonString(), System.Globalization.CultureInfo.InvariantCulture),
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => null,
+        },
+        _ => null,
+    };
 
     /// <summary>Writes rows under a header, columns padded to their widest cell.</summary>
     public static void WriteTable(TextWriter stdout, IReadOnlyList<string> header, IReadOnlyList<IReadOnlyList<string>> rows)

@@ -1,22 +1,21 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using Kv.Client.Rpc.Http;
+using Kv.Client.Transport;
 
 namespace Kv.Client.Cluster;
 
-/// <summary>One <see cref="RpcChannel"/> per node address ("host:port"), created on first use and shared.</summary>
-internal sealed class ChannelPool(RpcChannelOptions? options) : IDisposable
+/// <summary>
+/// One channel (with its generated stubs) per node address ("host:port"), created on first use
+/// and shared: a GrpcChannel owns a pool of HTTP/2 connections, so one per address is all a
+/// client needs.
+/// </summary>
+internal sealed class ChannelPool(KvChannelOptions? options) : IDisposable
 {
-    private readonly ConcurrentDictionary<string, RpcChannel> _channels = new(StringComparer.Ordinal);
-    private readonly RpcChannelOptions? _options = options;
+    private readonly ConcurrentDictionary<string, NodeStubs> _channels = new(StringComparer.Ordinal);
+    private readonly KvChannelOptions? _options = options;
 
-    /// <summary>https when the channel options configure TLS, else cleartext HTTP/2.</summary>
-    private readonly string _scheme = options is { TrustedRoot: not null } or { ClientCertificate: not null } or { ServerCertificateValidation: not null }
-        ? Uri.UriSchemeHttps
-        : Uri.UriSchemeHttp;
-
-    public RpcChannel Get(string address) =>
-        _channels.GetOrAdd(address, static (a, pool) => new RpcChannel(new Uri($"{pool._scheme}://{a}"), pool._options), this);
+    public NodeStubs Get(string address) =>
+        _channels.GetOrAdd(address, static (a, pool) => new NodeStubs(KvChannels.ForHostPort(a, pool._options)), this);
 
     public void Dispose()
     {

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Google.Protobuf;
-using Kv.Client.Contracts;
-using Kv.Client.Rpc;
+using Grpc.Core;
+using Kv.Client.Transport;
 using Kv.Proto.V1;
 
 namespace Kv.Client.Cluster;
@@ -99,7 +99,7 @@ public sealed partial class KvClient : IAsyncDisposable
     public async Task<BootstrapResult> BootstrapAsync(CancellationToken cancellationToken = default)
     {
         var op = NewOperation("bootstrap the cluster", cancellationToken);
-        var response = await _placement.CallAsync(PlacementContract.Bootstrap, h => new BootstrapRequest { Header = h }, r => r.Header, op,
+        var response = await _placement.CallAsync(static (s, r, o) => s.Placement.BootstrapAsync(r, o), h => new BootstrapRequest { Header = h }, r => r.Header, op,
             accept: PlacementErrorCode.PlacementErrorAlreadyBootstrapped).ConfigureAwait(false);
         if (response.Header?.Error is { Code: PlacementErrorCode.PlacementErrorAlreadyBootstrapped } error)
         {
@@ -119,7 +119,7 @@ public sealed partial class KvClient : IAsyncDisposable
     public async Task<GetClusterInfoResponse> GetClusterInfoAsync(CancellationToken cancellationToken = default)
     {
         var op = NewOperation("read the cluster info", cancellationToken);
-        return await _placement.CallAsync(PlacementContract.GetClusterInfo, h => new GetClusterInfoRequest { Header = h }, r => r.Header, op).ConfigureAwait(false);
+        return await _placement.CallAsync(static (s, r, o) => s.Placement.GetClusterInfoAsync(r, o), h => new GetClusterInfoRequest { Header = h }, r => r.Header, op).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<StoreInfo>> ListStoresAsync(CancellationToken cancellationToken = default) =>
@@ -129,7 +129,7 @@ public sealed partial class KvClient : IAsyncDisposable
     public async Task<IReadOnlyList<RangeInfo>> ListRangesAsync(CancellationToken cancellationToken = default)
     {
         var op = NewOperation("list the ranges", cancellationToken);
-        var response = await _placement.CallAsync(PlacementContract.ScanRanges,
+        var response = await _placement.CallAsync(static (s, r, o) => s.Placement.ScanRangesAsync(r, o),
             h => new ScanRangesRequest { Header = h }, r => r.Header, op).ConfigureAwait(false);
         foreach (var info in response.Ranges)
         {
@@ -145,7 +145,7 @@ public sealed partial class KvClient : IAsyncDisposable
         var op = NewOperation($"read range {rangeId}", cancellationToken);
         try
         {
-            var response = await _placement.CallAsync(PlacementContract.GetRangeById,
+            var response = await _placement.CallAsync(static (s, r, o) => s.Placement.GetRangeByIdAsync(r, o),
                 h => new GetRangeByIdRequest { Header = h, RangeId = rangeId }, r => r.Header, op).ConfigureAwait(false);
             return response.Range;
         }
@@ -164,7 +164,7 @@ public sealed partial class KvClient : IAsyncDisposable
     public async Task<ReplicaDescriptor> TransferLeaderAsync(ulong rangeId, ulong toStoreId, CancellationToken cancellationToken = default)
     {
         var op = NewOperation($"transfer range {rangeId}'s leadership to store {toStoreId}", cancellationToken);
-        var (response, _) = await RangeCallAsync(AdminContract.TransferLeader,
+        var (response, _) = await RangeCallAsync(static (s, r, o) => s.Admin.TransferLeaderAsync(r, o),
             r => new TransferLeaderRequest { Context = r.Context, ToStoreId = toStoreId }, r => r.Error, o => LocateByIdAsync(rangeId, o), op).ConfigureAwait(false);
         _routes.SetLeader(rangeId, toStoreId, null);
         return response.Leader;
@@ -180,7 +180,7 @@ public sealed partial class KvClient : IAsyncDisposable
     /// snapshot takes a while).
     /// </summary>
     public Task<RangeDescriptor> AddReplicaAsync(ulong rangeId, ulong storeId, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        MembershipCallAsync(rangeId, AdminContract.AddReplica, $"add a replica of range {rangeId} on store {storeId}",
+        MembershipCallAsync(rangeId, static (s, r, o) => s.Admin.AddReplicaAsync(r, o), $"add a replica of range {rangeId} on store {storeId}",
             r => new AddReplicaRequest { Context = r.Context, StoreId = storeId }, r => r.Error, r => r.Range, timeout, cancellationToken);
 
     /// <summary>
@@ -190,7 +190,7 @@ public sealed partial class KvClient : IAsyncDisposable
     /// Removing a learner rolls back an add that did not finish.
     /// </summary>
     public Task<RangeDescriptor> RemoveReplicaAsync(ulong rangeId, ulong storeId, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        MembershipCallAsync(rangeId, AdminContract.RemoveReplica, $"remove range {rangeId}'s replica on store {storeId}",
+        MembershipCallAsync(rangeId, static (s, r, o) => s.Admin.RemoveReplicaAsync(r, o), $"remove range {rangeId}'s replica on store {storeId}",
             r => new RemoveReplicaRequest { Context = r.Context, StoreId = storeId }, r => r.Error, r => r.Range, timeout, cancellationToken);
 
     /// <summary>
@@ -201,13 +201,13 @@ public sealed partial class KvClient : IAsyncDisposable
     /// a call on a finished move returns the range.
     /// </summary>
     public Task<RangeDescriptor> MoveReplicaAsync(ulong rangeId, ulong fromStoreId, ulong toStoreId, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        MembershipCallAsync(rangeId, AdminContract.MoveReplica, $"move range {rangeId}'s replica from store {fromStoreId} to store {toStoreId}",
+        MembershipCallAsync(rangeId, static (s, r, o) => s.Admin.MoveReplicaAsync(r, o), $"move range {rangeId}'s replica from store {fromStoreId} to store {toStoreId}",
             r => new MoveReplicaRequest { Context = r.Context, FromStoreId = fromStoreId, ToStoreId = toStoreId }, r => r.Error, r => r.Range, timeout, cancellationToken);
 
     /// <summary>Default bound of a membership change call (learner catch-up included).</summary>
     public static readonly TimeSpan DefaultMembershipTimeout = TimeSpan.FromMinutes(5);
 
-    private async Task<RangeDescriptor> MembershipCallAsync<TRequest, TResponse>(ulong rangeId, Method<TRequest, TResponse> method, string what,
+    private async Task<RangeDescriptor> MembershipCallAsync<TRequest, TResponse>(ulong rangeId, Func<NodeStubs, TRequest, CallOptions, AsyncUnaryCall<TResponse>> call, string what,
         Func<CachedRange, TRequest> build, Func<TResponse, RangeError?> error, Func<TResponse, RangeDescriptor> range, TimeSpan? timeout, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposeStarted) != 0, this);
@@ -230,7 +230,7 @@ public sealed partial class KvClient : IAsyncDisposable
             RandomSeed = _options.RandomSeed,
         };
         var op = new Operation(what, options, _random, cancellationToken);
-        var (response, _) = await RangeCallAsync(method, build, error, o => LocateByIdAsync(rangeId, o), op).ConfigureAwait(false);
+        var (response, _) = await RangeCallAsync(call, build, error, o => LocateByIdAsync(rangeId, o), op).ConfigureAwait(false);
         var result = range(response);
         _routes.ReplaceWith([result]);
         return result;
@@ -261,7 +261,7 @@ public sealed partial class KvClient : IAsyncDisposable
         SplitRangeResponse response;
         try
         {
-            (response, _) = await RangeCallAsync(AdminContract.SplitRange,
+            (response, _) = await RangeCallAsync(static (s, r, o) => s.Admin.SplitRangeAsync(r, o),
                 r =>
                 {
                     if (attempts++ == 0)
@@ -303,9 +303,9 @@ public sealed partial class KvClient : IAsyncDisposable
     private async Task<RangeSplit?> SplitAlreadyAppliedAsync(ulong leftRangeId, ByteString key, CancellationToken cancellationToken)
     {
         var op = NewOperation("check whether the split applied", cancellationToken);
-        var left = (await _placement.CallAsync(PlacementContract.GetRangeById,
+        var left = (await _placement.CallAsync(static (s, r, o) => s.Placement.GetRangeByIdAsync(r, o),
             h => new GetRangeByIdRequest { Header = h, RangeId = leftRangeId }, r => r.Header, op).ConfigureAwait(false)).Range?.Range;
-        var right = (await _placement.CallAsync(PlacementContract.GetRange,
+        var right = (await _placement.CallAsync(static (s, r, o) => s.Placement.GetRangeAsync(r, o),
             h => new GetRangeRequest { Header = h, Key = key }, r => r.Header, op).ConfigureAwait(false)).Range?.Range;
         if (left is null || right is null || left.EndKey != key || right.StartKey != key)
         {
@@ -321,7 +321,7 @@ public sealed partial class KvClient : IAsyncDisposable
     {
         var k = KeyOf(key, nameof(key));
         var op = NewOperation("get a key", cancellationToken);
-        var (response, _) = await RangeCallAsync(RawKvContract.Get,
+        var (response, _) = await RangeCallAsync(static (s, r, o) => s.RawKv.GetAsync(r, o),
             r => new RawGetRequest { Context = r.Context, Key = k }, r => r.Error, o => LocateAsync(k, o), op).ConfigureAwait(false);
         return response.Found ? response.Value.ToByteArray() : null;
     }
@@ -336,7 +336,7 @@ public sealed partial class KvClient : IAsyncDisposable
         var k = KeyOf(key, nameof(key));
         var v = ByteString.CopyFrom(value.Span);
         var op = NewOperation("put a key", cancellationToken);
-        await RangeCallAsync(RawKvContract.Put,
+        await RangeCallAsync(static (s, r, o) => s.RawKv.PutAsync(r, o),
             r => new RawPutRequest { Context = r.Context, Key = k, Value = v }, r => r.Error, o => LocateAsync(k, o), op).ConfigureAwait(false);
     }
 
@@ -345,7 +345,7 @@ public sealed partial class KvClient : IAsyncDisposable
     {
         var k = KeyOf(key, nameof(key));
         var op = NewOperation("delete a key", cancellationToken);
-        await RangeCallAsync(RawKvContract.Delete,
+        await RangeCallAsync(static (s, r, o) => s.RawKv.DeleteAsync(r, o),
             r => new RawDeleteRequest { Context = r.Context, Key = k }, r => r.Error, o => LocateAsync(k, o), op).ConfigureAwait(false);
     }
 
@@ -373,10 +373,10 @@ public sealed partial class KvClient : IAsyncDisposable
             var want = limit == 0 ? 0u : (uint)(limit - results.Count);
             var c = cursor;
             var (response, route) = reverse
-                ? await RangeCallAsync(RawKvContract.Scan,
+                ? await RangeCallAsync(static (s, r, o) => s.RawKv.ScanAsync(r, o),
                     r => new RawScanRequest { Context = r.Context, StartKey = startKey, EndKey = c, Limit = want, Reverse = true },
                     r => r.Error, o => LocateBeforeAsync(startKey, c, o), op).ConfigureAwait(false)
-                : await RangeCallAsync(RawKvContract.Scan,
+                : await RangeCallAsync(static (s, r, o) => s.RawKv.ScanAsync(r, o),
                     r => new RawScanRequest { Context = r.Context, StartKey = c, EndKey = endKey, Limit = want },
                     r => r.Error, o => LocateAsync(c, o), op).ConfigureAwait(false);
             results.AddRange(response.Pairs);
@@ -456,14 +456,14 @@ public sealed partial class KvClient : IAsyncDisposable
     private async Task<(ulong Last, uint Count)> FetchTimestampsAsync(uint count)
     {
         var op = NewOperation("get timestamps", _disposed.Token);
-        var response = await _placement.CallAsync(PlacementContract.GetTimestamp,
+        var response = await _placement.CallAsync(static (s, r, o) => s.Placement.GetTimestampAsync(r, o),
             h => new GetTimestampRequest { Header = h, Count = count }, r => r.Header, op).ConfigureAwait(false);
         return (response.Last, response.Count);
     }
 
     private async Task<IReadOnlyList<StoreInfo>> ListStoresAsync(Operation op)
     {
-        var response = await _placement.CallAsync(PlacementContract.ListStores,
+        var response = await _placement.CallAsync(static (s, r, o) => s.Placement.ListStoresAsync(r, o),
             h => new ListStoresRequest { Header = h }, r => r.Header, op).ConfigureAwait(false);
         foreach (var info in response.Stores)
         {
@@ -490,7 +490,7 @@ public sealed partial class KvClient : IAsyncDisposable
     ///    is safely retried.
     /// </summary>
     internal async Task<(TResponse Response, CachedRange Route)> RangeCallAsync<TRequest, TResponse>(
-        Method<TRequest, TResponse> method,
+        Func<NodeStubs, TRequest, CallOptions, AsyncUnaryCall<TResponse>> call,
         Func<CachedRange, TRequest> build,
         Func<TResponse, RangeError?> error,
         Func<Operation, Task<CachedRange>> locate,
@@ -514,7 +514,7 @@ public sealed partial class KvClient : IAsyncDisposable
             TResponse response;
             try
             {
-                response = await _channels.Get(address).UnaryAsync(method, build(route), options).ConfigureAwait(false);
+                response = await call(_channels.Get(address), build(route), options).ConfigureAwait(false);
             }
             catch (RpcException e) when (unknownOutcome is not null && e.StatusCode is not (StatusCode.InvalidArgument or StatusCode.OutOfRange or StatusCode.ResourceExhausted or StatusCode.Unimplemented))
             {
@@ -601,7 +601,7 @@ public sealed partial class KvClient : IAsyncDisposable
             return cached;
         }
 
-        var response = await _placement.CallAsync(PlacementContract.GetRangeById,
+        var response = await _placement.CallAsync(static (s, r, o) => s.Placement.GetRangeByIdAsync(r, o),
             h => new GetRangeByIdRequest { Header = h, RangeId = rangeId }, r => r.Header, op).ConfigureAwait(false);
         return response.Range?.Range is null
             ? throw new KvException(KvErrorKind.Internal, "placement answered GetRangeById without a range; report this as a bug")
@@ -621,7 +621,7 @@ public sealed partial class KvClient : IAsyncDisposable
         {
             try
             {
-                response = await _placement.CallAsync(PlacementContract.GetRange,
+                response = await _placement.CallAsync(static (s, r, o) => s.Placement.GetRangeAsync(r, o),
                     h => new GetRangeRequest { Header = h, Key = key }, r => r.Header, op).ConfigureAwait(false);
                 break;
             }
@@ -652,7 +652,7 @@ public sealed partial class KvClient : IAsyncDisposable
 
         while (true)
         {
-            var response = await _placement.CallAsync(PlacementContract.ScanRanges,
+            var response = await _placement.CallAsync(static (s, r, o) => s.Placement.ScanRangesAsync(r, o),
                 h => new ScanRangesRequest { Header = h, StartKey = start, EndKey = end }, r => r.Header, op).ConfigureAwait(false);
             CachedRange? last = null;
             foreach (var info in response.Ranges)

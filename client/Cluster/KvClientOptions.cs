@@ -1,4 +1,4 @@
-using Kv.Client.Rpc.Http;
+using Kv.Client.Transport;
 
 namespace Kv.Client.Cluster;
 
@@ -24,7 +24,7 @@ public sealed class KvClientOptions
     public int MaxTimestampBatch { get; init; } = 1024;
 
     /// <summary>Settings of the per-address RPC channels (TLS, message limits); defaults when null.</summary>
-    public RpcChannelOptions? Channel { get; init; }
+    public KvChannelOptions? Channel { get; init; }
 
     /// <summary>Seeds the backoff jitter (tests); a shared random source when null.</summary>
     public int? RandomSeed { get; init; }

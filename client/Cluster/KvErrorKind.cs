@@ -51,4 +51,10 @@ public enum KvErrorKind
     /// of it is visible. Retry it.
     /// </summary>
     TxnAborted = 10,
+
+    /// <summary>
+    /// The request contradicts what placement has recorded (an operation id reused with other
+    /// content, an update expecting a state the record has left); nothing changed. Re-read, then decide.
+    /// </summary>
+    Conflict = 11,
 }

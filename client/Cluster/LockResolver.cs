@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Google.Protobuf;
-using Kv.Client.Contracts;
 using Kv.Proto.V1;
 
 namespace Kv.Client.Cluster;
@@ -128,7 +127,7 @@ public sealed class LockResolver
 
     private async Task<TxnStatus> CheckAsync(ByteString primary, Timestamp lockTs, Timestamp now, bool rollbackIfNotExist, Operation op)
     {
-        var (response, _) = await _client.RangeCallAsync(TxnKvContract.CheckTxnStatus,
+        var (response, _) = await _client.RangeCallAsync(static (s, r, o) => s.TxnKv.CheckTxnStatusAsync(r, o),
             r => new CheckTxnStatusRequest { Context = r.Context, PrimaryKey = primary, LockTs = lockTs.Value, CurrentTs = now.Value, RollbackIfNotExist = rollbackIfNotExist },
             r => r.RangeError, o => _client.LocateAsync(primary, o), op).ConfigureAwait(false);
         if (response.Error is { } error)
@@ -146,7 +145,7 @@ public sealed class LockResolver
 
     private async Task ResolveKeyAsync(ByteString key, Timestamp lockTs, Timestamp commitTs, Operation op)
     {
-        var (response, _) = await _client.RangeCallAsync(TxnKvContract.ResolveLock,
+        var (response, _) = await _client.RangeCallAsync(static (s, r, o) => s.TxnKv.ResolveLockAsync(r, o),
             r => new ResolveLockRequest { Context = r.Context, StartTs = lockTs.Value, CommitTs = commitTs.Value, Keys = { key } },
             r => r.RangeError, o => _client.LocateAsync(key, o), op).ConfigureAwait(false);
 

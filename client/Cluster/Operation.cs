@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Kv.Client.Rpc;
+using Grpc.Core;
 
 namespace Kv.Client.Cluster;
 
@@ -58,7 +58,7 @@ internal sealed class Operation
         }
 
         var attempt = remaining < _options.AttemptTimeout ? remaining : _options.AttemptTimeout;
-        return new CallOptions(Deadline: DateTime.UtcNow + attempt, CancellationToken: CancellationToken);
+        return new CallOptions(deadline: DateTime.UtcNow + attempt, cancellationToken: CancellationToken);
     }
 
     /// <summary>Records why an attempt failed; transport failures also mark the address to avoid.</summary>

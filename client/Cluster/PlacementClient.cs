@@ -1,4 +1,5 @@
-using Kv.Client.Rpc;
+using Grpc.Core;
+using Kv.Client.Transport;
 using Kv.Proto.V1;
 
 namespace Kv.Client.Cluster;
@@ -57,13 +58,16 @@ internal sealed class PlacementClient
     /// Sends the request built by <paramref name="build"/> (given the header to carry) to the
     /// placement leader, retrying within the operation's deadline. Returns the response when its
     /// header has no error, or the error is <paramref name="accept"/>; throws a KvException otherwise.
+    /// <paramref name="refuse"/>, when given, maps every error but NOT_LEADER and UNAVAILABLE (which
+    /// are always retried here) to the exception to throw; null from it falls back to the mapping below.
     /// </summary>
     public async Task<TResponse> CallAsync<TRequest, TResponse>(
-        Method<TRequest, TResponse> method,
+        Func<NodeStubs, TRequest, CallOptions, AsyncUnaryCall<TResponse>> call,
         Func<RequestHeader, TRequest> build,
         Func<TResponse, ResponseHeader?> header,
         Operation op,
-        PlacementErrorCode accept = PlacementErrorCode.PlacementErrorNone)
+        PlacementErrorCode accept = PlacementErrorCode.PlacementErrorNone,
+        Func<string, PlacementError, KvException?>? refuse = null)
     {
         var hintsFollowed = 0;
         while (true)
@@ -73,7 +77,7 @@ internal sealed class PlacementClient
             TResponse response;
             try
             {
-                response = await _channels.Get(address).UnaryAsync(method, build(new RequestHeader { ClusterId = ClusterId }), options).ConfigureAwait(false);
+                response = await call(_channels.Get(address), build(new RequestHeader { ClusterId = ClusterId }), options).ConfigureAwait(false);
             }
             catch (RpcException e) when (op.IsRetryable(e))
             {
@@ -99,6 +103,12 @@ internal sealed class PlacementClient
                 }
 
                 return response;
+            }
+
+            if (code is not (PlacementErrorCode.PlacementErrorNotLeader or PlacementErrorCode.PlacementErrorUnavailable)
+                && refuse?.Invoke(address, error!) is { } refusal)
+            {
+                throw refusal;
             }
 
             var detail = string.IsNullOrEmpty(error!.Message) ? code.ToString() : error.Message;
@@ -133,7 +143,8 @@ internal sealed class PlacementClient
         }
     }
 
-    private string Target()
+    /// <summary>The address to call next: the known leader, else the next seed or learned member in turn.</summary>
+    internal string Target()
     {
         lock (_gate)
         {
@@ -148,7 +159,8 @@ internal sealed class PlacementClient
         }
     }
 
-    private void Forget(string address)
+    /// <summary>Forgets address as the leader (its call failed in transport).</summary>
+    internal void Forget(string address)
     {
         lock (_gate)
         {
@@ -160,7 +172,7 @@ internal sealed class PlacementClient
     }
 
     /// <summary>Learns the members; points at the named leader. False when there is no usable hint.</summary>
-    private bool FollowHint(string answered, PlacementError error)
+    internal bool FollowHint(string answered, PlacementError error)
     {
         lock (_gate)
         {
@@ -179,6 +191,15 @@ internal sealed class PlacementClient
             AddAddress(hint);
             _leader = hint;
             return true;
+        }
+    }
+
+    /// <summary>Records address as the leader (it answered without NOT_LEADER).</summary>
+    internal void MarkLeader(string address)
+    {
+        lock (_gate)
+        {
+            _leader = address;
         }
     }
 

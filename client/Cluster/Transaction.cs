@@ -1,5 +1,4 @@
 using Google.Protobuf;
-using Kv.Client.Contracts;
 using Kv.Proto.V1;
 
 namespace Kv.Client.Cluster;
@@ -109,7 +108,7 @@ public sealed class Transaction : IAsyncDisposable
             TxnGetResponse response;
             try
             {
-                (response, _) = await _client.RangeCallAsync(TxnKvContract.Get,
+                (response, _) = await _client.RangeCallAsync(static (s, r, o) => s.TxnKv.GetAsync(r, o),
                     r => new TxnGetRequest { Context = r.Context, Key = k, Version = StartTs.Value },
                     r => r.RangeError, o => _client.LocateAsync(k, o), op).ConfigureAwait(false);
                 if (response.Error?.Locked is { } locked)
@@ -390,7 +389,7 @@ public sealed class Transaction : IAsyncDisposable
         while (true)
         {
             List<ByteString> sent = [];
-            var (response, route) = await _client.RangeCallAsync(TxnKvContract.Prewrite,
+            var (response, route) = await _client.RangeCallAsync(static (s, r, o) => s.TxnKv.PrewriteAsync(r, o),
                 r =>
                 {
                     sent = keys.Where(k => r.Contains(k.Span)).ToList();
@@ -449,7 +448,7 @@ public sealed class Transaction : IAsyncDisposable
         var sent = false;
         try
         {
-            (response, _) = await _client.RangeCallAsync(TxnKvContract.Commit,
+            (response, _) = await _client.RangeCallAsync(static (s, r, o) => s.TxnKv.CommitAsync(r, o),
                 r =>
                 {
                     sent = true;
@@ -506,7 +505,7 @@ public sealed class Transaction : IAsyncDisposable
         try
         {
             var op = _client.NewOperation($"settle the commit of transaction {StartTs.Value} by rolling its primary back", CancellationToken.None);
-            (response, _) = await _client.RangeCallAsync(TxnKvContract.Rollback,
+            (response, _) = await _client.RangeCallAsync(static (s, r, o) => s.TxnKv.RollbackAsync(r, o),
                 r => new RollbackRequest { Context = r.Context, StartTs = StartTs.Value, Keys = { primary } },
                 r => r.RangeError, o => _client.LocateAsync(primary, o), op).ConfigureAwait(false);
         }
@@ -535,7 +534,7 @@ public sealed class Transaction : IAsyncDisposable
         try
         {
             var op = _client.NewOperation($"commit the secondaries of transaction {StartTs.Value}", CancellationToken.None);
-            await ForEachRangeAsync(secondaries, op, (keys, o) => _client.RangeCallAsync(TxnKvContract.Commit,
+            await ForEachRangeAsync(secondaries, op, (keys, o) => _client.RangeCallAsync(static (s, r, o) => s.TxnKv.CommitAsync(r, o),
                 r => new CommitRequest { Context = r.Context, StartTs = StartTs.Value, CommitTs = commitTs.Value, Keys = { keys.Where(k => r.Contains(k.Span)) } },
                 r => r.RangeError, l => _client.LocateAsync(keys[0], l), o)).ConfigureAwait(false);
         }
@@ -550,7 +549,7 @@ public sealed class Transaction : IAsyncDisposable
         try
         {
             var op = _client.NewOperation($"roll back transaction {StartTs.Value}", CancellationToken.None);
-            await ForEachRangeAsync(keys, op, (group, o) => _client.RangeCallAsync(TxnKvContract.Rollback,
+            await ForEachRangeAsync(keys, op, (group, o) => _client.RangeCallAsync(static (s, r, o) => s.TxnKv.RollbackAsync(r, o),
                 r => new RollbackRequest { Context = r.Context, StartTs = StartTs.Value, Keys = { group.Where(k => r.Contains(k.Span)) } },
                 r => r.RangeError, l => _client.LocateAsync(group[0], l), o)).ConfigureAwait(false);
         }
@@ -601,7 +600,7 @@ public sealed class Transaction : IAsyncDisposable
                 await Task.Delay(ttl / 2, stop).ConfigureAwait(false);
                 var advise = TtlFromStart(ttl, MaxHeartBeatTtlMs);
                 var op = _client.NewOperation($"heartbeat transaction {StartTs.Value}", stop);
-                await _client.RangeCallAsync(TxnKvContract.TxnHeartBeat,
+                await _client.RangeCallAsync(static (s, r, o) => s.TxnKv.TxnHeartBeatAsync(r, o),
                     r => new TxnHeartBeatRequest { Context = r.Context, PrimaryLock = primary, StartTs = StartTs.Value, AdviseTtlMs = advise },
                     r => r.RangeError, o => _client.LocateAsync(primary, o), op).ConfigureAwait(false);
             }
@@ -627,10 +626,10 @@ public sealed class Transaction : IAsyncDisposable
             try
             {
                 (response, route) = reverse
-                    ? await _client.RangeCallAsync(TxnKvContract.Scan,
+                    ? await _client.RangeCallAsync(static (s, r, o) => s.TxnKv.ScanAsync(r, o),
                         r => new TxnScanRequest { Context = r.Context, StartKey = startKey, EndKey = c, Limit = want, Version = StartTs.Value, Reverse = true },
                         r => r.RangeError, o => _client.LocateBeforeAsync(startKey, c, o), op).ConfigureAwait(false)
-                    : await _client.RangeCallAsync(TxnKvContract.Scan,
+                    : await _client.RangeCallAsync(static (s, r, o) => s.TxnKv.ScanAsync(r, o),
                         r => new TxnScanRequest { Context = r.Context, StartKey = c, EndKey = endKey, Limit = want, Version = StartTs.Value },
                         r => r.RangeError, o => _client.LocateAsync(c, o), op).ConfigureAwait(false);
                 results.AddRange(response.Pairs);

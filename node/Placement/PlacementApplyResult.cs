@@ -1,3 +1,4 @@
+using Kv.Node.Placement.Operations;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Placement;
@@ -44,17 +45,28 @@ internal sealed class PlacementApplyResult
     /// <summary>ExtendTsoWindow: the window end after the command (unchanged when the command asked for a lower one).</summary>
     public long TsoWindowEndMs { get; private init; }
 
-    internal static PlacementApplyResult Refused(PlacementErrorCode code, string message, string clusterId = "") =>
-        new(code, message, NoMutations) { ClusterId = clusterId };
+    /// <summary>
+    /// Submit, update and cancel: the operation's complete record after the command; for an
+    /// idempotent resubmit and for a CONFLICT refusal, the record that exists. Built on each read
+    /// (a fresh copy the caller may change), so an apply never copies a long plan nobody reads.
+    /// </summary>
+    public OperationRecord? Operation => OperationEntry?.ToRecord();
+
+    /// <summary>The operation <see cref="Operation"/> is built from (frozen: never mutate it).</summary>
+    internal OperationEntry? OperationEntry { get; private init; }
+
+    internal static PlacementApplyResult Refused(PlacementErrorCode code, string message, string clusterId = "", OperationEntry? operation = null) =>
+        new(code, message, NoMutations) { ClusterId = clusterId, OperationEntry = operation };
 
     internal static PlacementApplyResult Applied(string message, IReadOnlyList<KeyValuePair<byte[], byte[]?>> mutations,
-        ulong firstId = 0, RangeDescriptor? firstRange = null, string clusterId = "", long tsoWindowEndMs = 0) =>
+        ulong firstId = 0, RangeDescriptor? firstRange = null, string clusterId = "", long tsoWindowEndMs = 0, OperationEntry? operation = null) =>
         new(PlacementErrorCode.PlacementErrorNone, message, mutations)
         {
             FirstId = firstId,
             FirstRange = firstRange,
             ClusterId = clusterId,
             TsoWindowEndMs = tsoWindowEndMs,
+            OperationEntry = operation,
         };
 
     public override string ToString() => $"{Code}: {Message} ({Mutations.Count} mutations)";

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Google.Protobuf;
 using Kv.Client;
+using Kv.Node.Placement.Operations;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Placement;
@@ -29,6 +30,8 @@ namespace Kv.Node.Placement;
 ///   kind 0x03            TSO window end in Unix ms (8 bytes big-endian)
 ///   kind 0x10 + store id a StoreDescriptor
 ///   kind 0x20 + range id a RangeDescriptor (the directory entry)
+///   kinds 0x04, 0x11, 0x30-0x32, 0x40: operations, store admin state, cluster settings and the
+///                        audit log (Operations/OperationsRecords.cs; rules in Operations/OperationRules.cs)
 /// Values start with a version byte (1); then the protobuf message or the integer. A record that
 /// does not decode (unknown kind, wrong length, unknown version, bad protobuf, id in the key not
 /// the id in the value) makes Load throw, naming the key.
@@ -61,6 +64,15 @@ internal sealed class PlacementState
     /// <summary>The state as of the last applied command; safe to read from any thread.</summary>
     public PlacementSnapshot Snapshot => _snapshot;
 
+    // Completed (and replaced) whenever the snapshot changes; waiters never poll.
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// A task that completes at the next change of <see cref="Snapshot"/> after the call (take the
+    /// task first, then read the snapshot, so no change falls between the two).
+    /// </summary>
+    public Task NextChange() => Volatile.Read(ref _changed).Task;
+
     /// <summary>
     /// Applies one committed command. Refusals are results (nothing changes, no mutations);
     /// this method throws only when the command is null.
@@ -78,6 +90,12 @@ internal sealed class PlacementState
                 PlacementCommand.CommandOneofCase.PutRange => ApplyPutRange(before, command.PutRange),
                 PlacementCommand.CommandOneofCase.AllocId => ApplyAllocId(before, command.AllocId),
                 PlacementCommand.CommandOneofCase.ExtendTsoWindow => ApplyExtendTsoWindow(before, command.ExtendTsoWindow),
+                PlacementCommand.CommandOneofCase.SubmitOperation => OperationRules.Submit(before, command.SubmitOperation),
+                PlacementCommand.CommandOneofCase.UpdateOperation => OperationRules.Update(before, command.UpdateOperation),
+                PlacementCommand.CommandOneofCase.CancelOperation => OperationRules.Cancel(before, command.CancelOperation),
+                PlacementCommand.CommandOneofCase.SetStoreAdminState => OperationRules.SetStoreAdminState(before, command.SetStoreAdminState),
+                PlacementCommand.CommandOneofCase.SetStoreMaintenance => OperationRules.SetStoreMaintenance(before, command.SetStoreMaintenance),
+                PlacementCommand.CommandOneofCase.SetClusterSettings => OperationRules.SetClusterSettings(before, command.SetClusterSettings),
                 _ => (PlacementApplyResult.Refused(PlacementErrorCode.PlacementErrorInvalidArgument,
                     "the placement command names no operation; this node may be older than the proposer: upgrade it"), before),
             };
@@ -85,6 +103,7 @@ internal sealed class PlacementState
             {
                 after.AssertInvariants();
                 _snapshot = after;
+                Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
             }
 
             return result;
@@ -100,6 +119,7 @@ internal sealed class PlacementState
         long tsoEnd = 0;
         var stores = ImmutableSortedDictionary.CreateBuilder<ulong, StoreDescriptor>();
         var ranges = new List<RangeDescriptor>();
+        var operations = new OperationsRecords.Loader();
         foreach (var (key, value) in records)
         {
             try
@@ -137,7 +157,12 @@ internal sealed class PlacementState
                         ranges.Add(range);
                         break;
                     default:
-                        throw new InvalidDataException("unknown record kind or key length");
+                        if (!operations.TryLoad(key, body))
+                        {
+                            throw new InvalidDataException("unknown record kind or key length");
+                        }
+
+                        break;
                 }
             }
             catch (Exception ex) when (ex is InvalidDataException or InvalidProtocolBufferException)
@@ -149,13 +174,26 @@ internal sealed class PlacementState
         }
 
         ranges.Sort(CompareStart);
+        OperationsState ops;
+        try
+        {
+            ops = operations.Build();
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new InvalidDataException($"placement records do not fit together: {ex.Message}. Restore this member from a healthy one.", ex);
+        }
+
         var snapshot = new PlacementSnapshot(
             cluster,
             lastId,
             tsoEnd,
             stores.ToImmutable(),
             ranges.ToImmutableDictionary(r => r.RangeId),
-            [.. ranges]);
+            [.. ranges])
+        {
+            Ops = ops,
+        };
         snapshot.AssertInvariants();
         return new PlacementState(snapshot);
     }
@@ -183,6 +221,11 @@ internal sealed class PlacementState
         if (string.IsNullOrWhiteSpace(store.StoreUuid))
         {
             return $"store {store.StoreId}: store_uuid is empty: send the uuid created with the data directory";
+        }
+
+        if (Kv.Client.Cluster.StoreLabels.Check(store.Labels) is { } labels)
+        {
+            return $"store {store.StoreId}: {labels}: fix --labels at kv-node serve";
         }
 
         return null;
@@ -331,6 +374,11 @@ internal sealed class PlacementState
         }
 
         var store = c.Store.Clone();
+        if (s.Ops.AdminState(store.StoreId) == StoreAdminState.Removed)
+        {
+            return (PlacementApplyResult.Refused(PlacementErrorCode.PlacementErrorStoreRemoved, StoreRemovedMessage(store.StoreId)), s);
+        }
+
         if (s.Stores.TryGetValue(store.StoreId, out var existing))
         {
             if (!string.Equals(existing.StoreUuid, store.StoreUuid, StringComparison.Ordinal))
@@ -430,7 +478,7 @@ internal sealed class PlacementState
             [new(Key(KindTsoWindow), EncodeUInt64((ulong)c.EndMs))], tsoWindowEndMs: c.EndMs), s with { TsoWindowEndMs = c.EndMs });
     }
 
-    private static PlacementApplyResult NotBootstrapped() =>
+    internal static PlacementApplyResult NotBootstrapped() =>
         PlacementApplyResult.Refused(PlacementErrorCode.PlacementErrorNotBootstrapped,
             "the cluster has not been bootstrapped yet: run `kvctl cluster bootstrap` (or `kvctl local up`)");
 
@@ -438,6 +486,10 @@ internal sealed class PlacementState
         $"store id {existing.StoreId} is held by another data directory (store_uuid {existing.StoreUuid}, address {existing.Address}); " +
         $"this one has store_uuid {claimant.StoreUuid} at {claimant.Address}. Two data directories claim one store id: " +
         "start this node on its own, empty data directory so it gets a new store id, or retire the old store first";
+
+    internal static string StoreRemovedMessage(ulong storeId) =>
+        $"store {storeId} was removed from the cluster and may not register or heartbeat again: " +
+        "start this node on an empty data directory, so it joins as a new store with a new id";
 
     internal static string StaleMessage(RangeDescriptor range, RangeDescriptor existing) =>
         $"kept range {existing.RangeId} at epoch {Show(existing.Epoch)}: the reported epoch {Show(range.Epoch)} is not higher";
@@ -495,7 +547,7 @@ internal sealed class PlacementState
 /// An immutable view of <see cref="PlacementState"/>. The descriptors it holds are shared: never
 /// mutate them (clone before changing or handing to code that may).
 /// </summary>
-internal sealed record PlacementSnapshot(
+internal sealed partial record PlacementSnapshot(
     BootstrapCommand? Cluster,
     ulong LastId,
     long TsoWindowEndMs,
@@ -505,6 +557,9 @@ internal sealed record PlacementSnapshot(
 {
     internal static readonly PlacementSnapshot Empty = new(
         null, 0, 0, ImmutableSortedDictionary<ulong, StoreDescriptor>.Empty, ImmutableDictionary<ulong, RangeDescriptor>.Empty, []);
+
+    /// <summary>Operations, store admin state, cluster settings and the audit log (Operations/).</summary>
+    public OperationsState Ops { get; init; } = OperationsState.Empty;
 
     public bool IsBootstrapped => Cluster is not null;
 
@@ -615,6 +670,7 @@ internal sealed record PlacementSnapshot(
     [Conditional("DEBUG")]
     internal void AssertInvariants()
     {
+        Ops.AssertInvariants();
         Debug.Assert(RangesById.Count == RangesByStart.Length, "every directory entry is indexed by id and by start key");
         for (int i = 0; i < RangesByStart.Length; i++)
         {

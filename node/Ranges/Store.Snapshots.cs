@@ -161,6 +161,7 @@ internal sealed partial class Store
         }
 
         var result = g.Node.Step(message);
+        Touch(groupId);
         if (result is StepResult.MalformedMessage or StepResult.LocalMessageFromNetwork)
         {
             LogBadMessage(groupId, message, result);

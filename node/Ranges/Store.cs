@@ -74,6 +74,9 @@ internal sealed partial class Store : IDisposable
 
     public Engine Engine => engine;
 
+    /// <summary>Proposal, apply and leadership counts (null: not recorded); set before <see cref="Start"/>.</summary>
+    public RaftMetrics? Metrics { get; init; }
+
     /// <summary>Write batches the driver has written (each round writes at most one, for all groups).</summary>
     public long Writes => Interlocked.Read(ref writes);
 
@@ -139,6 +142,8 @@ internal sealed partial class Store : IDisposable
                 return;
             }
 
+            Metrics?.Proposed(confChange: false);
+
             if (proposalId != 0)
             {
                 g.Proposals[proposalId] = (tcs, g.Node.Term);
@@ -184,6 +189,7 @@ internal sealed partial class Store : IDisposable
                 return;
             }
 
+            Metrics?.Proposed(confChange: true);
             // A leader appends its proposal at once: the entry's index is the last one.
             g.PendingConfChange = (g.Node.LastIndex, g.Node.Term, tcs);
         });
@@ -410,7 +416,7 @@ internal sealed partial class Store : IDisposable
         return tcs.Task;
     }
 
-    private static MembershipView ViewOf(RaftGroup g)
+    internal static MembershipView ViewOf(RaftGroup g)
     {
         var cs = g.Node.ConfState;
         var match = new Dictionary<ulong, ulong>();
@@ -468,6 +474,7 @@ internal sealed partial class Store : IDisposable
         // A late message of the old leader must not bring this member back as an empty replica.
         tombstones.Add((g.GroupId, g.Node.Id));
         g.FailWaiters(new GroupNotFoundException(g.GroupId));
+        FailConditions(g.GroupId);
         GroupDestroyed?.Invoke(g.GroupId);
         LogGroupDestroyed(g.GroupId, g.Node.Id);
     }
@@ -506,6 +513,7 @@ internal sealed partial class Store : IDisposable
 
                 StartReads();
                 Round(batch);
+                CheckConditions();
             }
 #pragma warning disable CA1031 // anything escaping a round is a bug that must stop the process, loudly
             catch (Exception e)
@@ -611,6 +619,7 @@ internal sealed partial class Store : IDisposable
 
             var rd = g.Node.Ready();
             readies.Add((g, rd));
+            Touch(g.GroupId);
             if (rd.Snapshot is not null)
             {
                 // Range snapshots only (Store.Snapshots.cs): ingest the staged files, stage the descriptor and applied index.
@@ -622,7 +631,9 @@ internal sealed partial class Store : IDisposable
             mustSync |= rd.MustSync;
             if (rd.CommittedEntries.Count > 0)
             {
+                var applyStarted = Stopwatch.GetTimestamp();
                 Apply(g, rd.CommittedEntries, batch);
+                Metrics?.Applied(rd.CommittedEntries.Count, applyStarted);
                 if (destroyed.Count == 0 || destroyed[^1] != g)
                 {
                     MaybeCompact(g, batch); // a group destroyed by this apply has no log left to compact
@@ -822,6 +833,11 @@ internal sealed partial class Store : IDisposable
             var lastLogTerm = g.Node.Core.Log.LastTerm();
             var firstIndex = g.Storage.FirstIndex();
             LogLeadership(g.GroupId, term, isLeader, g.Node.Lead, g.Node.LastIndex, lastLogTerm, g.Applied, firstIndex);
+        }
+
+        if (isLeader != g.WasLeader || (isLeader && term != g.LastTerm))
+        {
+            Metrics?.LeadershipChanged(isLeader);
         }
 
         g.WasLeader = isLeader;

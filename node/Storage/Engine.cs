@@ -50,7 +50,7 @@ public sealed unsafe class Engine : IDisposable
 
     public EngineOptions Options { get; }
 
-    /// <summary>The native library file in use (for example "librocksdb.so.7.8"), once an engine was opened.</summary>
+    /// <summary>The full path of the native library in use (the RocksDB package's librocksdb), once an engine was opened.</summary>
     public static string? NativeLibrary => LoadedFrom;
 
     /// <summary>Opens (or, by default, creates) the store at <paramref name="path"/>.</summary>
@@ -330,9 +330,14 @@ public sealed unsafe class Engine : IDisposable
 
         using var lease = Enter();
         byte* err = null;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         rocksdb_write(lease.Db, WriteOptions(sync), batch.NativeHandle, &err);
+        Metrics?.ObserveWrite(sync, started);
         NativeError.ThrowIfSet(err, "write batch", null, Path);
     }
+
+    /// <summary>Write-batch timings (null: not recorded); set once by the node after Open.</summary>
+    public StorageMetrics? Metrics { get; set; }
 
     // ---- files: checkpoints, SST writing and ingestion ----------------------------------
 
@@ -418,13 +423,20 @@ public sealed unsafe class Engine : IDisposable
     // ---- maintenance and introspection --------------------------------------------------
 
     /// <summary>
-    /// Approximate bytes that keys in [start, end) take in SST files. Data still in memtables is not
-    /// counted (RocksDB 7.8's C API offers no flag for it), so flush first when that matters.
+    /// Approximate bytes that keys in [start, end) take in what <paramref name="sources"/> names:
+    /// SST files (the default, what is on disk) and/or the memtables (written but not yet
+    /// flushed, which SST sizes miss entirely until a flush). Sizes shown to operators and used
+    /// for decisions should count both (<see cref="SizeSources.All"/>).
     /// </summary>
-    public ulong ApproximateSize(ColumnFamily cf, ReadOnlySpan<byte> start, ReadOnlySpan<byte> end)
+    public ulong ApproximateSize(ColumnFamily cf, ReadOnlySpan<byte> start, ReadOnlySpan<byte> end, SizeSources sources = SizeSources.Files)
     {
         var handle = CfHandle(cf);
         CheckRange(start, end);
+        if ((sources & SizeSources.All) == 0 || (sources & ~SizeSources.All) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(sources), sources, "name files, memtables or both");
+        }
+
         using var lease = Enter();
         byte* err = null;
         ulong size = 0;
@@ -435,11 +447,28 @@ public sealed unsafe class Engine : IDisposable
             var endPtr = e;
             var startLength = (nuint)start.Length;
             var endLength = (nuint)end.Length;
-            rocksdb_approximate_sizes_cf(lease.Db, handle, 1, &startPtr, &startLength, &endPtr, &endLength, &size, &err);
+            rocksdb_approximate_sizes_cf_with_flags(lease.Db, handle, 1, &startPtr, &startLength, &endPtr, &endLength, (byte)sources, &size, &err);
         }
 
         NativeError.ThrowIfSet(err, "approximate size", ColumnFamilyNames.Of(cf), Path);
         return size;
+    }
+
+    /// <summary>
+    /// Approximate bytes the whole store holds: every column family's SST files plus its
+    /// memtables (active and immutable, not yet flushed). A store that was just written to
+    /// reports what it holds, not 0 B until the first flush.
+    /// </summary>
+    public ulong ApproximateUsedBytes()
+    {
+        ulong total = 0;
+        foreach (var cf in Enum.GetValues<ColumnFamily>())
+        {
+            total += (ulong)Math.Max(0, GetLongProperty(cf, "rocksdb.total-sst-files-size") ?? 0);
+            total += (ulong)Math.Max(0, GetLongProperty(cf, "rocksdb.cur-size-all-mem-tables") ?? 0);
+        }
+
+        return total;
     }
 
     /// <summary>Compacts keys in [start, end) of <paramref name="cf"/>; empty bounds mean unbounded. Blocks until done.</summary>

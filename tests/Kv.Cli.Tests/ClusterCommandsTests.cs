@@ -6,7 +6,6 @@ using Kv.Cli.Commands;
 using Kv.Cli.Context;
 using Kv.Cli.Output;
 using Kv.Client.Cluster;
-using Kv.Client.Contracts;
 using Kv.Node.Tests.ClientReactions;
 using Kv.Proto.V1;
 using RangeCommand = Kv.Cli.Commands.RangeCommand;
@@ -279,10 +278,10 @@ public sealed class ClusterCommandsTests : IDisposable
     {
         await using var node = await ScriptedNode.StartAsync();
         var bootstrapped = false;
-        node.On(PlacementContract.GetClusterInfo, _ => bootstrapped
+        node.On(PlacementMethods.GetClusterInfo, _ => bootstrapped
             ? new GetClusterInfoResponse { Header = new ResponseHeader { ClusterId = "id42" }, Bootstrapped = true, RangeCount = 1 }
             : new GetClusterInfoResponse { Header = new ResponseHeader { Error = new PlacementError { Code = PlacementErrorCode.PlacementErrorNotBootstrapped } } });
-        node.On(PlacementContract.Bootstrap, _ =>
+        node.On(PlacementMethods.Bootstrap, _ =>
         {
             if (bootstrapped)
             {
@@ -292,7 +291,7 @@ public sealed class ClusterCommandsTests : IDisposable
             bootstrapped = true;
             return new BootstrapResponse { Header = new ResponseHeader { ClusterId = "id42" }, FirstRange = new RangeDescriptor { RangeId = 1 } };
         });
-        node.On(PlacementContract.GetRangeById, _ => new GetRangeResponse { Header = new ResponseHeader { Error = new PlacementError { Code = PlacementErrorCode.PlacementErrorNotFound, Message = "no such range" } } });
+        node.On(PlacementMethods.GetRangeById, _ => new GetRangeResponse { Header = new ResponseHeader { Error = new PlacementError { Code = PlacementErrorCode.PlacementErrorNotFound, Message = "no such range" } } });
         string[] at = ["--endpoint", node.Address, "--context", NoContext];
 
         var before = Run(["cluster", "status", "-o", "json", .. at]);

@@ -1,6 +1,5 @@
 using Google.Protobuf;
 using Kv.Client;
-using Kv.Client.Contracts;
 using Kv.Node.Tests.ClientReactions;
 using Kv.Proto.V1;
 
@@ -28,13 +27,13 @@ internal sealed class FakeTxnKv
     {
         var range = new RangeDescriptor { RangeId = 1, Epoch = new RangeEpoch { ConfVer = 1, Version = 1 }, Replicas = { new ReplicaDescriptor { ReplicaId = 1, StoreId = 1 } } };
         var info = new RangeInfo { Range = range, Leader = range.Replicas[0], LeaderAddress = node.Address };
-        node.On(PlacementContract.GetRange, _ => new GetRangeResponse { Header = new ResponseHeader { ClusterId = "c" }, Range = info });
-        node.On(PlacementContract.ScanRanges, _ => new ScanRangesResponse { Header = new ResponseHeader { ClusterId = "c" }, Ranges = { info } });
-        node.On(PlacementContract.GetTimestamp, r => new GetTimestampResponse { Header = new ResponseHeader { ClusterId = "c" }, Last = Next(r.Count), Count = r.Count });
-        node.On(TxnKvContract.Get, r => Locked(() => Get(r)));
-        node.On(TxnKvContract.Scan, r => Locked(() => Scan(r)));
-        node.On(TxnKvContract.Prewrite, r => Locked(() => Prewrite(r)));
-        node.OnAsync<CommitRequest, CommitResponse>(TxnKvContract.Commit, async (r, context) =>
+        node.On(PlacementMethods.GetRange, _ => new GetRangeResponse { Header = new ResponseHeader { ClusterId = "c" }, Range = info });
+        node.On(PlacementMethods.ScanRanges, _ => new ScanRangesResponse { Header = new ResponseHeader { ClusterId = "c" }, Ranges = { info } });
+        node.On(PlacementMethods.GetTimestamp, r => new GetTimestampResponse { Header = new ResponseHeader { ClusterId = "c" }, Last = Next(r.Count), Count = r.Count });
+        node.On(TxnKvMethods.Get, r => Locked(() => Get(r)));
+        node.On(TxnKvMethods.Scan, r => Locked(() => Scan(r)));
+        node.On(TxnKvMethods.Prewrite, r => Locked(() => Prewrite(r)));
+        node.OnAsync<CommitRequest, CommitResponse>(TxnKvMethods.Commit, async (r, context) =>
         {
             if (LoseCommitAnswer?.Invoke(r) == true)
             {
@@ -57,7 +56,7 @@ internal sealed class FakeTxnKv
             BeforeCommit?.Invoke(r);
             return Locked(() => Commit(r));
         });
-        node.OnAsync<RollbackRequest, RollbackResponse>(TxnKvContract.Rollback, async (r, context) =>
+        node.OnAsync<RollbackRequest, RollbackResponse>(TxnKvMethods.Rollback, async (r, context) =>
         {
             if (SwallowRollback)
             {
@@ -66,9 +65,9 @@ internal sealed class FakeTxnKv
 
             return Locked(() => Rollback(r));
         });
-        node.On(TxnKvContract.CheckTxnStatus, r => Locked(() => CheckTxnStatus(r)));
-        node.On(TxnKvContract.ResolveLock, r => Locked(() => ResolveLock(r)));
-        node.On(TxnKvContract.TxnHeartBeat, r => Locked(() => HeartBeat(r)));
+        node.On(TxnKvMethods.CheckTxnStatus, r => Locked(() => CheckTxnStatus(r)));
+        node.On(TxnKvMethods.ResolveLock, r => Locked(() => ResolveLock(r)));
+        node.On(TxnKvMethods.TxnHeartBeat, r => Locked(() => HeartBeat(r)));
     }
 
     private sealed record Write(ulong CommitTs, ulong StartTs, string Kind, ByteString Value);

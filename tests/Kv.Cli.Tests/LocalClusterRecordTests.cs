@@ -82,7 +82,7 @@ public sealed class LocalClusterRecordTests : IDisposable
         var args = LocalCluster.NodeArguments(record, "/d", record.Nodes[1]);
 
         Assert.Equal(
-            ["serve", "--data-dir", "/d/node2/data", "--listen", "127.0.0.1:43002", "--advertise", "127.0.0.1:43002", "--join", "127.0.0.1:43001,127.0.0.1:43002,127.0.0.1:43003"],
+            ["serve", "--data-dir", "/d/node2/data", "--listen", "127.0.0.1:43002", "--advertise", "127.0.0.1:43002", "--join", "127.0.0.1:43001,127.0.0.1:43002,127.0.0.1:43003", "--labels", "host=node2"],
             args);
         Assert.Equal("/d/node2/kv-node.log", LocalClusterRecord.LogPath("/d", 2));
     }

@@ -2,7 +2,6 @@ using System.CommandLine;
 using Kv.Cli.Commands;
 using Kv.Client;
 using Kv.Client.Cluster;
-using Kv.Client.Contracts;
 using Kv.Node.Tests.ClientReactions;
 using Kv.Proto.V1;
 
@@ -76,8 +75,8 @@ public sealed class TxnCommandTests
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("standard input: element 1: unknown op \"nope\"", stderr, StringComparison.Ordinal);
         Assert.Empty(stdout);
-        Assert.Empty(node.Received(TxnKvContract.Prewrite));
-        Assert.Empty(node.Received(PlacementContract.GetTimestamp));
+        Assert.Empty(node.Received(TxnKvMethods.Prewrite));
+        Assert.Empty(node.Received(PlacementMethods.GetTimestamp));
     }
 
     [Fact]
@@ -132,7 +131,7 @@ public sealed class TxnCommandTests
         Assert.Equal("new", store.ValueAt("b"));
         Assert.Null(store.ValueAt("a"));
         Assert.Equal(0, store.LockCount);
-        Assert.DoesNotContain(node.Received(TxnKvContract.Commit), c => c.StartTs == older.StartTs.Value);
+        Assert.DoesNotContain(node.Received(TxnKvMethods.Commit), c => c.StartTs == older.StartTs.Value);
     }
 
     [Fact]
@@ -150,8 +149,8 @@ public sealed class TxnCommandTests
         Assert.Contains("answer was lost", e.Message, StringComparison.Ordinal);
         Assert.Equal(ExitCodes.Conflict, ClusterConnection.ExitCodeOf(e.Kind));
         // The commit was sent once (never retried after a lost answer), then the primary rolled back.
-        Assert.Equal("k1", Assert.Single(node.Received(TxnKvContract.Commit)).Keys.Single().ToStringUtf8());
-        Assert.Equal("k1", Assert.Single(node.Received(TxnKvContract.Rollback)).Keys.Single().ToStringUtf8());
+        Assert.Equal("k1", Assert.Single(node.Received(TxnKvMethods.Commit)).Keys.Single().ToStringUtf8());
+        Assert.Equal("k1", Assert.Single(node.Received(TxnKvMethods.Rollback)).Keys.Single().ToStringUtf8());
         Assert.Equal(1, store.LockCount); // the secondary's lock is left to readers, who find the primary rolled back
         Assert.Null(store.ValueAt("k1"));
         Assert.Null(store.ValueAt("k2"));
@@ -172,7 +171,7 @@ public sealed class TxnCommandTests
         await txn.SecondariesCommitted;
         Assert.Equal("v", store.ValueAt("k1"));
         Assert.Equal("v", store.ValueAt("k2"));
-        Assert.Single(node.Received(TxnKvContract.Rollback)); // refused as committed: nothing rolled back
+        Assert.Single(node.Received(TxnKvMethods.Rollback)); // refused as committed: nothing rolled back
         Assert.Equal(0, store.LockCount);
     }
 
@@ -191,7 +190,7 @@ public sealed class TxnCommandTests
         Assert.Equal(KvErrorKind.CommitOutcomeUnknown, e.Kind);
         Assert.Contains("may or may not be committed", e.Message, StringComparison.Ordinal);
         Assert.Equal(ExitCodes.OutcomeUnknown, ClusterConnection.ExitCodeOf(e.Kind));
-        Assert.Single(node.Received(TxnKvContract.Commit));
+        Assert.Single(node.Received(TxnKvMethods.Commit));
         Assert.Equal(2, store.LockCount); // nothing decided: both locks stay for resolution
     }
 
@@ -213,7 +212,7 @@ public sealed class TxnCommandTests
         var e = await Assert.ThrowsAsync<KvException>(() => txn.CommitAsync(cancel.Token));
         Assert.Equal(KvErrorKind.CommitOutcomeUnknown, e.Kind);
         Assert.Contains("cancelled", e.Message, StringComparison.Ordinal);
-        Assert.Empty(node.Received(TxnKvContract.Rollback)); // the client did not stay to settle it
+        Assert.Empty(node.Received(TxnKvMethods.Rollback)); // the client did not stay to settle it
         Assert.Equal(2, store.LockCount);
     }
 
@@ -234,10 +233,10 @@ public sealed class TxnCommandTests
         Assert.DoesNotContain("was not committed", e.Message, StringComparison.Ordinal);
         // Retried within the deadline (safe: a commit is idempotent), primary only; then the
         // settling rollback of the primary (lost here, so the outcome stays unknown).
-        Assert.True(node.Received(TxnKvContract.Commit).Count > 1);
-        Assert.All(node.Received(TxnKvContract.Commit), c => Assert.Equal("k1", c.Keys.Single().ToStringUtf8()));
-        Assert.All(node.Received(TxnKvContract.Rollback), r => Assert.Equal("k1", r.Keys.Single().ToStringUtf8()));
-        Assert.NotEmpty(node.Received(TxnKvContract.Rollback));
+        Assert.True(node.Received(TxnKvMethods.Commit).Count > 1);
+        Assert.All(node.Received(TxnKvMethods.Commit), c => Assert.Equal("k1", c.Keys.Single().ToStringUtf8()));
+        Assert.All(node.Received(TxnKvMethods.Rollback), r => Assert.Equal("k1", r.Keys.Single().ToStringUtf8()));
+        Assert.NotEmpty(node.Received(TxnKvMethods.Rollback));
         Assert.Equal(2, store.LockCount);
 
         // With the rollback answered, the same failure settles as aborted.
@@ -283,10 +282,10 @@ public sealed class TxnCommandTests
 
         var reader = await client.BeginAsync();
         Assert.Equal("old"u8.ToArray(), await reader.GetAsync("s"u8.ToArray()));
-        var check = Assert.Single(node.Received(TxnKvContract.CheckTxnStatus));
+        var check = Assert.Single(node.Received(TxnKvMethods.CheckTxnStatus));
         Assert.Equal("p", check.PrimaryKey.ToStringUtf8());
         Assert.True(check.RollbackIfNotExist);
-        var resolve = Assert.Single(node.Received(TxnKvContract.ResolveLock));
+        var resolve = Assert.Single(node.Received(TxnKvMethods.ResolveLock));
         Assert.Equal(0ul, resolve.CommitTs);
         Assert.Equal(crashed, resolve.StartTs);
 
@@ -313,7 +312,7 @@ public sealed class TxnCommandTests
         var pairs = await reader.ScanAsync("a"u8.ToArray(), "z"u8.ToArray(), limit: 0);
         Assert.Equal(["p", "s"], pairs.Select(p => System.Text.Encoding.UTF8.GetString(p.Key)));
         Assert.Equal("vs"u8.ToArray(), pairs[1].Value);
-        var resolve = Assert.Single(node.Received(TxnKvContract.ResolveLock));
+        var resolve = Assert.Single(node.Received(TxnKvMethods.ResolveLock));
         Assert.Equal(commitTs, resolve.CommitTs);
         Assert.Equal("vs", store.ValueAt("s"));
     }
@@ -332,7 +331,7 @@ public sealed class TxnCommandTests
         Assert.Contains("is locked by transaction", stderr.ToString(), StringComparison.Ordinal);
 
         // Never rolled back: its TTL had not passed.
-        Assert.All(node.Received(TxnKvContract.CheckTxnStatus), c => Assert.False(c.RollbackIfNotExist));
+        Assert.All(node.Received(TxnKvMethods.CheckTxnStatus), c => Assert.False(c.RollbackIfNotExist));
         Assert.Equal(1, store.LockCount);
     }
 
@@ -374,12 +373,12 @@ public sealed class TxnCommandTests
         var store = FakeTxnKv.Install(node);
 
         // The primary's commit is held until the client has heartbeaten (TTL 3 s: after 1.5 s).
-        store.BeforeCommit = _ => Assert.True(SpinWait.SpinUntil(() => node.Received(TxnKvContract.TxnHeartBeat).Count > 0, TimeSpan.FromSeconds(20)), "no heartbeat");
+        store.BeforeCommit = _ => Assert.True(SpinWait.SpinUntil(() => node.Received(TxnKvMethods.TxnHeartBeat).Count > 0, TimeSpan.FromSeconds(20)), "no heartbeat");
         await using var client = KvClient.Connect([node.Address], new KvClientOptions { RequestTimeout = TimeSpan.FromSeconds(30), AttemptTimeout = TimeSpan.FromSeconds(30) });
         var txn = await client.BeginAsync();
         txn.Put("p"u8.ToArray(), "v"u8.ToArray());
         await txn.CommitAsync();
-        var beat = node.Received(TxnKvContract.TxnHeartBeat)[0];
+        var beat = node.Received(TxnKvMethods.TxnHeartBeat)[0];
         Assert.Equal("p", beat.PrimaryLock.ToStringUtf8());
         Assert.Equal(txn.StartTs.Value, beat.StartTs);
         Assert.True(beat.AdviseTtlMs > 3_000, $"advised {beat.AdviseTtlMs} ms");

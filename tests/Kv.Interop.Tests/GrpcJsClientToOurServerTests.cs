@@ -1,9 +1,9 @@
 using System.Text.Json;
-using Kv.Client.Rpc;
+using Grpc.Core;
 
 namespace Kv.Interop.Tests;
 
-/// <summary>A standard gRPC client (grpc-js) calls our Kestrel server.</summary>
+/// <summary>A standard gRPC client (grpc-js) calls the node's Grpc.AspNetCore server.</summary>
 public sealed class GrpcJsClientToOurServerTests(OurServerFixture server) : IClassFixture<OurServerFixture>
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);

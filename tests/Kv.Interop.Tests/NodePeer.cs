@@ -79,13 +79,17 @@ internal sealed class NodePeer : IAsyncDisposable
     }
 
     /// <summary>Runs client.js for one scenario and returns the JSON it printed.</summary>
-    public static async Task<JsonElement> RunClientAsync(string target, string scenario, params string[] args)
+    public static Task<JsonElement> RunClientAsync(string target, string scenario, params string[] args) =>
+        RunScriptAsync("client.js", target, scenario, args);
+
+    /// <summary>Runs one scenario of a grpc-js client script and returns the JSON line it printed.</summary>
+    public static async Task<JsonElement> RunScriptAsync(string script, string target, string scenario, params string[] args)
     {
-        await using var peer = Start("client.js", [target, scenario, .. args]);
+        await using var peer = Start(script, [target, scenario, .. args]);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await peer._process.WaitForExitAsync(timeout.Token);
         var output = await peer.WaitForLineAsync(l => l.StartsWith('{') || l.StartsWith('['), TimeSpan.FromSeconds(5));
-        Assert.True(peer._process.ExitCode == 0, $"client.js {scenario} exited with {peer._process.ExitCode}: {peer.StandardError}");
+        Assert.True(peer._process.ExitCode == 0, $"{script} {scenario} exited with {peer._process.ExitCode}: {peer.StandardError}");
         return JsonDocument.Parse(output).RootElement.Clone();
     }
 

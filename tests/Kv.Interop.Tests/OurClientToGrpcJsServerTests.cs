@@ -1,23 +1,23 @@
 using Google.Protobuf;
-using Kv.Client.Contracts;
-using Kv.Client.Rpc;
-using Kv.Client.Rpc.Http;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Kv.Client.Transport;
 using Kv.Proto.V1;
 
 namespace Kv.Interop.Tests;
 
-/// <summary>Our client (SocketsHttpHandler) calls a standard gRPC server (grpc-js).</summary>
+/// <summary>Our client (Grpc.Net.Client with our channel settings) calls a standard gRPC server (grpc-js).</summary>
 public sealed class OurClientToGrpcJsServerTests : IClassFixture<GrpcJsServerFixture>, IDisposable
 {
     private readonly GrpcJsServerFixture _server;
-    private readonly RpcChannel _channel;
-    private readonly EchoClient _client;
+    private readonly GrpcChannel _channel;
+    private readonly Echo.EchoClient _client;
 
     public OurClientToGrpcJsServerTests(GrpcJsServerFixture server)
     {
         _server = server;
-        _channel = new RpcChannel(server.Address);
-        _client = new EchoClient(_channel);
+        _channel = KvChannels.Create(server.Address);
+        _client = new Echo.EchoClient(_channel);
     }
 
     public void Dispose() => _channel.Dispose();
@@ -69,12 +69,12 @@ public sealed class OurClientToGrpcJsServerTests : IClassFixture<GrpcJsServerFix
         for (var i = 0; i < 5; i++)
         {
             await call.RequestStream.WriteAsync(new EchoRequest { Message = $"m{i}" });
-            Assert.True(await call.ResponseStream.MoveNextAsync());
+            Assert.True(await call.ResponseStream.MoveNext());
             Assert.Equal($"m{i}", call.ResponseStream.Current.Message);
         }
 
         await call.RequestStream.CompleteAsync();
-        Assert.False(await call.ResponseStream.MoveNextAsync());
+        Assert.False(await call.ResponseStream.MoveNext());
         Assert.Equal(StatusCode.OK, call.GetStatus().StatusCode);
     }
 
@@ -84,7 +84,7 @@ public sealed class OurClientToGrpcJsServerTests : IClassFixture<GrpcJsServerFix
         const string message = "räksmörgås 100% ✓ 日本";
 
         var ex = await Assert.ThrowsAsync<RpcException>(() =>
-            _client.UnaryAsync(new EchoRequest { FailCode = (int)StatusCode.FailedPrecondition, FailMessage = message }));
+            _client.UnaryAsync(new EchoRequest { FailCode = (int)StatusCode.FailedPrecondition, FailMessage = message }).ResponseAsync);
 
         Assert.Equal(StatusCode.FailedPrecondition, ex.StatusCode);
         Assert.Equal(message, ex.Status.Detail);
@@ -110,7 +110,7 @@ public sealed class OurClientToGrpcJsServerTests : IClassFixture<GrpcJsServerFix
         await _client.UnaryAsync(new EchoRequest());   // connect first: the deadline is for the handler
 
         var ex = await Assert.ThrowsAsync<RpcException>(() =>
-            _client.UnaryAsync(new EchoRequest { DelayMs = -1, Tag = tag }, CallOptions.WithTimeout(TimeSpan.FromMilliseconds(300))));
+            _client.UnaryAsync(new EchoRequest { DelayMs = -1, Tag = tag }, deadline: DateTime.UtcNow.AddMilliseconds(300)).ResponseAsync);
 
         Assert.Equal(StatusCode.DeadlineExceeded, ex.StatusCode);
         Assert.Equal("cancelled", await _server.CallEndedAsync(tag));
@@ -121,15 +121,15 @@ public sealed class OurClientToGrpcJsServerTests : IClassFixture<GrpcJsServerFix
     {
         var tag = Guid.NewGuid().ToString();
         using var cts = new CancellationTokenSource();
-        using var call = _client.ServerStream(new EchoRequest { Count = 0, Tag = tag }, new CallOptions(CancellationToken: cts.Token));
-        Assert.True(await call.ResponseStream.MoveNextAsync());
+        using var call = _client.ServerStream(new EchoRequest { Count = 0, Tag = tag }, cancellationToken: cts.Token);
+        Assert.True(await call.ResponseStream.MoveNext());
 
         await cts.CancelAsync();
 
         Assert.Equal("cancelled", await _server.CallEndedAsync(tag));
         var ex = await Assert.ThrowsAsync<RpcException>(async () =>
         {
-            while (await call.ResponseStream.MoveNextAsync())
+            while (await call.ResponseStream.MoveNext())
             {
             }
         });
@@ -150,7 +150,7 @@ public sealed class OurClientToGrpcJsServerTests : IClassFixture<GrpcJsServerFix
     public async Task Request_over_the_grpc_js_limit_is_RESOURCE_EXHAUSTED()
     {
         var ex = await Assert.ThrowsAsync<RpcException>(() =>
-            _client.UnaryAsync(new EchoRequest { Payload = ByteString.CopyFrom(new byte[GrpcJsServerFixture.MaxReceive + 1]) }));
+            _client.UnaryAsync(new EchoRequest { Payload = ByteString.CopyFrom(new byte[GrpcJsServerFixture.MaxReceive + 1]) }).ResponseAsync);
 
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
     }
@@ -158,11 +158,11 @@ public sealed class OurClientToGrpcJsServerTests : IClassFixture<GrpcJsServerFix
     [Fact]
     public async Task Response_near_and_over_our_limit()
     {
-        using var channel = new RpcChannel(_server.Address, new RpcChannelOptions { MaxReceiveMessageSize = 2 * 1024 * 1024 });
-        var client = new EchoClient(channel);
+        using var channel = KvChannels.Create(_server.Address, new KvChannelOptions { MaxReceiveMessageSize = 2 * 1024 * 1024 });
+        var client = new Echo.EchoClient(channel);
 
         var near = await client.UnaryAsync(new EchoRequest { ResponseSize = (2 * 1024 * 1024) - 16 });
-        var ex = await Assert.ThrowsAsync<RpcException>(() => client.UnaryAsync(new EchoRequest { ResponseSize = (2 * 1024 * 1024) + 1 }));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.UnaryAsync(new EchoRequest { ResponseSize = (2 * 1024 * 1024) + 1 }).ResponseAsync);
 
         Assert.Equal((2 * 1024 * 1024) - 16, near.Payload.Length);
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
@@ -172,7 +172,7 @@ public sealed class OurClientToGrpcJsServerTests : IClassFixture<GrpcJsServerFix
     public async Task Many_concurrent_calls()
     {
         var calls = Enumerable.Range(0, 500)
-            .Select(i => _client.UnaryAsync(new EchoRequest { Message = i.ToString(System.Globalization.CultureInfo.InvariantCulture) }))
+            .Select(i => _client.UnaryAsync(new EchoRequest { Message = i.ToString(System.Globalization.CultureInfo.InvariantCulture) }).ResponseAsync)
             .ToArray();
 
         var responses = await Task.WhenAll(calls);
@@ -183,9 +183,10 @@ public sealed class OurClientToGrpcJsServerTests : IClassFixture<GrpcJsServerFix
     [Fact]
     public async Task Unknown_method_is_UNIMPLEMENTED()
     {
-        var missing = new Method<EchoRequest, EchoResponse>(MethodType.Unary, "kv.v1.Echo", "NoSuchMethod", Marshallers.Create(EchoRequest.Parser), Marshallers.Create(EchoResponse.Parser));
+        var missing = new Method<EchoRequest, EchoResponse>(MethodType.Unary, "kv.v1.Echo", "NoSuchMethod",
+            Marshallers.Create(m => m.ToByteArray(), EchoRequest.Parser.ParseFrom), Marshallers.Create(m => m.ToByteArray(), EchoResponse.Parser.ParseFrom));
 
-        var ex = await Assert.ThrowsAsync<RpcException>(() => _channel.UnaryAsync(missing, new EchoRequest()));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _channel.CreateCallInvoker().AsyncUnaryCall(missing, null, default, new EchoRequest()).ResponseAsync);
 
         Assert.Equal(StatusCode.Unimplemented, ex.StatusCode);
     }

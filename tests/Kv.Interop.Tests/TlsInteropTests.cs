@@ -1,7 +1,5 @@
-using Kv.Client.Contracts;
-using Kv.Client.Rpc.Http;
-using Kv.Node.Server.Rpc;
-using Kv.Node.Server.Services;
+using Kv.Client.Transport;
+using Kv.Node.Server.Hosting;
 using Kv.Node.Tests.Rpc;
 using Kv.Proto.V1;
 
@@ -14,7 +12,7 @@ public sealed class TlsInteropTests : IAsyncLifetime
 {
     private readonly TestCertificates _certs = new();
     private readonly string _dir = Directory.CreateTempSubdirectory("kv-interop-tls-").FullName;
-    private RpcServer _ours = null!;
+    private GrpcServer _ours = null!;
     private NodePeer _theirs = null!;
     private int _theirPort;
 
@@ -25,7 +23,7 @@ public sealed class TlsInteropTests : IAsyncLifetime
         await File.WriteAllTextAsync(CaPem, TestCertificates.Pem(_certs.Authority));
         await File.WriteAllTextAsync(Path.Combine(_dir, "server.pem"), TestCertificates.Pem(_certs.Server));
         await File.WriteAllTextAsync(Path.Combine(_dir, "server.key"), TestCertificates.KeyPem(_certs.Server));
-        _ours = await RpcServer.StartAsync(new RpcServerOptions { ServerCertificate = _certs.Server }, [new EchoService().BindService()]);
+        _ours = await OurServerFixture.StartAsync(new EchoService(), new GrpcServerOptions { ServerCertificate = _certs.Server });
         _theirs = NodePeer.Start("server.js", "--tls", Path.Combine(_dir, "server.pem"), Path.Combine(_dir, "server.key"));
         var listening = await _theirs.WaitForLineAsync(l => l.StartsWith("LISTENING ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
         _theirPort = int.Parse(listening["LISTENING ".Length..], System.Globalization.CultureInfo.InvariantCulture);
@@ -51,9 +49,9 @@ public sealed class TlsInteropTests : IAsyncLifetime
     [Fact]
     public async Task Our_client_calls_the_grpc_js_TLS_server()
     {
-        using var channel = new RpcChannel(new Uri($"https://127.0.0.1:{_theirPort}"), new RpcChannelOptions { TrustedRoot = _certs.Authority });
+        using var channel = KvChannels.Create(new Uri($"https://127.0.0.1:{_theirPort}"), new KvChannelOptions { TrustedRoot = _certs.Authority });
 
-        var response = await new EchoClient(channel).UnaryAsync(new EchoRequest { Message = "tls interop" });
+        var response = await new Echo.EchoClient(channel).UnaryAsync(new EchoRequest { Message = "tls interop" });
 
         Assert.Equal("tls interop", response.Message);
     }

@@ -1,9 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
-using Kv.Client.Contracts;
-using Kv.Client.Rpc;
-using Kv.Client.Rpc.Http;
+using Grpc.Core;
+using Kv.Client.Transport;
 using Kv.Node.Ranges.Transport;
 using Kv.Node.Storage;
 using Kv.Proto.V1;
@@ -252,18 +251,19 @@ internal sealed partial class SnapshotSender : ISnapshotSender, IAsyncDisposable
     /// <summary>Steps 3 and 4 once: Begin, then stream from the answered resume point.</summary>
     private async Task<SnapshotSendResult> TransferAsync(string address, SnapshotHeader header, string dir, int attempt, CancellationToken ct)
     {
-        using var channel = new RpcChannel(new Uri($"http://{address}"), new RpcChannelOptions
+        using var channel = KvChannels.Create(new Uri($"http://{address}"), new KvChannelOptions
         {
             ConnectTimeout = TimeSpan.FromSeconds(2),
             KeepAlivePingDelay = TimeSpan.FromSeconds(5),
             KeepAlivePingTimeout = TimeSpan.FromSeconds(5),
         });
-        var begin = await channel.UnaryAsync(SnapshotContract.Begin, new SnapshotBeginRequest { Header = header },
-            new CallOptions(Deadline: DateTime.UtcNow.AddSeconds(30), CancellationToken: ct)).ConfigureAwait(false);
+        var client = new SnapshotTransport.SnapshotTransportClient(channel);
+        var begin = await client.BeginAsync(new SnapshotBeginRequest { Header = header },
+            new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: ct)).ConfigureAwait(false);
         var from = begin.ResumePoint ?? new SnapshotResumePoint();
         ResumePoints.Enqueue(from);
         using var broken = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        using var call = channel.ClientStreaming(SnapshotContract.Send, new CallOptions(CancellationToken: broken.Token));
+        using var call = client.Send(new CallOptions(cancellationToken: broken.Token));
         await call.RequestStream.WriteAsync(new SnapshotChunkMessage { Header = header }, ct).ConfigureAwait(false);
         var queue = Channel.CreateBounded<SnapshotChunk>(new BoundedChannelOptions(Math.Max(1, InFlightChunks)) { SingleReader = true, SingleWriter = true });
         var reader = Task.Run(() => ReadChunksAsync(dir, header.Manifest, from, queue.Writer, broken.Token), CancellationToken.None);
@@ -282,7 +282,16 @@ internal sealed partial class SnapshotSender : ISnapshotSender, IAsyncDisposable
                     return await call.ResponseAsync.ConfigureAwait(false); // surfaces why the receiver ended the stream
                 }
 
-                await call.RequestStream.WriteAsync(new SnapshotChunkMessage { Chunk = chunk }, broken.Token).ConfigureAwait(false);
+                try
+                {
+                    await call.RequestStream.WriteAsync(new SnapshotChunkMessage { Chunk = chunk }, broken.Token).ConfigureAwait(false);
+                }
+                catch (RpcException) when (!broken.IsCancellationRequested)
+                {
+                    // The receiver ended the call between the check above and this write: Grpc.Net.Client
+                    // fails the write as CANCELLED; the receiver's status (why it refused) is the response's.
+                    return await call.ResponseAsync.ConfigureAwait(false);
+                }
                 Interlocked.Add(ref bytesSent, chunk.Data.Length);
             }
 

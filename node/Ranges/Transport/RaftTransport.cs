@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
-using Kv.Client.Contracts;
-using Kv.Client.Rpc;
-using Kv.Client.Rpc.Http;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Kv.Client.Transport;
 using Kv.Node.Raft;
 using Kv.Proto.V1;
 using Microsoft.Extensions.Logging;
@@ -148,7 +148,8 @@ internal sealed partial class RaftTransport : IRaftMessageSender, IAsyncDisposab
         {
             var ct = owner.stopping.Token;
             var backoff = TimeSpan.FromMilliseconds(100);
-            RpcChannel? channel = null;
+            GrpcChannel? channel = null;
+            string? channelAddress = null;
             try
             {
                 while (!ct.IsCancellationRequested)
@@ -165,10 +166,11 @@ internal sealed partial class RaftTransport : IRaftMessageSender, IAsyncDisposab
                         continue;
                     }
 
-                    if (channel is null || channel.Address.Authority != address)
+                    if (channel is null || channelAddress != address)
                     {
                         channel?.Dispose();
-                        channel = new RpcChannel(new Uri($"http://{address}"), new RpcChannelOptions
+                        channelAddress = address;
+                        channel = KvChannels.Create(new Uri($"http://{address}"), new KvChannelOptions
                         {
                             ConnectTimeout = TimeSpan.FromSeconds(2),
                             KeepAlivePingDelay = TimeSpan.FromSeconds(5),
@@ -202,9 +204,9 @@ internal sealed partial class RaftTransport : IRaftMessageSender, IAsyncDisposab
             }
         }
 
-        private async Task StreamAsync(RpcChannel channel, CancellationToken ct)
+        private async Task StreamAsync(GrpcChannel channel, CancellationToken ct)
         {
-            using var call = channel.ClientStreaming(RaftTransportContract.Send, new CallOptions(CancellationToken: ct));
+            using var call = new Kv.Proto.V1.RaftTransport.RaftTransportClient(channel).Send(new CallOptions(cancellationToken: ct));
             var reader = queue.Reader;
             while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
             {

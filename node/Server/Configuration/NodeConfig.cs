@@ -23,6 +23,9 @@ internal sealed record NodeConfig
     /// </summary>
     public required IReadOnlyList<string> Join { get; init; }
 
+    /// <summary>Where this store sits (zone, host, ...), validated by Kv.Client.Cluster.StoreLabels; sent to placement with every store heartbeat.</summary>
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Set: asserts membership (true) or non-membership (false) so a typo cannot silently change the role.</summary>
     public bool? Placement { get; init; }
 
@@ -35,6 +38,12 @@ internal sealed record NodeConfig
     public int StoreHeartbeatIntervalMs { get; init; } = 1000;
 
     public int StoreDownAfterMs { get; init; } = 10_000;
+
+    /// <summary>The scheduler replaces the replicas of a store Down this long (not during its maintenance window).</summary>
+    public long StoreDownReplaceAfterMs { get; init; } = 30 * 60 * 1000;
+
+    /// <summary>Time between the placement leader's scheduler passes.</summary>
+    public int SchedulerIntervalMs { get; init; } = 5000;
 
     public int MaxKeyBytes { get; init; } = 4096;
 
@@ -53,6 +62,15 @@ internal sealed record NodeConfig
 
     /// <summary>How often leaders check their ranges' size and load (the load window).</summary>
     public int RangeSplitCheckIntervalMs { get; init; } = 10_000;
+
+    /// <summary>
+    /// host:port of the plain HTTP/1.1 listener for /metrics, /healthz and /readyz; null: the
+    /// --listen host with its port + <see cref="MetricsPortOffset"/> (20160 gives 20180). Port 0: any free port.
+    /// </summary>
+    public string? MetricsAddr { get; init; }
+
+    /// <summary>The default metrics port's distance from the RPC port (TiKV's 20160/20180 convention).</summary>
+    public const int MetricsPortOffset = 20;
 
     public string AdvertiseAddress => Advertise ?? Listen;
 

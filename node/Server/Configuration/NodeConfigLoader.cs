@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using Kv.Client.Cluster;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
 
@@ -18,7 +19,8 @@ internal static class NodeConfigLoader
         "data-dir", "listen", "advertise", "join", "placement", "tick-interval-ms", "election-ticks", "heartbeat-ticks",
         "store-heartbeat-interval-ms", "store-down-after-ms", "max-key-bytes", "max-value-bytes",
         "range-split-size-mb", "range-split-qps", "range-split-check-interval-ms",
-        "raft-log-compact-threshold", "max-concurrent-snapshots",
+        "raft-log-compact-threshold", "max-concurrent-snapshots", "metrics-addr", "labels",
+        "store-down-replace-after", "scheduler-interval-ms",
     ];
 
     public const string Usage = """
@@ -26,15 +28,23 @@ internal static class NodeConfigLoader
           --data-dir DIR                  the store's data directory (created on first start)
           --listen HOST:PORT              address to listen on (default 127.0.0.1:20160)
           --advertise HOST:PORT           address others dial (default: --listen)
+          --metrics-addr HOST:PORT        plain HTTP/1.1 listener for /metrics, /healthz and /readyz
+                                          (default: the --listen host, port + 20: 127.0.0.1:20180; port 0: any free port)
           --join A1[,A2,A3]               placement members' addresses, the same list in the same order on every
                                           node; a node whose --advertise is listed is a placement member
           --placement true|false          assert that this node is (or is not) a placement member
+          --labels K=V[,K=V...]           where this store sits, e.g. zone=a,host=h1 (keys and values: 1-63 of
+                                          A-Z a-z 0-9 - _ ., starting and ending alphanumeric; at most 16, each key once);
+                                          in the config file a mapping (labels: {zone: a, host: h1}) or the same text
           --config FILE                   YAML file with the same settings in camelCase (dataDir, join: [...], ...)
           --tick-interval-ms N            Raft tick (default 100)
           --election-ticks N              ticks before a follower campaigns (default 10)
           --heartbeat-ticks N             ticks between leader heartbeats (default 1)
           --store-heartbeat-interval-ms N store and range heartbeats to placement (default 1000)
           --store-down-after-ms N         a store without heartbeats this long is Down (default 10000)
+          --store-down-replace-after D    the scheduler replaces the replicas of a store Down this long, unless it is
+                                          in a maintenance window (default 30m; 500ms, 90s, 30m, 2h, 1d)
+          --scheduler-interval-ms N       time between the placement leader's scheduler passes (default 5000)
           --max-key-bytes N               largest key accepted (default 4096)
           --max-value-bytes N             largest value accepted (default 1048576)
           --range-split-size-mb N         a range's leader splits it in the middle once it holds about N MiB (default 96; 0: never)
@@ -160,8 +170,9 @@ internal static class NodeConfigLoader
             {
                 null => "",
                 string s => s,
-                List<object> list => string.Join(',', list),
-                _ => throw new NodeConfigException($"config file '{path}': key '{key}' must be a scalar{(name == "join" ? " or a list" : "")}"),
+                List<object> list when name != "labels" => string.Join(',', list),
+                Dictionary<object, object> map when name == "labels" => string.Join(',', map.Select(p => $"{p.Key}={p.Value}")),
+                _ => throw new NodeConfigException($"config file '{path}': key '{key}' must be {(name == "labels" ? "a mapping of label keys to values (or key=value,... text)" : name == "join" ? "a scalar or a list" : "a scalar")}"),
             };
         }
 
@@ -193,6 +204,17 @@ internal static class NodeConfigLoader
             return n;
         }
 
+        long Duration(string name, long fallbackMs, long minMs, long maxMs)
+        {
+            if (!v.TryGetValue(name, out var x) || x.Value.Length == 0)
+            {
+                return fallbackMs;
+            }
+
+            return ParseDurationMs(x.Value) is { } ms && ms >= minMs && ms <= maxMs ? ms
+                : throw new NodeConfigException($"{name} from {x.Source} is '{x.Value}'; give a duration from {minMs} ms to {maxMs / 86_400_000} days, such as 500ms, 90s, 30m, 2h or 1d");
+        }
+
         var dataDir = Str("data-dir") ?? throw new NodeConfigException("--data-dir is required (or KV_NODE_DATA_DIR, or dataDir in the config file)");
         var listen = Str("listen") ?? "127.0.0.1:20160";
         CheckAddress("listen", listen, v);
@@ -200,6 +222,16 @@ internal static class NodeConfigLoader
         if (advertise is not null)
         {
             CheckAddress("advertise", advertise, v);
+        }
+
+        var metricsAddr = Str("metrics-addr");
+        if (metricsAddr is not null)
+        {
+            CheckAddress("metrics-addr", metricsAddr, v, allowPortZero: true);
+        }
+        else if (ListenPort(listen) > ushort.MaxValue - NodeConfig.MetricsPortOffset)
+        {
+            throw new NodeConfigException($"--listen {listen} leaves no room for the default metrics port (listen port + {NodeConfig.MetricsPortOffset}); set --metrics-addr");
         }
 
         var joinText = Str("join") ?? throw new NodeConfigException("--join is required: the placement members' addresses, e.g. --join 127.0.0.1:20160 (a single-node cluster joins itself)");
@@ -225,11 +257,20 @@ internal static class NodeConfigLoader
             placement = bool.TryParse(p, out var b) ? b : throw new NodeConfigException($"placement from {v["placement"].Source} is '{p}'; use true or false");
         }
 
+        var labels = StoreLabels.None;
+        if (Str("labels") is { } labelText)
+        {
+            var (parsed, labelError) = StoreLabels.Parse(labelText);
+            labels = parsed ?? throw new NodeConfigException($"labels from {v["labels"].Source}: {labelError}");
+        }
+
         var config = new NodeConfig
         {
+            Labels = labels,
             DataDir = dataDir,
             Listen = listen,
             Advertise = advertise,
+            MetricsAddr = metricsAddr,
             Join = join,
             Placement = placement,
             TickIntervalMs = Int("tick-interval-ms", 100, 1, 10_000),
@@ -244,6 +285,8 @@ internal static class NodeConfigLoader
             RangeSplitCheckIntervalMs = Int("range-split-check-interval-ms", 10_000, 10, 3_600_000),
             RaftLogCompactThreshold = (ulong)Int("raft-log-compact-threshold", 10_000, 100, 100_000_000),
             MaxConcurrentSnapshots = Int("max-concurrent-snapshots", 4, 1, 64),
+            StoreDownReplaceAfterMs = Duration("store-down-replace-after", 30 * 60 * 1000, 100, 30L * 86_400_000),
+            SchedulerIntervalMs = Int("scheduler-interval-ms", 5000, 10, 3_600_000),
         };
         if (config.HeartbeatTicks >= config.ElectionTicks)
         {
@@ -260,11 +303,29 @@ internal static class NodeConfigLoader
         return config;
     }
 
-    private static void CheckAddress(string name, string address, Dictionary<string, (string Value, string Source)> v)
+    /// <summary>Milliseconds of "500ms", "90s", "30m", "2h", "1d" or a bare number of ms; null when malformed.</summary>
+    internal static long? ParseDurationMs(string text)
+    {
+        text = text.Trim();
+        (string suffix, long unit)[] units = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000), ("", 1)];
+        foreach (var (suffix, unit) in units)
+        {
+            if (text.EndsWith(suffix, StringComparison.OrdinalIgnoreCase)
+                && long.TryParse(text.AsSpan(0, text.Length - suffix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var n)
+                && n <= long.MaxValue / unit)
+            {
+                return n * unit;
+            }
+        }
+
+        return null;
+    }
+
+    private static void CheckAddress(string name, string address, Dictionary<string, (string Value, string Source)> v, bool allowPortZero = false)
     {
         var source = v.TryGetValue(name, out var x) ? x.Source : "defaults";
         var colon = address.LastIndexOf(':');
-        if (colon <= 0 || !ushort.TryParse(address.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port == 0
+        if (colon <= 0 || !ushort.TryParse(address.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port) || (port == 0 && !allowPortZero)
             || Uri.CheckHostName(address[..colon].Trim('[', ']')) == UriHostNameType.Unknown)
         {
             throw new NodeConfigException($"{name} from {source} is '{address}'; it must be HOST:PORT with a port from 1 to 65535");
@@ -272,11 +333,19 @@ internal static class NodeConfigLoader
     }
 
     /// <summary>The listen endpoint: an IP literal, or any address for host names ("localhost" binds loopback).</summary>
-    public static IPEndPoint ListenEndPoint(NodeConfig config)
+    public static IPEndPoint ListenEndPoint(NodeConfig config) => EndPoint(config.Listen, 0);
+
+    /// <summary>The metrics listener's endpoint: --metrics-addr, or the listen host at the listen port + <see cref="NodeConfig.MetricsPortOffset"/>.</summary>
+    public static IPEndPoint MetricsEndPoint(NodeConfig config) =>
+        config.MetricsAddr is { } addr ? EndPoint(addr, 0) : EndPoint(config.Listen, NodeConfig.MetricsPortOffset);
+
+    private static int ListenPort(string address) => int.Parse(address.AsSpan(address.LastIndexOf(':') + 1), CultureInfo.InvariantCulture);
+
+    private static IPEndPoint EndPoint(string address, int portOffset)
     {
-        var colon = config.Listen.LastIndexOf(':');
-        var host = config.Listen[..colon].Trim('[', ']');
-        var port = int.Parse(config.Listen.AsSpan(colon + 1), CultureInfo.InvariantCulture);
+        var colon = address.LastIndexOf(':');
+        var host = address[..colon].Trim('[', ']');
+        var port = ListenPort(address) + portOffset;
         if (IPAddress.TryParse(host, out var ip))
         {
             return new IPEndPoint(ip, port);

@@ -1,13 +1,20 @@
+using Grpc.Health.V1;
+using Grpc.HealthCheck;
 using Kv.Client;
-using Kv.Client.Contracts;
+using Kv.Node.Placement;
+using Kv.Node.Placement.Operations;
+using Kv.Node.Placement.Scheduler;
 using Kv.Node.Ranges;
+using Kv.Node.Ranges.Changes;
+using Kv.Node.Ranges.Splits;
 using Kv.Node.Ranges.Snapshots;
-using Kv.Node.Ranges.Transport;
 using Kv.Node.Server.Configuration;
-using Kv.Node.Server.Rpc;
+using Kv.Node.Server.Observability;
 using Kv.Node.Server.Services;
 using Kv.Node.Storage;
 using Kv.Proto.V1;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Kv.Node.Server.Hosting;
@@ -27,10 +34,15 @@ internal sealed partial class NodeHost : IAsyncDisposable
     private readonly CancellationTokenSource stopping = new();
     private Engine? engine;
     private Store? store;
-    private RaftTransport? transport;
+    private Kv.Node.Ranges.Transport.RaftTransport? transport;
     private SnapshotSender? snapshotSender;
     private SnapshotService? snapshotService;
-    private RpcServer? server;
+    private GrpcServer? server;
+
+    // grpc.health.v1 for standard tools and Kubernetes gRPC probes: SERVING exactly when /readyz
+    // says ready (NodeHealth: the store is open, the server serves, and a heartbeat answer showed
+    // this store in a bootstrapped cluster), NOT_SERVING otherwise.
+    private readonly HealthServiceImpl grpcHealth = new();
     private PlacementCaller? placement;
     private StoreDirectory? directory;
     private PlacementGroupHost? placementGroup;
@@ -43,6 +55,8 @@ internal sealed partial class NodeHost : IAsyncDisposable
         this.config = config;
         this.loggers = loggers;
         logger = loggers.CreateLogger("kv-node");
+        SetHealth(HealthCheckResponse.Types.ServingStatus.NotServing);
+        health.ReadinessChanged = ready => SetHealth(ready ? HealthCheckResponse.Types.ServingStatus.Serving : HealthCheckResponse.Types.ServingStatus.NotServing);
     }
 
     /// <summary>Why the node stopped on its own (a refused identity); null after a requested stop.</summary>
@@ -77,13 +91,15 @@ internal sealed partial class NodeHost : IAsyncDisposable
     public async Task StartAsync(CancellationToken ct)
     {
         Directory.CreateDirectory(config.DataDir);
+        await StartObservabilityAsync(ct).ConfigureAwait(false);
         engine = Engine.Open(Path.Combine(config.DataDir, "db"));
+        engine.Metrics = metrics.Storage;
         placement = new PlacementCaller(config.Join);
         ident = await LoadIdentityAsync(engine, ct).ConfigureAwait(false);
         clusterId = ident.ClusterId;
         directory = new StoreDirectory(config.Join);
         var storeLogger = loggers.CreateLogger("kv-node.store");
-        transport = new RaftTransport(ident.StoreId, directory, () => clusterId, storeLogger) { RangeOf = id => ranges.Get(id)?.Descriptor };
+        transport = new Kv.Node.Ranges.Transport.RaftTransport(ident.StoreId, directory, () => clusterId, storeLogger) { RangeOf = id => ranges.Get(id)?.Descriptor };
         var storeOptions = new StoreOptions
         {
             TickInterval = TimeSpan.FromMilliseconds(config.TickIntervalMs),
@@ -100,11 +116,12 @@ internal sealed partial class NodeHost : IAsyncDisposable
         var receiveLimiter = new SnapshotLimiter(storeOptions.MaxConcurrentSnapshots);
         var snapshotLogger = loggers.CreateLogger("kv-node.snapshots");
         snapshotSender = new SnapshotSender(ident.StoreId, engine, Path.Combine(config.DataDir, "snapshots", "send"), directory, () => clusterId, sendLimiter, snapshotLogger);
-        store = new Store(engine, ident.StoreId, storeOptions, transport, storeLogger, OnStoreFailure) { Ranges = ranges, SnapshotSender = snapshotSender, AfterSnapshotIngest = AfterSnapshotIngest };
+        store = new Store(engine, ident.StoreId, storeOptions, transport, storeLogger, ObserveFailure(OnStoreFailure)) { Ranges = ranges, SnapshotSender = snapshotSender, AfterSnapshotIngest = AfterSnapshotIngest, Metrics = metrics.Raft };
         snapshotService = new SnapshotService(store, Path.Combine(config.DataDir, "snapshots", "recv"), receiveLimiter, () => clusterId, snapshotLogger);
         // A replica removed by a membership change leaves the registry with its group.
         store.GroupDestroyed += rangeId => ranges.Remove(rangeId);
         store.Start();
+        health.StoreOpened();
 
         placementGroup = new PlacementGroupHost(store, config.Join, config.MemberId);
         if (placementGroup.IsMember)
@@ -120,7 +137,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         var placementService = new PlacementService(placementGroup, new PlacementServiceOptions
         {
             StoreLivenessTimeout = TimeSpan.FromMilliseconds(config.StoreDownAfterMs),
-        }, TimeProvider.System, loggers.CreateLogger("kv-node.placement"));
+        }, TimeProvider.System, loggers.CreateLogger("kv-node.placement")) { Metrics = metrics.Tso };
         var rawKv = new RawKvService(store, ranges.Get, directory, new RawKvOptions
         {
             MaxKeyBytes = config.MaxKeyBytes,
@@ -133,27 +150,78 @@ internal sealed partial class NodeHost : IAsyncDisposable
         {
             MaxKeyBytes = config.MaxKeyBytes,
             MaxValueBytes = config.MaxValueBytes,
-        });
-        var admin = new AdminService(store, ranges.Get, directory, placement,
-            TimeSpan.FromMilliseconds(2.0 * config.TickIntervalMs * config.ElectionTicks) + TimeSpan.FromSeconds(1))
+        })
         {
-            MaxKeyBytes = config.MaxKeyBytes,
-            ClusterId = () => clusterId,
+            Metrics = metrics.Txn,
         };
+        var changes = new ReplicaChangeEngine(store, ranges.Get, new PlacementChangeDirectory(placement, directory, () => clusterId), new ReplicaChangeOptions
+        {
+            LeadershipTimeout = TimeSpan.FromMilliseconds(2.0 * config.TickIntervalMs * config.ElectionTicks) + TimeSpan.FromSeconds(1),
+            MaxKeyBytes = config.MaxKeyBytes,
+        });
+        // The placement leader's operations: the front the Admin API calls, the executor that
+        // drives steps through RangeAdmin on range leaders, and the scheduler; the leader work
+        // runs the last two for each term this node leads.
+        var schedulerBoard = new SchedulerStatusBoard(config.StoreDownReplaceAfterMs);
+        var front = new OperationsFront(placementService.Leadership, schedulerBoard);
+        stepCaller = new GrpcRangeStepCaller();
+        var executor = new OperationExecutor(placementService.Leadership, stepCaller, new ExecutorOptions(), loggers.CreateLogger("kv-node.operations"));
+        front.OperationsChanged += executor.Wake;
+        var scheduler = new SchedulerLoop(placementService.Leadership, front, schedulerBoard,
+            new SchedulerLoopOptions { Interval = TimeSpan.FromMilliseconds(config.SchedulerIntervalMs) }, loggers.CreateLogger("kv-node.scheduler"));
+        LeaderWork = new PlacementLeaderWork(placementService.Leadership, executor, scheduler,
+            TimeSpan.FromMilliseconds(Math.Max(config.TickIntervalMs, 10)), loggers.CreateLogger("kv-node.placement"));
+        var admin = new AdminService(changes, ident.StoreId, ranges.Get, directory,
+            new AdminOperationsContext(front, placementGroup, TimeSpan.FromSeconds(10)));
+        var rangeAdmin = new RangeAdminService(changes, ranges.Get, directory);
         var raft = new RaftTransportService(store, () => clusterId, storeLogger);
-        server = await RpcServer.StartAsync(new RpcServerOptions
+        server = await GrpcServer.StartAsync(new GrpcServerOptions
         {
             EndPoint = NodeConfigLoader.ListenEndPoint(config),
             MaxReceiveMessageSize = 64 << 20,
             MaxConcurrentStreamsPerConnection = 1000,
-        }, [placementService.BindService(), rawKv.BindService(), txnKv.BindService(), admin.BindService(), raft.BindService(), snapshotService.BindService(), new EchoService().BindService()], ct).ConfigureAwait(false);
+            ConfigureGrpc = grpc => grpc.Interceptors.Add<RpcMetricsInterceptor>(),
+        }, services =>
+        {
+            // The instances built above, with their dependencies: Grpc.AspNetCore resolves a
+            // service per call, and a singleton makes that the one instance.
+            services.AddSingleton(placementService);
+            services.AddSingleton(rawKv);
+            services.AddSingleton(txnKv);
+            services.AddSingleton(admin);
+            services.AddSingleton(rangeAdmin);
+            services.AddSingleton(raft);
+            services.AddSingleton(snapshotService);
+            services.AddSingleton(grpcHealth);
+            services.AddSingleton(metrics.Rpc);
+            services.AddSingleton<RpcMetricsInterceptor>();
+            services.AddGrpcReflection();
+        }, endpoints =>
+        {
+            endpoints.MapGrpcService<PlacementService>();
+            endpoints.MapGrpcService<RawKvService>();
+            endpoints.MapGrpcService<TxnKvService>();
+            endpoints.MapGrpcService<AdminService>();
+            endpoints.MapGrpcService<RangeAdminService>();
+            endpoints.MapGrpcService<RaftTransportService>();
+            endpoints.MapGrpcService<SnapshotService>();
+            endpoints.MapGrpcService<HealthServiceImpl>();
+            endpoints.MapGrpcReflectionService();
+        }, ct).ConfigureAwait(false);
+        metrics.Attach(store, snapshotSender, snapshotService);
+        health.Serving();
         LogStarted(ident.StoreId, config.AdvertiseAddress, config.MemberId, clusterId.Length > 0 ? clusterId : "(not yet known)");
         _ = Task.Run(() => HeartbeatLoopAsync(stopping.Token), CancellationToken.None);
+        if (placementGroup.IsMember)
+        {
+            leaderWork = Task.Run(() => LeaderWork!.RunAsync(stopping.Token), CancellationToken.None);
+        }
+
         var electionTimeout = TimeSpan.FromMilliseconds((double)config.TickIntervalMs * config.ElectionTicks);
         StaleReplicas = new StaleReplicaCollector(store, ranges, placement, () => clusterId,
             interval: TimeSpan.FromMilliseconds(config.StoreHeartbeatIntervalMs), quietAfter: electionTimeout * 10, loggers.CreateLogger("kv-node.stale-replicas"));
         _ = Task.Run(() => StaleReplicas.RunAsync(stopping.Token), CancellationToken.None);
-        var splitter = new RangeSplitChecker(store, ranges, admin, load, loggers.CreateLogger("kv-node.split"))
+        var splitter = new RangeSplitChecker(store, ranges, changes, load, loggers.CreateLogger("kv-node.split"))
         {
             SizeThresholdBytes = (ulong)config.RangeSplitSizeMb << 20,
             QpsThreshold = config.RangeSplitQps,
@@ -166,6 +234,12 @@ internal sealed partial class NodeHost : IAsyncDisposable
     }
 
     private readonly LoadSampler load = new();
+
+    private GrpcRangeStepCaller? stepCaller;
+    private Task leaderWork = Task.CompletedTask;
+
+    /// <summary>The placement leader's executor and scheduler (started on placement members).</summary>
+    internal PlacementLeaderWork? LeaderWork { get; private set; }
 
     /// <summary>Completes when the node stops on its own (fatal identity problem).</summary>
     public Task Stopped => stoppedSignal.Task;
@@ -201,21 +275,72 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }
         else
         {
-            var joinList = string.Join(',', config.Join);
-            LogAllocatingStoreId(joinList);
-            var response = await placement!.CallAsync(PlacementContract.AllocId, new AllocIdRequest { Header = new RequestHeader(), Count = 1 }, r => r.Header, ct).ConfigureAwait(false);
-            if (response.Header?.Error is { Code: not PlacementErrorCode.PlacementErrorNone } error)
-            {
-                throw new NodeConfigException($"placement refused a store id for this new node: {error.Message}");
-            }
-
-            storeId = response.First;
+            storeId = await AllocateStoreIdAsync(ct).ConfigureAwait(false);
         }
 
         var created = new StoreIdent(storeId, Guid.NewGuid().ToString("N"), config.Join.ToArray(), "");
         created.Write(e);
         return created;
     }
+
+    /// <summary>
+    /// A new store that is not a placement member asks placement for its store id, and waits for
+    /// the cluster's bootstrap when placement says it has not happened yet (JoinWait: backoff,
+    /// throttled logging), so nodes can be started in any order. Meanwhile /readyz says what it
+    /// waits for and a stand-in gRPC server on the node's address answers grpc.health.v1 with
+    /// NOT_SERVING (the node's services need the store id, so they start after). Any other
+    /// refusal stops the node with placement's reason.
+    /// </summary>
+    private async Task<ulong> AllocateStoreIdAsync(CancellationToken startCt)
+    {
+        // The wait may be long: DisposeAsync (stopping) ends it too, not only the start's token.
+        using var waitOrStop = CancellationTokenSource.CreateLinkedTokenSource(startCt, stopping.Token);
+        var ct = waitOrStop.Token;
+        var joinList = string.Join(',', config.Join);
+        LogAllocatingStoreId(joinList);
+        var wait = JoinWait.Default();
+        var started = DateTime.UtcNow;
+        health.Waiting($"asking placement at {joinList} for this new store's id");
+        var standIn = await StartStandInServerAsync(ct).ConfigureAwait(false);
+        try
+        {
+            while (true)
+            {
+                var response = await placement!.CallAsync(static (s, r, o) => s.Placement.AllocIdAsync(r, o), new AllocIdRequest { Header = new RequestHeader(), Count = 1 }, r => r.Header, ct).ConfigureAwait(false);
+                var error = response.Header?.Error;
+                if (error is null || error.Code == PlacementErrorCode.PlacementErrorNone)
+                {
+                    health.Waiting(null);
+                    return response.First;
+                }
+
+                if (error.Code != PlacementErrorCode.PlacementErrorNotBootstrapped)
+                {
+                    throw new NodeConfigException($"placement refused a store id for this new node: {error.Message}");
+                }
+
+                health.Waiting($"the cluster at {joinList} is not bootstrapped yet; this new store gets its store id and joins once it is (bootstrap it with `kvctl cluster bootstrap`)");
+                var waited = DateTime.UtcNow - started;
+                var (delay, log) = wait.Refused(waited);
+                if (log)
+                {
+                    LogWaitingForBootstrap(joinList, (long)waited.TotalSeconds, wait.Refusals, (long)wait.MaxDelay.TotalMilliseconds);
+                }
+
+                await Task.Delay(delay, ct).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await standIn.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>grpc.health.v1 only (NOT_SERVING, from <see cref="grpcHealth"/>), on the node's address, while it waits to join.</summary>
+    private Task<GrpcServer> StartStandInServerAsync(CancellationToken ct) =>
+        GrpcServer.StartAsync(new GrpcServerOptions { EndPoint = NodeConfigLoader.ListenEndPoint(config) },
+            services => services.AddSingleton(grpcHealth),
+            endpoints => endpoints.MapGrpcService<HealthServiceImpl>(), ct);
 
     /// <summary>
     /// A placement member with an empty data directory may only start if the cluster has not
@@ -238,7 +363,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         GetClusterInfoResponse info;
         try
         {
-            info = await peers.CallAsync(PlacementContract.GetClusterInfo, new GetClusterInfoRequest { Header = new RequestHeader() }, r => r.Header, brief.Token).ConfigureAwait(false);
+            info = await peers.CallAsync(static (s, r, o) => s.Placement.GetClusterInfoAsync(r, o), new GetClusterInfoRequest { Header = new RequestHeader() }, r => r.Header, brief.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
@@ -303,6 +428,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
             {
                 LogFatalIdentity(e.Message);
                 FatalReason = e.Message;
+                health.Failed(e.Message);
                 stoppedSignal.TrySetResult();
                 return;
             }
@@ -324,7 +450,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         var request = new StoreHeartbeatRequest
         {
             Header = new RequestHeader { ClusterId = clusterId },
-            Store = new StoreDescriptor { StoreId = ident.StoreId, Address = config.AdvertiseAddress, StoreUuid = ident.StoreUuid, Version = BuildVersion.Version },
+            Store = new StoreDescriptor { StoreId = ident.StoreId, Address = config.AdvertiseAddress, StoreUuid = ident.StoreUuid, Version = BuildVersion.Version, Labels = { new Dictionary<string, string>(config.Labels) } },
             Stats = new StoreStats
             {
                 CapacityBytes = (ulong)drive.TotalSize,
@@ -334,11 +460,12 @@ internal sealed partial class NodeHost : IAsyncDisposable
                 LeaderCount = (uint)rangeGroups.Count(g => g.IsLeader),
             },
         };
-        var response = await placement!.CallAsync(PlacementContract.StoreHeartbeat, request, r => r.Header, ct).ConfigureAwait(false);
+        var response = await placement!.CallAsync(static (s, r, o) => s.Placement.StoreHeartbeatAsync(r, o), request, r => r.Header, ct).ConfigureAwait(false);
         switch (response.Header?.Error?.Code ?? PlacementErrorCode.PlacementErrorNone)
         {
             case PlacementErrorCode.PlacementErrorClusterIdMismatch:
             case PlacementErrorCode.PlacementErrorStoreIdConflict:
+            case PlacementErrorCode.PlacementErrorStoreRemoved:
                 throw new NodeConfigException($"placement refused this store: {response.Header!.Error.Message}");
             case PlacementErrorCode.PlacementErrorNone:
                 break;
@@ -348,6 +475,14 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }
 
         await LearnClusterIdAsync(response.Header?.ClusterId ?? "").ConfigureAwait(false);
+        if (response.Bootstrapped && clusterId.Length > 0)
+        {
+            // The store is open (StartAsync opened it before the first heartbeat) and placement
+            // counts this store in a bootstrapped cluster: ready for traffic (/readyz and
+            // grpc.health.v1 both follow NodeHealth).
+            health.Joined(clusterId);
+        }
+
         if (response.Bootstrapped && response.InitialRange is { } first && !ranges.Contains(first.RangeId)
             && first.Replicas.Any(r => r.StoreId == ident.StoreId) && !store.GroupExists(first.RangeId))
         {
@@ -363,18 +498,18 @@ internal sealed partial class NodeHost : IAsyncDisposable
             }
 
             var d = replica.Descriptor;
-            await placement.CallAsync(PlacementContract.RangeHeartbeat, new RangeHeartbeatRequest
+            await placement.CallAsync(static (s, r, o) => s.Placement.RangeHeartbeatAsync(r, o), new RangeHeartbeatRequest
             {
                 Header = new RequestHeader { ClusterId = clusterId },
                 Range = d,
                 Leader = d.Replicas.First(r => r.ReplicaId == replica.LocalReplicaId),
-                ApproximateSizeBytes = store.Engine.ApproximateSize(ColumnFamily.Default, Keys.Data(d.StartKey.Span), d.EndKey.IsEmpty ? Keys.DataEnd : Keys.Data(d.EndKey.Span)),
+                ApproximateSizeBytes = RangeSize.Approximate(store.Engine, d),
             }, r => r.Header, ct).ConfigureAwait(false);
         }
 
         if (refreshStores)
         {
-            var stores = await placement.CallAsync(PlacementContract.ListStores, new ListStoresRequest { Header = new RequestHeader { ClusterId = clusterId } }, r => r.Header, ct).ConfigureAwait(false);
+            var stores = await placement.CallAsync(static (s, r, o) => s.Placement.ListStoresAsync(r, o), new ListStoresRequest { Header = new RequestHeader { ClusterId = clusterId } }, r => r.Header, ct).ConfigureAwait(false);
             foreach (var s in stores.Stores)
             {
                 directory!.Learn(s.Store.StoreId, s.Store.Address);
@@ -400,16 +535,8 @@ internal sealed partial class NodeHost : IAsyncDisposable
         LogJoinedCluster(reported);
     }
 
-    private ulong UsedBytes()
-    {
-        ulong total = 0;
-        foreach (var cf in Enum.GetValues<ColumnFamily>())
-        {
-            total += (ulong)(engine!.GetLongProperty(cf, "rocksdb.total-sst-files-size") ?? 0);
-        }
-
-        return total;
-    }
+    // SST files and memtables: a store just written to is not 0 B until its first flush.
+    private ulong UsedBytes() => engine!.ApproximateUsedBytes();
 
     public async ValueTask DisposeAsync()
     {
@@ -419,6 +546,10 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }
 
         await stopping.CancelAsync().ConfigureAwait(false);
+        health.Stopping();
+        await leaderWork.ConfigureAwait(false);
+        stepCaller?.Dispose();
+        metrics.Detach();
         if (server is not null)
         {
             await server.DisposeAsync().ConfigureAwait(false);
@@ -437,7 +568,33 @@ internal sealed partial class NodeHost : IAsyncDisposable
 
         placement?.Dispose();
         engine?.Dispose();
+        if (observability is not null)
+        {
+            await observability.DisposeAsync().ConfigureAwait(false);
+        }
+
         stopping.Dispose();
+    }
+
+    /// <summary>The names health answers for: the whole node ("") and each kv.v1 service it serves.</summary>
+    private static readonly string[] HealthNames =
+    [
+        "",
+        Kv.Proto.V1.Placement.Descriptor.FullName,
+        RawKv.Descriptor.FullName,
+        TxnKv.Descriptor.FullName,
+        Admin.Descriptor.FullName,
+        RangeAdmin.Descriptor.FullName,
+        Kv.Proto.V1.RaftTransport.Descriptor.FullName,
+        SnapshotTransport.Descriptor.FullName,
+    ];
+
+    private void SetHealth(HealthCheckResponse.Types.ServingStatus status)
+    {
+        foreach (var name in HealthNames)
+        {
+            grpcHealth.SetStatus(name, status);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "kv-node started: store {StoreId} at {Address}, placement member {MemberId}, cluster {ClusterId}")]
@@ -445,6 +602,9 @@ internal sealed partial class NodeHost : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "new node, not a placement member: asking placement at {Join} for a store id (waits until the cluster is bootstrapped)")]
     private partial void LogAllocatingStoreId(string join);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "waiting for the cluster to be bootstrapped: placement at {Join} has no cluster yet, so this new store has no store id; waited {WaitedSeconds} s ({Attempts} attempts), asking again every {RetryMs} ms at most (run `kvctl cluster bootstrap`, or `kvctl local up` for a local cluster)")]
+    private partial void LogWaitingForBootstrap(string join, long waitedSeconds, int attempts, long retryMs);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "joined cluster {ClusterId}")]
     private partial void LogJoinedCluster(string clusterId);

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
-using Kv.Client.Rpc;
-using Kv.Client.Rpc.Http;
+using Grpc.Core;
+using Kv.Client.Transport;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Server.Hosting;
@@ -12,10 +12,10 @@ namespace Kv.Node.Server.Hosting;
 /// </summary>
 internal sealed class PlacementCaller(IReadOnlyList<string> members) : IDisposable
 {
-    private readonly ConcurrentDictionary<string, RpcChannel> channels = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, NodeStubs> channels = new(StringComparer.OrdinalIgnoreCase);
     private int target; // index into members of the member tried first
 
-    public async Task<TResponse> CallAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, Func<TResponse, ResponseHeader?> header, CancellationToken ct)
+    public async Task<TResponse> CallAsync<TRequest, TResponse>(Func<NodeStubs, TRequest, CallOptions, AsyncUnaryCall<TResponse>> call, TRequest request, Func<TResponse, ResponseHeader?> header, CancellationToken ct)
     {
         var delay = TimeSpan.FromMilliseconds(50);
         while (true)
@@ -24,8 +24,8 @@ internal sealed class PlacementCaller(IReadOnlyList<string> members) : IDisposab
             var address = members[i % members.Count];
             try
             {
-                var channel = channels.GetOrAdd(address, a => new RpcChannel(new Uri($"http://{a}"), new RpcChannelOptions { ConnectTimeout = TimeSpan.FromSeconds(2) }));
-                var response = await channel.UnaryAsync(method, request, new CallOptions(Deadline: DateTime.UtcNow.AddSeconds(3), CancellationToken: ct)).ConfigureAwait(false);
+                var channel = channels.GetOrAdd(address, a => new NodeStubs(KvChannels.Create(new Uri($"http://{a}"), new KvChannelOptions { ConnectTimeout = TimeSpan.FromSeconds(2) })));
+                var response = await call(channel, request, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(3), cancellationToken: ct)).ConfigureAwait(false);
                 var error = header(response)?.Error;
                 switch (error?.Code ?? PlacementErrorCode.PlacementErrorNone)
                 {

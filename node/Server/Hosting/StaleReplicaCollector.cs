@@ -1,4 +1,3 @@
-using Kv.Client.Contracts;
 using Kv.Node.Ranges;
 using Kv.Proto.V1;
 using Microsoft.Extensions.Logging;
@@ -73,7 +72,7 @@ internal sealed partial class StaleReplicaCollector(Store store, LocalRanges ran
                 continue;
             }
 
-            var response = await placement.CallAsync(PlacementContract.GetRangeById,
+            var response = await placement.CallAsync(static (s, r, o) => s.Placement.GetRangeByIdAsync(r, o),
                 new GetRangeByIdRequest { Header = new RequestHeader { ClusterId = clusterId() }, RangeId = status.GroupId }, r => r.Header, ct).ConfigureAwait(false);
             if (response.Range?.Range is not { } directory || !IsStale(replica.Descriptor, directory, store.StoreId))
             {

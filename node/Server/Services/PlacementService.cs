@@ -1,7 +1,7 @@
-using Google.Protobuf;
-using Kv.Client.Contracts;
+using System.Diagnostics;
+using Grpc.Core;
 using Kv.Node.Placement;
-using Kv.Node.Server.Rpc;
+using Kv.Node.Server.Observability;
 using Kv.Proto.V1;
 using Microsoft.Extensions.Logging;
 
@@ -24,20 +24,24 @@ namespace Kv.Node.Server.Services;
 /// <see cref="PlacementServiceOptions.ProposalTimeout"/> gets UNAVAILABLE (outcome of a
 /// proposal then unknown: AllocId may have consumed ids, which is harmless).
 /// </summary>
-public sealed class PlacementService
+public sealed class PlacementService : Kv.Proto.V1.Placement.PlacementBase
 {
     /// <summary>Bootstrap: the id sequence continues after this value (member ids are store ids below it).</summary>
     internal const ulong BootstrapIdFloor = 1000;
 
     /// <summary>Bootstrap: the first range's id.</summary>
-    internal const ulong FirstRangeId = 1;
+    internal const ulong FirstRangeId = FirstRange.RangeId;
 
     private readonly IPlacementGroup _group;
     private readonly PlacementServiceOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly Lock _sessionLock = new();
-    private LeaderSession? _session;
+
+    /// <summary>The per-term leader session, shared with the operations front, executor and scheduler.</summary>
+    internal PlacementLeadership Leadership { get; }
+
+    /// <summary>TSO batches and latency (null: not recorded).</summary>
+    internal TsoMetrics? Metrics { get; init; }
 
     internal PlacementService(IPlacementGroup group, PlacementServiceOptions options, TimeProvider time, ILogger logger)
     {
@@ -50,26 +54,15 @@ public sealed class PlacementService
         _options = options;
         _time = time;
         _logger = logger;
+        Leadership = new PlacementLeadership(group, time, options.StoreLivenessTimeout, (long)options.TsoWindow.TotalMilliseconds);
+        Leadership.SessionStarted += term => PlacementServiceLog.LeaderSessionStarted(_logger, _group.LocalMemberId, term);
     }
-
-    public ServerServiceDefinition BindService() => ServerServiceDefinition.CreateBuilder()
-        .AddMethod(PlacementContract.Bootstrap, BootstrapAsync)
-        .AddMethod(PlacementContract.GetClusterInfo, GetClusterInfoAsync)
-        .AddMethod(PlacementContract.StoreHeartbeat, StoreHeartbeatAsync)
-        .AddMethod(PlacementContract.RangeHeartbeat, RangeHeartbeatAsync)
-        .AddMethod(PlacementContract.ListStores, ListStoresAsync)
-        .AddMethod(PlacementContract.GetRange, GetRangeAsync)
-        .AddMethod(PlacementContract.GetRangeById, GetRangeByIdAsync)
-        .AddMethod(PlacementContract.ScanRanges, ScanRangesAsync)
-        .AddMethod(PlacementContract.AllocId, AllocIdAsync)
-        .AddMethod(PlacementContract.GetTimestamp, GetTimestampAsync)
-        .Build();
 
     private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
     // ---- Writes ----
 
-    private async Task<BootstrapResponse> BootstrapAsync(BootstrapRequest request, ServerCallContext context)
+    public override async Task<BootstrapResponse> Bootstrap(BootstrapRequest request, ServerCallContext context)
     {
         var response = new BootstrapResponse();
         response.Header = await RunAsync(request.Header, context, async (session, ct) =>
@@ -87,18 +80,9 @@ public sealed class PlacementService
                 return Error(PlacementErrorCode.PlacementErrorInvalidArgument, "no placement members are configured: configure the placement members and restart the nodes");
             }
 
-            var firstRange = new RangeDescriptor
-            {
-                RangeId = FirstRangeId,
-                StartKey = ByteString.Empty,
-                EndKey = ByteString.Empty,
-                Epoch = new RangeEpoch { ConfVer = 1, Version = 1 },
-            };
-            foreach (var member in members)
-            {
-                firstRange.Replicas.Add(new ReplicaDescriptor { ReplicaId = member.MemberId, StoreId = member.MemberId, Role = ReplicaRole.Voter });
-            }
-
+            // At most the replication factor's worth of members get a replica (not all 5 of a
+            // 5-member group): every later range inherits its parent's replicas at split.
+            var firstRange = FirstRange.Build(members);
             var command = new BootstrapCommand
             {
                 ClusterId = Guid.NewGuid().ToString("N"),
@@ -119,7 +103,7 @@ public sealed class PlacementService
         return response;
     }
 
-    private async Task<StoreHeartbeatResponse> StoreHeartbeatAsync(StoreHeartbeatRequest request, ServerCallContext context)
+    public override async Task<StoreHeartbeatResponse> StoreHeartbeat(StoreHeartbeatRequest request, ServerCallContext context)
     {
         var response = new StoreHeartbeatResponse();
         response.Header = await RunAsync(request.Header, context, async (session, ct) =>
@@ -139,6 +123,13 @@ public sealed class PlacementService
             }
 
             var store = request.Store;
+            // A removed store is refused even when its descriptor is unchanged (no PutStore is
+            // proposed then, so the apply's own refusal would not be reached).
+            if (snapshot.StoreAdminState(store.StoreId) == StoreAdminState.Removed)
+            {
+                return Error(PlacementErrorCode.PlacementErrorStoreRemoved, PlacementState.StoreRemovedMessage(store.StoreId));
+            }
+
             snapshot.Stores.TryGetValue(store.StoreId, out var known);
             if (known is not null && !string.Equals(known.StoreUuid, store.StoreUuid, StringComparison.Ordinal))
             {
@@ -167,7 +158,7 @@ public sealed class PlacementService
         return response;
     }
 
-    private async Task<RangeHeartbeatResponse> RangeHeartbeatAsync(RangeHeartbeatRequest request, ServerCallContext context)
+    public override async Task<RangeHeartbeatResponse> RangeHeartbeat(RangeHeartbeatRequest request, ServerCallContext context)
     {
         var response = new RangeHeartbeatResponse();
         response.Header = await RunAsync(request.Header, context, async (session, ct) =>
@@ -206,7 +197,7 @@ public sealed class PlacementService
         return response;
     }
 
-    private async Task<AllocIdResponse> AllocIdAsync(AllocIdRequest request, ServerCallContext context)
+    public override async Task<AllocIdResponse> AllocId(AllocIdRequest request, ServerCallContext context)
     {
         var response = new AllocIdResponse();
         response.Header = await RunAsync(request.Header, context, async (session, ct) =>
@@ -234,8 +225,9 @@ public sealed class PlacementService
         return response;
     }
 
-    private async Task<GetTimestampResponse> GetTimestampAsync(GetTimestampRequest request, ServerCallContext context)
+    public override async Task<GetTimestampResponse> GetTimestamp(GetTimestampRequest request, ServerCallContext context)
     {
+        var started = Stopwatch.GetTimestamp();
         var response = new GetTimestampResponse();
         response.Header = await RunAsync(request.Header, context, async (session, ct) =>
         {
@@ -272,6 +264,7 @@ public sealed class PlacementService
                         ExtendAhead(session, Math.Max(now, step.Last.PhysicalMs), windowEnd);
                         response.Last = step.Last.Value;
                         response.Count = request.Count;
+                        Metrics?.Served(request.Count, started);
                         return null;
                     }
 
@@ -281,6 +274,7 @@ public sealed class PlacementService
                             $"the TSO window did not reach {step.NeedWindowEndMs} ms after {attempt} extensions; retry after backoff");
                     }
 
+                    Metrics?.Extended();
                     var result = await _group.ProposeAsync(new PlacementCommand { ExtendTsoWindow = new ExtendTsoWindowCommand { EndMs = step.NeedWindowEndMs } }, ct);
                     if (result.Code != PlacementErrorCode.PlacementErrorNone)
                     {
@@ -331,7 +325,7 @@ public sealed class PlacementService
 
     // ---- Reads (after a read barrier) ----
 
-    private async Task<GetClusterInfoResponse> GetClusterInfoAsync(GetClusterInfoRequest request, ServerCallContext context)
+    public override async Task<GetClusterInfoResponse> GetClusterInfo(GetClusterInfoRequest request, ServerCallContext context)
     {
         var response = new GetClusterInfoResponse();
         response.Header = await RunAsync(request.Header, context, async (session, ct) =>
@@ -359,7 +353,7 @@ public sealed class PlacementService
         return snapshot.IsBootstrapped ? snapshot : null;
     }
 
-    private async Task<ListStoresResponse> ListStoresAsync(ListStoresRequest request, ServerCallContext context)
+    public override async Task<ListStoresResponse> ListStores(ListStoresRequest request, ServerCallContext context)
     {
         var response = new ListStoresResponse();
         response.Header = await RunAsync(request.Header, context, async (session, ct) =>
@@ -387,7 +381,7 @@ public sealed class PlacementService
         return response;
     }
 
-    private async Task<GetRangeResponse> GetRangeAsync(GetRangeRequest request, ServerCallContext context)
+    public override async Task<GetRangeResponse> GetRange(GetRangeRequest request, ServerCallContext context)
     {
         var response = new GetRangeResponse();
         response.Header = await RunAsync(request.Header, context, async (session, ct) =>
@@ -410,7 +404,7 @@ public sealed class PlacementService
         return response;
     }
 
-    private async Task<GetRangeResponse> GetRangeByIdAsync(GetRangeByIdRequest request, ServerCallContext context)
+    public override async Task<GetRangeResponse> GetRangeById(GetRangeByIdRequest request, ServerCallContext context)
     {
         var response = new GetRangeResponse();
         response.Header = await RunAsync(request.Header, context, async (session, ct) =>
@@ -437,7 +431,7 @@ public sealed class PlacementService
         return response;
     }
 
-    private async Task<ScanRangesResponse> ScanRangesAsync(ScanRangesRequest request, ServerCallContext context)
+    public override async Task<ScanRangesResponse> ScanRanges(ScanRangesRequest request, ServerCallContext context)
     {
         var response = new ScanRangesResponse();
         response.Header = await RunAsync(request.Header, context, async (session, ct) =>
@@ -517,29 +511,7 @@ public sealed class PlacementService
     }
 
     /// <summary>This term's leader session; null when this node does not lead. A new term starts a fresh session.</summary>
-    private LeaderSession? CurrentSession()
-    {
-        ulong term = _group.LeaderTerm;
-        if (term == 0)
-        {
-            return null;
-        }
-
-        lock (_sessionLock)
-        {
-            if (_session is null || _session.Term != term)
-            {
-                long now = NowMs;
-                _session = new LeaderSession(term,
-                    new StoreLiveness(now, _options.StoreLivenessTimeout),
-                    new RangeLeaders(),
-                    new TsoAllocator((long)_options.TsoWindow.TotalMilliseconds));
-                PlacementServiceLog.LeaderSessionStarted(_logger, _group.LocalMemberId, term);
-            }
-
-            return _session;
-        }
-    }
+    private LeaderSession? CurrentSession() => Leadership.Current();
 
     private static RangeInfo Info(PlacementSnapshot snapshot, LeaderSession session, RangeDescriptor range)
     {
@@ -604,27 +576,6 @@ public sealed class PlacementService
         "the cluster has not been bootstrapped yet: run `kvctl cluster bootstrap` (or `kvctl local up`)");
 
     private static PlacementError Error(PlacementErrorCode code, string message) => new() { Code = code, Message = message };
-
-    /// <summary>The placement leader's soft state for one term.</summary>
-    private sealed class LeaderSession(ulong term, StoreLiveness liveness, RangeLeaders rangeLeaders, TsoAllocator tso)
-    {
-        public ulong Term { get; } = term;
-
-        public StoreLiveness Liveness { get; } = liveness;
-
-        public RangeLeaders RangeLeaders { get; } = rangeLeaders;
-
-        /// <summary>Guarded by <see cref="TsoLock"/>.</summary>
-        public TsoAllocator Tso { get; } = tso;
-
-        public SemaphoreSlim TsoLock { get; } = new(1, 1);
-
-        /// <summary>Whether <see cref="Tso"/> was reset after a read barrier in this term; guarded by <see cref="TsoLock"/>.</summary>
-        public bool TsoReady { get; set; }
-
-        /// <summary>1 while a background window extension is in flight (<see cref="ExtendAhead"/>).</summary>
-        public int ExtendingAhead;
-    }
 }
 
 internal static partial class PlacementServiceLog

@@ -1,8 +1,6 @@
-using Kv.Client.Contracts;
-using Kv.Client.Rpc;
+using Grpc.Core;
 using Kv.Node.Ranges;
 using Kv.Node.Ranges.Transport;
-using Kv.Node.Server.Rpc;
 using Kv.Proto.V1;
 using Microsoft.Extensions.Logging;
 
@@ -14,16 +12,12 @@ namespace Kv.Node.Server.Services;
 /// with FAILED_PRECONDITION (a misrouted or misconfigured peer must hear about it); a single
 /// undecodable message is logged and skipped, as Raft tolerates lost messages.
 /// </summary>
-internal sealed partial class RaftTransportService(Store store, Func<string> clusterId, ILogger logger)
+internal sealed partial class RaftTransportService(Store store, Func<string> clusterId, ILogger logger) : Kv.Proto.V1.RaftTransport.RaftTransportBase
 {
-    public ServerServiceDefinition BindService() => ServerServiceDefinition.CreateBuilder()
-        .AddMethod(RaftTransportContract.Send, SendAsync)
-        .Build();
-
-    private async Task<RaftSendSummary> SendAsync(IAsyncStreamReader<RaftMessageBatch> requests, ServerCallContext context)
+    public override async Task<RaftSendSummary> Send(IAsyncStreamReader<RaftMessageBatch> requests, ServerCallContext context)
     {
         ulong batches = 0;
-        while (await requests.MoveNextAsync(context.CancellationToken).ConfigureAwait(false))
+        while (await requests.MoveNext(context.CancellationToken).ConfigureAwait(false))
         {
             var batch = requests.Current;
             if (batch.ToStore != store.StoreId)

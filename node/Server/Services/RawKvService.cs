@@ -1,9 +1,8 @@
 using Google.Protobuf;
-using Kv.Client.Contracts;
-using Kv.Client.Rpc;
+using Grpc.Core;
 using Kv.Node.Ranges;
+using Kv.Node.Ranges.Splits;
 using Kv.Node.Ranges.Transport;
-using Kv.Node.Server.Rpc;
 using Kv.Node.Storage;
 using Kv.Proto.V1;
 
@@ -16,21 +15,14 @@ namespace Kv.Node.Server.Services;
 /// before the request arrived. Routing problems are typed RangeErrors in the response, never
 /// exceptions; malformed requests are INVALID_ARGUMENT; nothing is applied for either.
 /// </summary>
-internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> replicaOf, IStoreResolver stores, RawKvOptions options)
+internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> replicaOf, IStoreResolver stores, RawKvOptions options) : RawKv.RawKvBase
 {
     private static long nextProposal = Random.Shared.NextInt64();
 
     /// <summary>Where key requests are counted and sampled per range for load-based splits (null: not counted).</summary>
     public LoadSampler? Load { get; init; }
 
-    public ServerServiceDefinition BindService() => ServerServiceDefinition.CreateBuilder()
-        .AddMethod(RawKvContract.Get, GetAsync)
-        .AddMethod(RawKvContract.Put, PutAsync)
-        .AddMethod(RawKvContract.Delete, DeleteAsync)
-        .AddMethod(RawKvContract.Scan, ScanAsync)
-        .Build();
-
-    private async Task<RawGetResponse> GetAsync(RawGetRequest request, ServerCallContext context)
+    public override async Task<RawGetResponse> Get(RawGetRequest request, ServerCallContext context)
     {
         var ctx = RequireContext(request.Context);
         CheckKey(request.Key, "key");
@@ -47,7 +39,7 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
             : new RawGetResponse { Found = true, Value = UnsafeByteOperations.UnsafeWrap(value) };
     }
 
-    private async Task<RawPutResponse> PutAsync(RawPutRequest request, ServerCallContext context)
+    public override async Task<RawPutResponse> Put(RawPutRequest request, ServerCallContext context)
     {
         var ctx = RequireContext(request.Context);
         CheckKey(request.Key, "key");
@@ -61,7 +53,7 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
         return new RawPutResponse { Error = await ProposeAsync(ctx, command, context.CancellationToken).ConfigureAwait(false) };
     }
 
-    private async Task<RawDeleteResponse> DeleteAsync(RawDeleteRequest request, ServerCallContext context)
+    public override async Task<RawDeleteResponse> Delete(RawDeleteRequest request, ServerCallContext context)
     {
         var ctx = RequireContext(request.Context);
         CheckKey(request.Key, "key");
@@ -70,7 +62,7 @@ internal sealed class RawKvService(Store store, Func<ulong, RangeReplica?> repli
         return new RawDeleteResponse { Error = await ProposeAsync(ctx, command, context.CancellationToken).ConfigureAwait(false) };
     }
 
-    private async Task<RawScanResponse> ScanAsync(RawScanRequest request, ServerCallContext context)
+    public override async Task<RawScanResponse> Scan(RawScanRequest request, ServerCallContext context)
     {
         var ctx = RequireContext(request.Context);
         if (request.StartKey.Length > options.MaxKeyBytes || request.EndKey.Length > options.MaxKeyBytes)

@@ -1,10 +1,8 @@
 using System.Collections.Concurrent;
-using Kv.Client.Contracts;
-using Kv.Client.Rpc;
+using Grpc.Core;
 using Kv.Node.Ranges;
 using Kv.Node.Ranges.Snapshots;
 using Kv.Node.Ranges.Transport;
-using Kv.Node.Server.Rpc;
 using Kv.Proto.V1;
 using Microsoft.Extensions.Logging;
 
@@ -20,15 +18,14 @@ namespace Kv.Node.Server.Services;
 /// answering. A refused chunk writes nothing, discards the partial file it belonged to and ends
 /// the stream with INVALID_ARGUMENT; nothing is ingested until the whole snapshot is verified.
 /// </summary>
-internal sealed partial class SnapshotService(Store store, string directory, SnapshotLimiter limiter, Func<string> clusterId, ILogger logger)
+internal sealed partial class SnapshotService(Store store, string directory, SnapshotLimiter limiter, Func<string> clusterId, ILogger logger) : SnapshotTransport.SnapshotTransportBase
 {
     private static readonly TimeSpan GateWait = TimeSpan.FromSeconds(5);
     private readonly ConcurrentDictionary<ulong, Slot> slots = new();
+    private long bytesReceived;
 
-    public ServerServiceDefinition BindService() => ServerServiceDefinition.CreateBuilder()
-        .AddMethod(SnapshotContract.Begin, BeginAsync)
-        .AddMethod(SnapshotContract.Send, SendAsync)
-        .Build();
+    /// <summary>Chunk bytes accepted from senders (metrics: kv_snapshot_received_bytes_total).</summary>
+    internal long BytesReceived => Interlocked.Read(ref bytesReceived);
 
     /// <summary>The limit receives take a slot of (tests: it is not the sending one).</summary>
     internal SnapshotLimiter Limiter => limiter;
@@ -36,7 +33,7 @@ internal sealed partial class SnapshotService(Store store, string directory, Sna
     /// <summary>The staged receiver of a range, for tests (null: none opened yet).</summary>
     internal SnapshotReceiver? ReceiverOf(ulong rangeId) => slots.TryGetValue(rangeId, out var s) ? s.Receiver : null;
 
-    private async Task<SnapshotBeginResponse> BeginAsync(SnapshotBeginRequest request, ServerCallContext context)
+    public override async Task<SnapshotBeginResponse> Begin(SnapshotBeginRequest request, ServerCallContext context)
     {
         var header = Check(request.Header);
         var slot = slots.GetOrAdd(header.GroupId, _ => new Slot());
@@ -72,10 +69,10 @@ internal sealed partial class SnapshotService(Store store, string directory, Sna
         }
     }
 
-    private async Task<SnapshotSendResult> SendAsync(IAsyncStreamReader<SnapshotChunkMessage> requests, ServerCallContext context)
+    public override async Task<SnapshotSendResult> Send(IAsyncStreamReader<SnapshotChunkMessage> requests, ServerCallContext context)
     {
         var ct = context.CancellationToken;
-        if (!await requests.MoveNextAsync(ct).ConfigureAwait(false))
+        if (!await requests.MoveNext(ct).ConfigureAwait(false))
         {
             throw Refuse(StatusCode.InvalidArgument, "the snapshot stream was empty; send the header first, then the chunks");
         }
@@ -100,13 +97,14 @@ internal sealed partial class SnapshotService(Store store, string directory, Sna
                         $"store {store.StoreId} has not staged this snapshot of range {header.GroupId} (index {header.Manifest.Index}); call Begin first and send from the resume point it answers");
                 }
 
-                while (!receiver.IsComplete && await requests.MoveNextAsync(ct).ConfigureAwait(false))
+                while (!receiver.IsComplete && await requests.MoveNext(ct).ConfigureAwait(false))
                 {
                     var chunk = requests.Current.Chunk
                         ?? throw Refuse(StatusCode.InvalidArgument, "a snapshot stream message after the first must carry a chunk; nothing was written");
                     try
                     {
                         receiver.Accept(chunk);
+                        Interlocked.Add(ref bytesReceived, chunk.Data.Length);
                     }
                     catch (InvalidSnapshotException e)
                     {

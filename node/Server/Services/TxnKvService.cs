@@ -1,12 +1,11 @@
 using System.Runtime.CompilerServices;
 using Google.Protobuf;
+using Grpc.Core;
 using Kv.Client;
-using Kv.Client.Contracts;
-using Kv.Client.Rpc;
 using Kv.Node.Mvcc;
 using Kv.Node.Ranges;
 using Kv.Node.Ranges.Transport;
-using Kv.Node.Server.Rpc;
+using Kv.Node.Server.Observability;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Server.Services;
@@ -35,24 +34,15 @@ namespace Kv.Node.Server.Services;
 /// Routing problems are RangeErrors in the response; malformed requests are INVALID_ARGUMENT; a
 /// refused request changes nothing.
 /// </summary>
-internal sealed class TxnKvService(Store store, Func<ulong, RangeReplica?> replicaOf, IStoreResolver stores, RawKvOptions options)
+internal sealed class TxnKvService(Store store, Func<ulong, RangeReplica?> replicaOf, IStoreResolver stores, RawKvOptions options) : TxnKv.TxnKvBase
 {
     private static long nextProposal = Random.Shared.NextInt64();
     private readonly Latches latches = new();
 
-    public ServerServiceDefinition BindService() => ServerServiceDefinition.CreateBuilder()
-        .AddMethod(TxnKvContract.Get, GetAsync)
-        .AddMethod(TxnKvContract.Scan, ScanAsync)
-        .AddMethod(TxnKvContract.Prewrite, PrewriteAsync)
-        .AddMethod(TxnKvContract.Commit, CommitAsync)
-        .AddMethod(TxnKvContract.Rollback, RollbackAsync)
-        .AddMethod(TxnKvContract.CheckTxnStatus, CheckTxnStatusAsync)
-        .AddMethod(TxnKvContract.ResolveLock, ResolveLockAsync)
-        .AddMethod(TxnKvContract.TxnHeartBeat, HeartBeatAsync)
-        .AddMethod(TxnKvContract.ScanLock, ScanLockAsync)
-        .Build();
+    /// <summary>Command outcomes, conflicts and lock resolutions (null: not recorded).</summary>
+    public TxnMetrics? Metrics { get; init; }
 
-    private async Task<TxnGetResponse> GetAsync(TxnGetRequest request, ServerCallContext context)
+    public override async Task<TxnGetResponse> Get(TxnGetRequest request, ServerCallContext context)
     {
         var ctx = RequireContext(request.Context);
         CheckKey(request.Key, "key");
@@ -71,12 +61,13 @@ internal sealed class TxnKvService(Store store, Func<ulong, RangeReplica?> repli
             return new TxnGetResponse { RangeError = moved };
         }
 
+        Metrics?.Read(keyError);
         return keyError is not null ? new TxnGetResponse { Error = keyError }
             : value is null ? new TxnGetResponse()
             : new TxnGetResponse { Found = true, Value = UnsafeByteOperations.UnsafeWrap(value) };
     }
 
-    private async Task<TxnScanResponse> ScanAsync(TxnScanRequest request, ServerCallContext context)
+    public override async Task<TxnScanResponse> Scan(TxnScanRequest request, ServerCallContext context)
     {
         var ctx = RequireContext(request.Context);
         RequireTs(request.Version, "version");
@@ -122,10 +113,11 @@ internal sealed class TxnKvService(Store store, Func<ulong, RangeReplica?> repli
             }
         }
 
+        Metrics?.Read(response.Error);
         return RangeBounds.SameEpoch(ctx.Epoch, replica.Descriptor.Epoch) ? response : new TxnScanResponse { RangeError = replica.EpochNotMatchError() };
     }
 
-    private async Task<PrewriteResponse> PrewriteAsync(PrewriteRequest request, ServerCallContext context)
+    public override async Task<PrewriteResponse> Prewrite(PrewriteRequest request, ServerCallContext context)
     {
         var ctx = RequireContext(request.Context);
         RequireTs(request.StartTs, "start_ts");
@@ -164,10 +156,11 @@ internal sealed class TxnKvService(Store store, Func<ulong, RangeReplica?> repli
         var keys = request.Mutations.Select(m => m.Key).ToList();
         var (error, errors) = await WriteAsync(ctx, keys, (reader, txn) => TxnActions.Prewrite(reader, txn, request.Mutations, request.PrimaryLock.Span,
             new Timestamp(request.StartTs), request.LockTtlMs, request.Secondaries), context.CancellationToken).ConfigureAwait(false);
+        Metrics?.Prewritten(error, errors);
         return error is not null ? new PrewriteResponse { RangeError = error } : new PrewriteResponse { Errors = { errors! } };
     }
 
-    private async Task<CommitResponse> CommitAsync(CommitRequest request, ServerCallContext context)
+    public override async Task<CommitResponse> Commit(CommitRequest request, ServerCallContext context)
     {
         var ctx = RequireContext(request.Context);
         RequireTs(request.StartTs, "start_ts");
@@ -179,30 +172,33 @@ internal sealed class TxnKvService(Store store, Func<ulong, RangeReplica?> repli
         var keys = RequireKeys(request.Keys, "commit");
         var (error, keyError) = await WriteAsync(ctx, keys, (reader, txn) => TxnActions.Commit(reader, txn, keys, new Timestamp(request.StartTs), new Timestamp(request.CommitTs)),
             context.CancellationToken).ConfigureAwait(false);
+        Metrics?.Answered(TxnMetrics.Command.Commit, error, keyError);
         return new CommitResponse { RangeError = error, Error = keyError };
     }
 
-    private async Task<RollbackResponse> RollbackAsync(RollbackRequest request, ServerCallContext context)
+    public override async Task<RollbackResponse> Rollback(RollbackRequest request, ServerCallContext context)
     {
         var ctx = RequireContext(request.Context);
         RequireTs(request.StartTs, "start_ts");
         var keys = RequireKeys(request.Keys, "rollback");
         var (error, keyError) = await WriteAsync(ctx, keys, (reader, txn) => TxnActions.Rollback(reader, txn, keys, new Timestamp(request.StartTs)),
             context.CancellationToken).ConfigureAwait(false);
+        Metrics?.Answered(TxnMetrics.Command.Rollback, error, keyError);
         return new RollbackResponse { RangeError = error, Error = keyError };
     }
 
-    private async Task<CheckTxnStatusResponse> CheckTxnStatusAsync(CheckTxnStatusRequest request, ServerCallContext context)
+    public override async Task<CheckTxnStatusResponse> CheckTxnStatus(CheckTxnStatusRequest request, ServerCallContext context)
     {
         var ctx = RequireContext(request.Context);
         RequireTs(request.LockTs, "lock_ts");
         CheckKey(request.PrimaryKey, "primary_key");
         var (error, response) = await WriteAsync(ctx, [request.PrimaryKey], (reader, txn) => TxnActions.CheckTxnStatus(reader, txn, request.PrimaryKey,
             new Timestamp(request.LockTs), new Timestamp(request.CurrentTs), request.RollbackIfNotExist), context.CancellationToken).ConfigureAwait(false);
+        Metrics?.Answered(TxnMetrics.Command.CheckTxnStatus, error, response?.Error);
         return error is not null ? new CheckTxnStatusResponse { RangeError = error } : response!;
     }
 
-    private async Task<ResolveLockResponse> ResolveLockAsync(ResolveLockRequest request, ServerCallContext context)
+    public override async Task<ResolveLockResponse> ResolveLock(ResolveLockRequest request, ServerCallContext context)
     {
         var ctx = RequireContext(request.Context);
         RequireTs(request.StartTs, "start_ts");
@@ -250,10 +246,12 @@ internal sealed class TxnKvService(Store store, Func<ulong, RangeReplica?> repli
             // nothing of the transaction is left to do); any other refusal is reported.
             return named || keyError?.TxnNotFound is null ? (keyError, resolved) : (null, 0u);
         }, context.CancellationToken).ConfigureAwait(false);
+        Metrics?.Answered(TxnMetrics.Command.ResolveLock, error, result.Item1);
+        Metrics?.Resolved(request.CommitTs, error is null ? result.Item2 : 0);
         return error is not null ? new ResolveLockResponse { RangeError = error } : new ResolveLockResponse { Error = result.Item1, Resolved = result.Item2 };
     }
 
-    private async Task<TxnHeartBeatResponse> HeartBeatAsync(TxnHeartBeatRequest request, ServerCallContext context)
+    public override async Task<TxnHeartBeatResponse> TxnHeartBeat(TxnHeartBeatRequest request, ServerCallContext context)
     {
         var ctx = RequireContext(request.Context);
         RequireTs(request.StartTs, "start_ts");
@@ -261,10 +259,11 @@ internal sealed class TxnKvService(Store store, Func<ulong, RangeReplica?> repli
         CheckTtl(request.AdviseTtlMs, MaxHeartBeatTtlMs, "advise_ttl_ms");
         var (error, result) = await WriteAsync(ctx, [request.PrimaryLock], (reader, txn) => TxnActions.HeartBeat(reader, txn, request.PrimaryLock,
             new Timestamp(request.StartTs), request.AdviseTtlMs), context.CancellationToken).ConfigureAwait(false);
+        Metrics?.Answered(TxnMetrics.Command.HeartBeat, error, result.Error);
         return error is not null ? new TxnHeartBeatResponse { RangeError = error } : new TxnHeartBeatResponse { Error = result.Error, LockTtlMs = result.TtlMs };
     }
 
-    private async Task<ScanLockResponse> ScanLockAsync(ScanLockRequest request, ServerCallContext context)
+    public override async Task<ScanLockResponse> ScanLock(ScanLockRequest request, ServerCallContext context)
     {
         var ctx = RequireContext(request.Context);
         CheckBounds(request.StartKey, request.EndKey, request.Limit);

@@ -4,7 +4,10 @@ using System.Runtime.InteropServices;
 namespace Kv.Node.Storage.Native;
 
 /// <summary>
-/// P/Invoke declarations for the parts of RocksDB's C API (rocksdb/c.h, 7.8) the engine uses.
+/// P/Invoke declarations for the parts of RocksDB's C API (rocksdb/c.h) the engine uses, bound to
+/// the native library the <c>RocksDB</c> NuGet package ships (11.12, self-contained, one per
+/// platform under <c>runtimes/RID/native/</c>). Why the engine declares them rather than calling
+/// the package's RocksDbSharp layer is measured in docs/PERFORMANCE.md ("Which binding").
 /// Opaque C pointers are <c>nint</c>; keys and values cross as pointer + length so no call
 /// marshals or allocates. Ownership rules are in <see cref="DbHandle"/>. Every function that
 /// takes <c>char** errptr</c> leaves a malloc'ed message there on failure, which
@@ -14,14 +17,7 @@ internal static unsafe partial class NativeMethods
 {
     private const string Library = "rocksdb";
 
-    /// <summary>Environment variable naming the library file, for installs outside Debian's layout.</summary>
-    public const string LibraryVariable = "KV_ROCKSDB_LIBRARY";
-
-    // Debian's runtime package (librocksdb7.8) ships only the versioned soname; the unversioned
-    // name exists only with the -dev package. Try the explicit override, then the soname, then the rest.
-    private static readonly string[] Candidates = ["librocksdb.so.7.8", "librocksdb.so", "librocksdb.dylib", "rocksdb"];
-
-    /// <summary>The file the library was loaded from, once loaded.</summary>
+    /// <summary>The full path of the library file, once loaded.</summary>
     public static string? LoadedFrom { get; private set; }
 
     // An explicit static constructor makes the resolver run before the first native call.
@@ -34,10 +30,18 @@ internal static unsafe partial class NativeMethods
             return 0;
         }
 
-        var overridden = Environment.GetEnvironmentVariable(LibraryVariable);
-        foreach (var candidate in string.IsNullOrEmpty(overridden) ? Candidates : [overridden])
+        // The file the package puts in the build output: runtimes/RID/native/ for a portable build,
+        // the application directory for a RID-specific one. Only the plain build: the -jemalloc one
+        // needs libjemalloc2 installed, and the package's own loader would take it whenever that is.
+        var (rid, file) = PackageAsset();
+        string[] candidates =
+        [
+            System.IO.Path.Combine(AppContext.BaseDirectory, "runtimes", rid, "native", file),
+            System.IO.Path.Combine(AppContext.BaseDirectory, file),
+        ];
+        foreach (var candidate in candidates)
         {
-            if (NativeLibrary.TryLoad(candidate, assembly, path, out var handle))
+            if (File.Exists(candidate) && NativeLibrary.TryLoad(candidate, out var handle))
             {
                 LoadedFrom = candidate;
                 return handle;
@@ -45,8 +49,28 @@ internal static unsafe partial class NativeMethods
         }
 
         throw new DllNotFoundException(
-            $"RocksDB's C library could not be loaded (tried {string.Join(", ", string.IsNullOrEmpty(overridden) ? Candidates : [overridden])}). " +
-            $"Install it with 'apt-get install librocksdb7.8', or set {LibraryVariable} to the library's path.");
+            $"RocksDB's native library could not be loaded (tried {string.Join(", ", candidates)}). It comes with the " +
+            "'RocksDB' NuGet package, which ships it for linux-x64, linux-arm64, osx-x64, osx-arm64 and win-x64; " +
+            "rebuild (or republish) so it is copied next to the application.");
+    }
+
+    /// <summary>Where the package keeps the library for this process's platform, and its file name.</summary>
+    private static (string Rid, string File) PackageAsset()
+    {
+        var arch = RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
+        if (OperatingSystem.IsWindows())
+        {
+            return ($"win-{arch}", "rocksdb.dll");
+        }
+
+        if (OperatingSystem.IsMacOS())
+        {
+            return ($"osx-{arch}", "librocksdb.dylib");
+        }
+
+        // musl (Alpine) needs the package's musl build; glibc takes the plain one.
+        var musl = RuntimeInformation.RuntimeIdentifier.Contains("musl", StringComparison.Ordinal);
+        return ($"linux-{arch}", musl ? "librocksdb-musl.so" : "librocksdb.so");
     }
 
     // ---- memory -------------------------------------------------------------------------
@@ -154,8 +178,9 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library)] internal static partial void rocksdb_ingest_external_file_cf(nint db, nint cf, byte** files, nuint count, nint options, byte** errptr);
 
     // ---- maintenance and introspection --------------------------------------------------
+    // include_flags: rocksdb_size_approximation_flags_t (1: memtables, 2: SST files; c.h).
     [LibraryImport(Library)]
-    internal static partial void rocksdb_approximate_sizes_cf(nint db, nint cf, int count, byte** starts, nuint* startLengths, byte** limits, nuint* limitLengths, ulong* sizes, byte** errptr);
+    internal static partial void rocksdb_approximate_sizes_cf_with_flags(nint db, nint cf, int count, byte** starts, nuint* startLengths, byte** limits, nuint* limitLengths, byte includeFlags, ulong* sizes, byte** errptr);
     [LibraryImport(Library)] internal static partial void rocksdb_compact_range_cf(nint db, nint cf, byte* start, nuint startLength, byte* limit, nuint limitLength);
     [LibraryImport(Library)] internal static partial void rocksdb_flush_cf(nint db, nint options, nint cf, byte** errptr);
     [LibraryImport(Library)] internal static partial byte* rocksdb_property_value_cf(nint db, nint cf, byte* name);

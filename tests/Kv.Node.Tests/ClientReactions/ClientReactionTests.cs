@@ -4,8 +4,7 @@ using System.Net.Sockets;
 using Google.Protobuf;
 using Kv.Client;
 using Kv.Client.Cluster;
-using Kv.Client.Contracts;
-using Kv.Client.Rpc;
+using Grpc.Core;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Tests.ClientReactions;
@@ -71,8 +70,8 @@ public sealed class ClientReactionTests : IAsyncLifetime
     /// <summary>n1 is the placement leader; stores 1 and 2 live on n1 and n2; GetRange answers with the given range.</summary>
     private void PlacementOnN1(Func<GetRangeRequest, RangeInfo> getRange, string? store1Address = null)
     {
-        _n1.On(PlacementContract.GetRange, r => new GetRangeResponse { Header = Ok(), Range = getRange(r) });
-        _n1.On(PlacementContract.ListStores, _ => new ListStoresResponse
+        _n1.On(PlacementMethods.GetRange, r => new GetRangeResponse { Header = Ok(), Range = getRange(r) });
+        _n1.On(PlacementMethods.ListStores, _ => new ListStoresResponse
         {
             Header = Ok(),
             Stores =
@@ -86,7 +85,7 @@ public sealed class ClientReactionTests : IAsyncLifetime
     [Fact]
     public async Task Placement_NotLeader_hint_is_followed_and_the_cluster_id_is_learned_then_sent_in_every_header()
     {
-        _n1.On(PlacementContract.GetClusterInfo, _ => new GetClusterInfoResponse
+        _n1.On(PlacementMethods.GetClusterInfo, _ => new GetClusterInfoResponse
         {
             Header = new ResponseHeader
             {
@@ -99,8 +98,8 @@ public sealed class ClientReactionTests : IAsyncLifetime
                 },
             },
         });
-        _n2.On(PlacementContract.GetClusterInfo, _ => new GetClusterInfoResponse { Header = Ok(), Bootstrapped = true, RangeCount = 3 });
-        _n2.On(PlacementContract.ListStores, _ => new ListStoresResponse { Header = Ok() });
+        _n2.On(PlacementMethods.GetClusterInfo, _ => new GetClusterInfoResponse { Header = Ok(), Bootstrapped = true, RangeCount = 3 });
+        _n2.On(PlacementMethods.ListStores, _ => new ListStoresResponse { Header = Ok() });
 
         await using var client = KvClient.Connect([_n1.Address], Options());
         var info = await client.GetClusterInfoAsync();
@@ -109,16 +108,16 @@ public sealed class ClientReactionTests : IAsyncLifetime
         Assert.Equal(3u, info.RangeCount);
         Assert.Equal(ClusterId, client.ClusterId);
         Assert.Equal(_n2.Address, client.PlacementLeader);
-        Assert.Equal("", _n2.Received(PlacementContract.GetClusterInfo).Single().Header.ClusterId); // not known yet
-        Assert.Equal(ClusterId, _n2.Received(PlacementContract.ListStores).Single().Header.ClusterId);
-        Assert.Single(_n1.Received(PlacementContract.GetClusterInfo)); // the hint was followed, not re-asked
-        Assert.Empty(_n1.Received(PlacementContract.ListStores));
+        Assert.Equal("", _n2.Received(PlacementMethods.GetClusterInfo).Single().Header.ClusterId); // not known yet
+        Assert.Equal(ClusterId, _n2.Received(PlacementMethods.ListStores).Single().Header.ClusterId);
+        Assert.Single(_n1.Received(PlacementMethods.GetClusterInfo)); // the hint was followed, not re-asked
+        Assert.Empty(_n1.Received(PlacementMethods.ListStores));
     }
 
     [Fact]
     public async Task Placement_NotLeader_without_a_leader_makes_the_client_try_the_members_it_names()
     {
-        _n1.On(PlacementContract.ListStores, _ => new ListStoresResponse
+        _n1.On(PlacementMethods.ListStores, _ => new ListStoresResponse
         {
             Header = new ResponseHeader
             {
@@ -130,7 +129,7 @@ public sealed class ClientReactionTests : IAsyncLifetime
                 },
             },
         });
-        _n2.On(PlacementContract.ListStores, _ => new ListStoresResponse { Header = Ok(), Stores = { new StoreInfo { Store = new StoreDescriptor { StoreId = 9 } } } });
+        _n2.On(PlacementMethods.ListStores, _ => new ListStoresResponse { Header = Ok(), Stores = { new StoreInfo { Store = new StoreDescriptor { StoreId = 9 } } } });
 
         await using var client = KvClient.Connect([_n1.Address], Options());
         var stores = await client.ListStoresAsync();
@@ -142,7 +141,7 @@ public sealed class ClientReactionTests : IAsyncLifetime
     public async Task Range_NotLeader_hint_sends_the_retry_to_the_named_leader_with_the_same_context()
     {
         PlacementOnN1(_ => Info(Range(1, "", ""), leaderStore: 1, leaderAddress: _n1.Address));
-        _n1.On(RawKvContract.Get, r => new RawGetResponse
+        _n1.On(RawKvMethods.Get, r => new RawGetResponse
         {
             Error = new RangeError
             {
@@ -150,32 +149,32 @@ public sealed class ClientReactionTests : IAsyncLifetime
                 NotLeader = new NotLeader { RangeId = 1, Leader = new ReplicaDescriptor { ReplicaId = 102, StoreId = 2 }, LeaderAddress = _n2.Address },
             },
         });
-        _n2.On(RawKvContract.Get, r => new RawGetResponse { Found = true, Value = B("v:" + r.Key.ToStringUtf8()) });
+        _n2.On(RawKvMethods.Get, r => new RawGetResponse { Found = true, Value = B("v:" + r.Key.ToStringUtf8()) });
 
         await using var client = KvClient.Connect([_n1.Address], Options());
         Assert.Equal(K("v:k"), await client.GetAsync(K("k")));
         Assert.Equal(K("v:k2"), await client.GetAsync(K("k2")));
 
-        Assert.Single(_n1.Received(RawKvContract.Get)); // the second Get went straight to the new leader
-        var sent = _n2.Received(RawKvContract.Get);
+        Assert.Single(_n1.Received(RawKvMethods.Get)); // the second Get went straight to the new leader
+        var sent = _n2.Received(RawKvMethods.Get);
         Assert.Equal(2, sent.Count);
         Assert.All(sent, r => Assert.Equal(1UL, r.Context.RangeId));
         Assert.All(sent, r => Assert.Equal(1UL, r.Context.Epoch.Version));
-        Assert.Single(_n1.Received(PlacementContract.GetRange)); // the route was cached
+        Assert.Single(_n1.Received(PlacementMethods.GetRange)); // the route was cached
     }
 
     [Fact]
     public async Task Range_NotLeader_without_a_hint_moves_on_to_the_next_replica()
     {
         PlacementOnN1(_ => Info(Range(1, "", "", stores: [1, 2])));
-        _n1.On(RawKvContract.Put, _ => new RawPutResponse { Error = new RangeError { NotLeader = new NotLeader { RangeId = 1 } } });
-        _n2.On(RawKvContract.Put, _ => new RawPutResponse());
+        _n1.On(RawKvMethods.Put, _ => new RawPutResponse { Error = new RangeError { NotLeader = new NotLeader { RangeId = 1 } } });
+        _n2.On(RawKvMethods.Put, _ => new RawPutResponse());
 
         await using var client = KvClient.Connect([_n1.Address], Options());
         await client.PutAsync(K("k"), K("v"));
 
-        Assert.Single(_n1.Received(RawKvContract.Put));
-        var put = Assert.Single(_n2.Received(RawKvContract.Put));
+        Assert.Single(_n1.Received(RawKvMethods.Put));
+        var put = Assert.Single(_n2.Received(RawKvMethods.Put));
         Assert.Equal("v", put.Value.ToStringUtf8());
     }
 
@@ -184,7 +183,7 @@ public sealed class ClientReactionTests : IAsyncLifetime
     {
         // Placement still reports the range before its split; the node knows better.
         PlacementOnN1(_ => Info(Range(1, "", "", version: 1, stores: [1]), leaderStore: 1, leaderAddress: _n1.Address));
-        _n1.On(RawKvContract.Put, r => r.Context.Epoch.Version == 1
+        _n1.On(RawKvMethods.Put, r => r.Context.Epoch.Version == 1
             ? new RawPutResponse { Error = new RangeError { Message = "epoch changed", EpochNotMatch = new EpochNotMatch { Current = { Range(1, "", "m", 2, 1), Range(5, "m", "", 2, 1) } } } }
             : new RawPutResponse());
 
@@ -192,12 +191,12 @@ public sealed class ClientReactionTests : IAsyncLifetime
         await client.PutAsync(K("a"), K("1"));
         await client.PutAsync(K("x"), K("2"));
 
-        var puts = _n1.Received(RawKvContract.Put);
+        var puts = _n1.Received(RawKvMethods.Put);
         Assert.Equal(3, puts.Count);
         Assert.Equal((1UL, 1UL), (puts[0].Context.RangeId, puts[0].Context.Epoch.Version));
         Assert.Equal((1UL, 2UL), (puts[1].Context.RangeId, puts[1].Context.Epoch.Version));
         Assert.Equal((5UL, 2UL), (puts[2].Context.RangeId, puts[2].Context.Epoch.Version)); // routed by the split's right half
-        Assert.Single(_n1.Received(PlacementContract.GetRange)); // no reload was needed
+        Assert.Single(_n1.Received(PlacementMethods.GetRange)); // no reload was needed
     }
 
     [Fact]
@@ -207,14 +206,14 @@ public sealed class ClientReactionTests : IAsyncLifetime
         PlacementOnN1(_ => ++loads == 1
             ? Info(Range(1, "", "", stores: [1]), 1, _n1.Address)
             : Info(Range(8, "", "", stores: [2]), 2, _n2.Address));
-        _n1.On(RawKvContract.Delete, _ => new RawDeleteResponse { Error = new RangeError { RangeNotFound = new RangeNotFound { RangeId = 1 } } });
-        _n2.On(RawKvContract.Delete, _ => new RawDeleteResponse());
+        _n1.On(RawKvMethods.Delete, _ => new RawDeleteResponse { Error = new RangeError { RangeNotFound = new RangeNotFound { RangeId = 1 } } });
+        _n2.On(RawKvMethods.Delete, _ => new RawDeleteResponse());
 
         await using var client = KvClient.Connect([_n1.Address], Options());
         await client.DeleteAsync(K("k"));
 
-        Assert.Equal(2, _n1.Received(PlacementContract.GetRange).Count);
-        Assert.Equal(8UL, Assert.Single(_n2.Received(RawKvContract.Delete)).Context.RangeId);
+        Assert.Equal(2, _n1.Received(PlacementMethods.GetRange).Count);
+        Assert.Equal(8UL, Assert.Single(_n2.Received(RawKvMethods.Delete)).Context.RangeId);
     }
 
     [Fact]
@@ -222,7 +221,7 @@ public sealed class ClientReactionTests : IAsyncLifetime
     {
         PlacementOnN1(_ => Info(Range(1, "", "", stores: [1]), 1, _n1.Address));
         var calls = 0;
-        _n1.On(RawKvContract.Get, _ => ++calls < 4
+        _n1.On(RawKvMethods.Get, _ => ++calls < 4
             ? new RawGetResponse { Error = new RangeError { RangeUnavailable = new RangeUnavailable { RangeId = 1 } } }
             : new RawGetResponse { Found = false });
 
@@ -236,7 +235,7 @@ public sealed class ClientReactionTests : IAsyncLifetime
     {
         var dead = ClosedEndpoint();
         PlacementOnN1(_ => Info(Range(1, "", "", stores: [1, 2]), 1, dead), store1Address: dead);
-        _n2.On(RawKvContract.Get, _ => new RawGetResponse { Found = true, Value = B("from-2") });
+        _n2.On(RawKvMethods.Get, _ => new RawGetResponse { Found = true, Value = B("from-2") });
 
         await using var client = KvClient.Connect([_n1.Address], Options());
         Assert.Equal(K("from-2"), await client.GetAsync(K("k")));
@@ -246,20 +245,20 @@ public sealed class ClientReactionTests : IAsyncLifetime
     public async Task INVALID_ARGUMENT_is_a_typed_error_and_is_not_retried()
     {
         PlacementOnN1(_ => Info(Range(1, "", "", stores: [1]), 1, _n1.Address));
-        _n1.On<RawPutRequest, RawPutResponse>(RawKvContract.Put, _ => throw new RpcException(new Status(StatusCode.InvalidArgument, "key is 9000 bytes; the limit is 8192")));
+        _n1.On<RawPutRequest, RawPutResponse>(RawKvMethods.Put, _ => throw new RpcException(new Status(StatusCode.InvalidArgument, "key is 9000 bytes; the limit is 8192")));
 
         await using var client = KvClient.Connect([_n1.Address], Options());
         var e = await Assert.ThrowsAsync<KvException>(() => client.PutAsync(K("k"), K("v")));
 
         Assert.Equal(KvErrorKind.InvalidArgument, e.Kind);
         Assert.Contains("8192", e.Message, StringComparison.Ordinal);
-        Assert.Single(_n1.Received(RawKvContract.Put));
+        Assert.Single(_n1.Received(RawKvMethods.Put));
     }
 
     [Fact]
     public async Task A_node_that_never_answers_gives_Unavailable_within_the_deadline()
     {
-        _n1.OnAsync<GetClusterInfoRequest, GetClusterInfoResponse>(PlacementContract.GetClusterInfo, async (_, context) =>
+        _n1.OnAsync<GetClusterInfoRequest, GetClusterInfoResponse>(PlacementMethods.GetClusterInfo, async (_, context) =>
         {
             await Task.Delay(Timeout.Infinite, context.CancellationToken);
             throw new InvalidOperationException("unreachable");
@@ -277,15 +276,15 @@ public sealed class ClientReactionTests : IAsyncLifetime
     [Fact]
     public async Task Placement_refusals_are_typed_and_bootstrap_outcomes_are_results()
     {
-        _n1.On(PlacementContract.ListStores, _ => new ListStoresResponse
+        _n1.On(PlacementMethods.ListStores, _ => new ListStoresResponse
         {
             Header = new ResponseHeader { Error = new PlacementError { Code = PlacementErrorCode.PlacementErrorNotBootstrapped, Message = "not bootstrapped" } },
         });
         var bootstraps = 0;
-        _n1.On(PlacementContract.Bootstrap, _ => ++bootstraps == 1
+        _n1.On(PlacementMethods.Bootstrap, _ => ++bootstraps == 1
             ? new BootstrapResponse { Header = Ok(), FirstRange = Range(1, "", "") }
             : new BootstrapResponse { Header = new ResponseHeader { ClusterId = ClusterId, Error = new PlacementError { Code = PlacementErrorCode.PlacementErrorAlreadyBootstrapped, Message = $"already bootstrapped as {ClusterId}" } } });
-        _n1.On(PlacementContract.GetRangeById, r => new GetRangeResponse
+        _n1.On(PlacementMethods.GetRangeById, r => new GetRangeResponse
         {
             Header = r.RangeId == 1 ? Ok() : new ResponseHeader { Error = new PlacementError { Code = PlacementErrorCode.PlacementErrorNotFound, Message = "no range 2" } },
             Range = r.RangeId == 1 ? Info(Range(1, "", "")) : null,
@@ -314,7 +313,7 @@ public sealed class ClientReactionTests : IAsyncLifetime
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         ulong oracle = Timestamp.Compose(1_700_000_000_000, 0).Value;
         var sync = new object();
-        _n1.OnAsync<GetTimestampRequest, GetTimestampResponse>(PlacementContract.GetTimestamp, async (r, _) =>
+        _n1.OnAsync<GetTimestampRequest, GetTimestampResponse>(PlacementMethods.GetTimestamp, async (r, _) =>
         {
             if (r.Count == 1)
             {
@@ -330,7 +329,7 @@ public sealed class ClientReactionTests : IAsyncLifetime
 
         await using var client = KvClient.Connect([_n1.Address], Options());
         var first = client.GetTimestampAsync();
-        await WaitUntil(() => _n1.Received(PlacementContract.GetTimestamp).Count == 1);
+        await WaitUntil(() => _n1.Received(PlacementMethods.GetTimestamp).Count == 1);
         var queued = Enumerable.Range(0, 9).Select(_ => client.GetTimestampAsync()).ToList();
         gate.SetResult();
 
@@ -340,7 +339,7 @@ public sealed class ClientReactionTests : IAsyncLifetime
             all.Add(await t);
         }
 
-        Assert.Equal([1u, 9u], _n1.Received(PlacementContract.GetTimestamp).Select(r => r.Count));
+        Assert.Equal([1u, 9u], _n1.Received(PlacementMethods.GetTimestamp).Select(r => r.Count));
         Assert.Equal(10, all.Distinct().Count());
         Assert.Equal(all.OrderBy(t => t), all);
         Assert.True(await client.GetTimestampAsync() > all[^1]); // a later call gets a later timestamp
@@ -357,14 +356,14 @@ public sealed class ClientReactionTests : IAsyncLifetime
             data[k] = k.ToUpperInvariant();
         }
 
-        _n1.On(PlacementContract.GetRange, r => new GetRangeResponse
+        _n1.On(PlacementMethods.GetRange, r => new GetRangeResponse
         {
             Header = Ok(),
             Range = Info(ranges.First(d => string.CompareOrdinal(r.Key.ToStringUtf8(), d.StartKey.ToStringUtf8()) >= 0
                 && (d.EndKey.IsEmpty || string.CompareOrdinal(r.Key.ToStringUtf8(), d.EndKey.ToStringUtf8()) < 0)), 1, _n1.Address),
         });
-        _n1.On(PlacementContract.ScanRanges, r => new ScanRangesResponse { Header = Ok(), Ranges = { ranges.Select(d => Info(d, 1, _n1.Address)) } });
-        _n1.On(RawKvContract.Scan, r =>
+        _n1.On(PlacementMethods.ScanRanges, r => new ScanRangesResponse { Header = Ok(), Ranges = { ranges.Select(d => Info(d, 1, _n1.Address)) } });
+        _n1.On(RawKvMethods.Scan, r =>
         {
             var d = ranges.Single(x => x.RangeId == r.Context.RangeId);
             string lo = Max(r.StartKey.ToStringUtf8(), d.StartKey.ToStringUtf8());
@@ -426,8 +425,8 @@ public sealed class ClientReactionTests : IAsyncLifetime
         var left = Range(1, "", "m", 2, 1);
         var right = Range(2, "m", "", 2, 1);
         PlacementOnN1(r => Info(split && r.Key.Span.SequenceCompareTo(B("m").Span) >= 0 ? right : split ? left : before, 1, _n1.Address));
-        _n1.On(PlacementContract.GetRangeById, r => new GetRangeResponse { Header = Ok(), Range = Info(r.RangeId == 1 ? (split ? left : before) : right, 1, _n1.Address) });
-        _n1.On(AdminContract.SplitRange, r =>
+        _n1.On(PlacementMethods.GetRangeById, r => new GetRangeResponse { Header = Ok(), Range = Info(r.RangeId == 1 ? (split ? left : before) : right, 1, _n1.Address) });
+        _n1.On(AdminMethods.SplitRange, r =>
         {
             if (!split)
             {
@@ -441,7 +440,7 @@ public sealed class ClientReactionTests : IAsyncLifetime
         await using var client = KvClient.Connect([_n1.Address], Options());
         var halves = await client.SplitRangeAsync(K("m"));
 
-        Assert.Equal(2, _n1.Received(AdminContract.SplitRange).Count);
+        Assert.Equal(2, _n1.Received(AdminMethods.SplitRange).Count);
         Assert.Equal(1UL, halves.Left.RangeId);
         Assert.Equal(B("m"), halves.Left.EndKey);
         Assert.Equal(2UL, halves.Right.RangeId);
@@ -453,13 +452,13 @@ public sealed class ClientReactionTests : IAsyncLifetime
     {
         var range = Range(2, "m", "", 2, 1);
         PlacementOnN1(_ => Info(range, 1, _n1.Address));
-        _n1.On(AdminContract.SplitRange, _ => throw new RpcException(new Status(StatusCode.InvalidArgument, "split key m is the range's start key")));
+        _n1.On(AdminMethods.SplitRange, _ => throw new RpcException(new Status(StatusCode.InvalidArgument, "split key m is the range's start key")));
 
         await using var client = KvClient.Connect([_n1.Address], Options());
         var e = await Assert.ThrowsAsync<KvException>(() => client.SplitRangeAsync(K("m")));
 
         Assert.Equal(KvErrorKind.InvalidArgument, e.Kind);
         Assert.Contains("start key", e.Message, StringComparison.Ordinal);
-        Assert.Empty(_n1.Received(PlacementContract.GetRangeById)); // no second guessing without a retry
+        Assert.Empty(_n1.Received(PlacementMethods.GetRangeById)); // no second guessing without a retry
     }
 }

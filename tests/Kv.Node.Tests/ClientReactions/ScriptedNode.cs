@@ -1,24 +1,27 @@
 using System.Collections.Concurrent;
-using Kv.Client.Contracts;
-using Kv.Client.Rpc;
-using Kv.Node.Server.Rpc;
+using Grpc.AspNetCore.Server.Model;
+using Grpc.Core;
+using Kv.Node.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Kv.Node.Tests.ClientReactions;
 
 /// <summary>
-/// A scripted cluster node for the client's error-reaction tests: a real RpcServer on 127.0.0.1
-/// (free port) serving <c>kv.v1.Placement</c>, <c>kv.v1.RawKv</c> and <c>kv.v1.TxnKv</c>, whose handlers are test
-/// delegates. It scripts the wire responses the real services send, with the same proto types
-/// and semantics (placement's header.error NOT_LEADER with leader and members, the RangeError
-/// details with their hints, gRPC statuses such as INVALID_ARGUMENT), so the client under test
-/// cannot tell it from a node. It records every request it receives. A method with no script
-/// answers UNIMPLEMENTED.
+/// A scripted cluster node for the client's error-reaction tests: a real Grpc.AspNetCore server
+/// on 127.0.0.1 (free port) serving <c>kv.v1.Placement</c>, <c>kv.v1.RawKv</c>, <c>kv.v1.TxnKv</c>
+/// and <c>kv.v1.Admin</c>, whose handlers are test delegates. It scripts the wire responses the
+/// real services send, with the same proto types and semantics (placement's header.error
+/// NOT_LEADER with leader and members, the RangeError details with their hints, gRPC statuses
+/// such as INVALID_ARGUMENT), so the client under test cannot tell it from a node. It records
+/// every request it receives. A method with no script answers UNIMPLEMENTED.
 /// </summary>
 public sealed class ScriptedNode : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, Func<object, ServerCallContext, Task<object>>> _handlers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Func<object, object, ServerCallContext, Task>> _streams = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<(string Method, object Request)> _received = new();
-    private RpcServer _server = null!;
+    private GrpcServer _server = null!;
 
     private ScriptedNode()
     {
@@ -30,33 +33,16 @@ public sealed class ScriptedNode : IAsyncDisposable
     public static async Task<ScriptedNode> StartAsync()
     {
         var node = new ScriptedNode();
-        var builder = ServerServiceDefinition.CreateBuilder();
-        node.Bind(builder, PlacementContract.Bootstrap);
-        node.Bind(builder, PlacementContract.GetClusterInfo);
-        node.Bind(builder, PlacementContract.ListStores);
-        node.Bind(builder, PlacementContract.GetRange);
-        node.Bind(builder, PlacementContract.GetRangeById);
-        node.Bind(builder, PlacementContract.ScanRanges);
-        node.Bind(builder, PlacementContract.GetTimestamp);
-        node.Bind(builder, RawKvContract.Get);
-        node.Bind(builder, RawKvContract.Put);
-        node.Bind(builder, RawKvContract.Delete);
-        node.Bind(builder, RawKvContract.Scan);
-        node.Bind(builder, TxnKvContract.Get);
-        node.Bind(builder, TxnKvContract.Scan);
-        node.Bind(builder, TxnKvContract.Prewrite);
-        node.Bind(builder, TxnKvContract.Commit);
-        node.Bind(builder, TxnKvContract.Rollback);
-        node.Bind(builder, TxnKvContract.CheckTxnStatus);
-        node.Bind(builder, TxnKvContract.ResolveLock);
-        node.Bind(builder, TxnKvContract.TxnHeartBeat);
-        node.Bind(builder, TxnKvContract.ScanLock);
-        node.Bind(builder, AdminContract.TransferLeader);
-        node.Bind(builder, AdminContract.SplitRange);
-        node.Bind(builder, AdminContract.AddReplica);
-        node.Bind(builder, AdminContract.RemoveReplica);
-        node.Bind(builder, AdminContract.MoveReplica);
-        node._server = await RpcServer.StartAsync(new RpcServerOptions(), [builder.Build()]);
+        node._server = await GrpcServer.StartAsync(
+            new GrpcServerOptions(),
+            services =>
+            {
+                services.AddSingleton(node);
+                // Grpc.AspNetCore's extension point for methods that are not a generated base
+                // class's: every method of the four services, bound to the script.
+                services.AddSingleton<IServiceMethodProvider<ScriptedNode>>(new ScriptedMethods());
+            },
+            endpoints => endpoints.MapGrpcService<ScriptedNode>());
         return node;
     }
 
@@ -72,23 +58,66 @@ public sealed class ScriptedNode : IAsyncDisposable
         where TResponse : class =>
         _handlers[method.FullName] = async (request, context) => await answer((TRequest)request, context);
 
+    /// <summary>Scripts a server-streaming method: the script writes the responses, then returns (or throws an RpcException).</summary>
+    public void OnStream<TRequest, TResponse>(Method<TRequest, TResponse> method, Func<TRequest, IServerStreamWriter<TResponse>, ServerCallContext, Task> answer)
+        where TRequest : class
+        where TResponse : class =>
+        _streams[method.FullName] = (request, stream, context) => answer((TRequest)request, (IServerStreamWriter<TResponse>)stream, context);
+
     /// <summary>The requests of one method received so far, in order.</summary>
     public IReadOnlyList<TRequest> Received<TRequest, TResponse>(Method<TRequest, TResponse> method) =>
         _received.Where(r => r.Method == method.FullName).Select(r => (TRequest)r.Request).ToList();
 
     public ValueTask DisposeAsync() => _server.DisposeAsync();
 
-    private void Bind<TRequest, TResponse>(ServerServiceDefinition.Builder builder, Method<TRequest, TResponse> method)
+    private async Task<TResponse> HandleAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, ServerCallContext context)
         where TRequest : class
-        where TResponse : class =>
-        builder.AddMethod(method, (UnaryServerMethod<TRequest, TResponse>)(async (request, context) =>
+        where TResponse : class
+    {
+        _received.Enqueue((method.FullName, request));
+        if (!_handlers.TryGetValue(method.FullName, out var handler))
         {
-            _received.Enqueue((method.FullName, request));
-            if (!_handlers.TryGetValue(method.FullName, out var handler))
-            {
-                throw new RpcException(new Status(StatusCode.Unimplemented, $"{method.FullName} is not scripted on this node"));
-            }
+            throw new RpcException(new Status(StatusCode.Unimplemented, $"{method.FullName} is not scripted on this node"));
+        }
 
-            return (TResponse)await handler(request, context);
-        }));
+        return (TResponse)await handler(request, context);
+    }
+
+    private Task HandleStreamAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, IServerStreamWriter<TResponse> stream, ServerCallContext context)
+        where TRequest : class
+        where TResponse : class
+    {
+        _received.Enqueue((method.FullName, request));
+        if (!_streams.TryGetValue(method.FullName, out var handler))
+        {
+            throw new RpcException(new Status(StatusCode.Unimplemented, $"{method.FullName} is not scripted on this node"));
+        }
+
+        return handler(request, stream, context);
+    }
+
+    /// <summary>Adds every method <see cref="WireMethods"/> knows, each answered by <see cref="HandleAsync"/>.</summary>
+    private sealed class ScriptedMethods : IServiceMethodProvider<ScriptedNode>
+    {
+        public void OnServiceMethodDiscovery(ServiceMethodProviderContext<ScriptedNode> context)
+        {
+            var binder = new Binder(context);
+            Kv.Proto.V1.RawKv.BindService(binder, null);
+            Kv.Proto.V1.TxnKv.BindService(binder, null);
+            Kv.Proto.V1.Admin.BindService(binder, null);
+            Kv.Proto.V1.Placement.BindService(binder, null);
+        }
+
+        // The generated BindService hands each method over with its types; the handler it passes
+        // (null here) is replaced by the script.
+        private sealed class Binder(ServiceMethodProviderContext<ScriptedNode> context) : ServiceBinderBase
+        {
+            public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, UnaryServerMethod<TRequest, TResponse>? handler) =>
+                context.AddUnaryMethod(method, [], (node, request, call) => node.HandleAsync(method, request, call));
+
+            // Server streams (Admin.WatchOperation): the script writes the responses.
+            public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ServerStreamingServerMethod<TRequest, TResponse>? handler) =>
+                context.AddServerStreamingMethod(method, [], (node, request, stream, call) => node.HandleStreamAsync(method, request, stream, call));
+        }
+    }
 }

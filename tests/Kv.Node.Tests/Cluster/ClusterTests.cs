@@ -1,7 +1,6 @@
 using Google.Protobuf;
+using Grpc.Core;
 using Kv.Client.Cluster;
-using Kv.Client.Contracts;
-using Kv.Client.Rpc;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Tests.Cluster;
@@ -42,11 +41,11 @@ public sealed class ClusterTests
         await using var c = new InProcessCluster(3);
         await c.StartAsync();
 
-        var boot = await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        var boot = await c.PlacementAsync(static (s, r, o) => s.Placement.BootstrapAsync(r, o), new BootstrapRequest { Header = new() }, r => r.Header);
         Assert.Equal(PlacementErrorCode.PlacementErrorNone, boot.Header.Error?.Code ?? PlacementErrorCode.PlacementErrorNone);
         Assert.Equal(3, boot.FirstRange.Replicas.Count);
 
-        var again = await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        var again = await c.PlacementAsync(static (s, r, o) => s.Placement.BootstrapAsync(r, o), new BootstrapRequest { Header = new() }, r => r.Header);
         Assert.Equal(PlacementErrorCode.PlacementErrorAlreadyBootstrapped, again.Header.Error.Code);
 
         for (var i = 0; i < 20; i++)
@@ -71,7 +70,7 @@ public sealed class ClusterTests
         Assert.Equal(leader.LeaderAddress, refused.Error.NotLeader.LeaderAddress);
 
         // Scan within the range, both directions, with a limit.
-        var scan = await c.Channel(leader.LeaderAddress).UnaryAsync(RawKvContract.Scan, new RawScanRequest
+        var scan = await c.Channel(leader.LeaderAddress).RawKv.ScanAsync(new RawScanRequest
         {
             Context = new RangeContext { RangeId = 1, Epoch = leader.Range.Epoch },
             StartKey = ByteString.CopyFromUtf8("k05"),
@@ -88,7 +87,7 @@ public sealed class ClusterTests
     {
         await using var c = new InProcessCluster(3);
         await c.StartAsync();
-        await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        await c.PlacementAsync(static (s, r, o) => s.Placement.BootstrapAsync(r, o), new BootstrapRequest { Header = new() }, r => r.Header);
         await c.PutAsync("before", "1");
         var leader = await c.WaitForRangeLeaderAsync(1);
         var index = Array.IndexOf(c.Addresses, leader.LeaderAddress);
@@ -117,7 +116,7 @@ public sealed class ClusterTests
     {
         await using var c = new InProcessCluster(3);
         await c.StartAsync();
-        await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        await c.PlacementAsync(static (s, r, o) => s.Placement.BootstrapAsync(r, o), new BootstrapRequest { Header = new() }, r => r.Header);
         var before = await c.WaitForRangeLeaderAsync(1);
         var target = before.Leader.StoreId % 3 + 1;
         await using var client = KvClient.Connect(c.Addresses);
@@ -132,7 +131,7 @@ public sealed class ClusterTests
         Assert.Equal(KvErrorKind.InvalidArgument, noReplica.Kind);
         Assert.Contains("no replica on store 99", noReplica.Message, StringComparison.Ordinal);
 
-        var stale = await c.Channel(c.Addresses[target - 1]).UnaryAsync(AdminContract.TransferLeader, new TransferLeaderRequest
+        var stale = await c.Channel(c.Addresses[target - 1]).Admin.TransferLeaderAsync(new TransferLeaderRequest
         {
             Context = new RangeContext { RangeId = 1, Epoch = new RangeEpoch { ConfVer = 9, Version = 9 } },
             ToStoreId = before.Leader.StoreId,
@@ -149,27 +148,27 @@ public sealed class ClusterTests
     {
         await using var c = new InProcessCluster(3);
         await c.StartAsync();
-        await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        await c.PlacementAsync(static (s, r, o) => s.Placement.BootstrapAsync(r, o), new BootstrapRequest { Header = new() }, r => r.Header);
         var leader = await c.WaitForRangeLeaderAsync(1);
         var ch = c.Channel(leader.LeaderAddress);
 
-        var tooBig = await Assert.ThrowsAsync<RpcException>(() => ch.UnaryAsync(RawKvContract.Put, new RawPutRequest
+        var tooBig = await Assert.ThrowsAsync<RpcException>(() => ch.RawKv.PutAsync(new RawPutRequest
         {
             Context = new RangeContext { RangeId = 1, Epoch = leader.Range.Epoch },
             Key = ByteString.CopyFrom(new byte[5000]),
             Value = ByteString.CopyFromUtf8("x"),
-        }));
+        }).ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, tooBig.StatusCode);
         Assert.Contains("4096", tooBig.Status.Detail, StringComparison.Ordinal);
 
-        var noRange = await ch.UnaryAsync(RawKvContract.Put, new RawPutRequest
+        var noRange = await ch.RawKv.PutAsync(new RawPutRequest
         {
             Context = new RangeContext { RangeId = 99, Epoch = leader.Range.Epoch },
             Key = ByteString.CopyFromUtf8("a"),
         });
         Assert.Equal(99ul, noRange.Error.RangeNotFound.RangeId);
 
-        var stale = await ch.UnaryAsync(RawKvContract.Put, new RawPutRequest
+        var stale = await ch.RawKv.PutAsync(new RawPutRequest
         {
             Context = new RangeContext { RangeId = 1, Epoch = new RangeEpoch { ConfVer = 1, Version = 0 } },
             Key = ByteString.CopyFromUtf8("stale"),
@@ -193,14 +192,14 @@ public sealed class JoinTests
         await using var c = new InProcessCluster(4, placementMembers: 3);
         // Members first; the fourth waits for a bootstrapped cluster to hand it a store id.
         await Task.WhenAll(Enumerable.Range(0, 3).Select(c.StartNodeAsync));
-        await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        await c.PlacementAsync(static (s, r, o) => s.Placement.BootstrapAsync(r, o), new BootstrapRequest { Header = new() }, r => r.Header);
         await c.StartNodeAsync(3);
         Assert.True(c.Hosts[3]!.StoreId >= 1000, $"store id {c.Hosts[3]!.StoreId} should come from the id sequence (floor 1000)");
 
         var deadline = DateTime.UtcNow.AddSeconds(40);
         while (true)
         {
-            var stores = await c.PlacementAsync(PlacementContract.ListStores, new ListStoresRequest { Header = new() }, r => r.Header);
+            var stores = await c.PlacementAsync(static (s, r, o) => s.Placement.ListStoresAsync(r, o), new ListStoresRequest { Header = new() }, r => r.Header);
             var joined = stores.Stores.FirstOrDefault(s => s.Store.StoreId == c.Hosts[3]!.StoreId);
             if (joined is { State: StoreState.Up } && stores.Stores.Count == 4 && stores.Stores.All(s => s.State == StoreState.Up))
             {

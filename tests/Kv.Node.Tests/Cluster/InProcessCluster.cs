@@ -1,9 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using Google.Protobuf;
-using Kv.Client.Contracts;
-using Kv.Client.Rpc;
-using Kv.Client.Rpc.Http;
+using Grpc.Core;
+using Kv.Client.Transport;
 using Kv.Node.Server.Configuration;
 using Kv.Node.Server.Hosting;
 using Kv.Node.Tests.TestSupport;
@@ -20,7 +19,7 @@ internal sealed class InProcessCluster : IAsyncDisposable
 {
     private readonly TempDirectory dir = new();
     private readonly int clusterId = TestLogFiles.NextClusterId();
-    private readonly Dictionary<string, RpcChannel> channels = [];
+    private readonly Dictionary<string, NodeStubs> channels = [];
 
     public InProcessCluster(int nodes, int placementMembers = 3)
     {
@@ -35,7 +34,7 @@ internal sealed class InProcessCluster : IAsyncDisposable
 
     public NodeHost?[] Hosts { get; }
 
-    /// <summary>Adjusts node i's configuration before it starts (thresholds, limits); automatic splits are off unless a test turns them on.</summary>
+    /// <summary>Adjusts node i's configuration before it starts (thresholds, limits); automatic splits and the scheduler are off unless a test turns them on.</summary>
     public Func<int, NodeConfig, NodeConfig>? Configure { get; set; }
 
     /// <summary>Runs on node i's host before it starts (test hooks).</summary>
@@ -47,12 +46,16 @@ internal sealed class InProcessCluster : IAsyncDisposable
         {
             DataDir = dir.Sub($"n{i + 1}"),
             Listen = Addresses[i],
+            MetricsAddr = "127.0.0.1:0",
             Join = Join,
             TickIntervalMs = 20,
             StoreHeartbeatIntervalMs = 100,
             StoreDownAfterMs = 2000,
             RangeSplitSizeMb = 0,
             RangeSplitQps = 0,
+            // The scheduler would move replicas on its own (balance, replication factor) under
+            // tests that place them by hand; tests of the scheduler turn it on.
+            SchedulerIntervalMs = 3_600_000,
         };
         return Configure is null ? config : Configure(i, config);
     }
@@ -79,13 +82,14 @@ internal sealed class InProcessCluster : IAsyncDisposable
         }
     }
 
-    public RpcChannel Channel(string address)
+    /// <summary>The generated stubs of the node at <paramref name="address"/>, over one shared channel.</summary>
+    public NodeStubs Channel(string address)
     {
         lock (channels)
         {
             if (!channels.TryGetValue(address, out var c))
             {
-                c = new RpcChannel(new Uri($"http://{address}"));
+                c = new NodeStubs(KvChannels.Create(new Uri($"http://{address}")));
                 channels[address] = c;
             }
 
@@ -94,7 +98,7 @@ internal sealed class InProcessCluster : IAsyncDisposable
     }
 
     /// <summary>Calls placement on every node in turn until one answers without NOT_LEADER/UNAVAILABLE.</summary>
-    public async Task<TResponse> PlacementAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, Func<TResponse, ResponseHeader> header, TimeSpan? timeout = null)
+    public async Task<TResponse> PlacementAsync<TRequest, TResponse>(Func<NodeStubs, TRequest, CallOptions, AsyncUnaryCall<TResponse>> call, TRequest request, Func<TResponse, ResponseHeader> header, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
         string last = "no attempt";
@@ -109,7 +113,7 @@ internal sealed class InProcessCluster : IAsyncDisposable
 
                 try
                 {
-                    var r = await Channel(Addresses[i]).UnaryAsync(method, request, CallOptions.WithTimeout(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
+                    var r = await call(Channel(Addresses[i]), request, new CallOptions(deadline: DateTime.UtcNow + TimeSpan.FromSeconds(2))).ConfigureAwait(false);
                     var code = header(r)?.Error?.Code ?? PlacementErrorCode.PlacementErrorNone;
                     if (code is not (PlacementErrorCode.PlacementErrorNotLeader or PlacementErrorCode.PlacementErrorUnavailable))
                     {
@@ -127,7 +131,7 @@ internal sealed class InProcessCluster : IAsyncDisposable
             await Task.Delay(50).ConfigureAwait(false);
         }
 
-        throw new TimeoutException($"placement did not answer {method.Name}: {last}");
+        throw new TimeoutException($"placement did not answer {typeof(TRequest).Name}: {last}");
     }
 
     /// <summary>Waits until range `rangeId` has a leader known to placement; returns its info.</summary>
@@ -136,7 +140,7 @@ internal sealed class InProcessCluster : IAsyncDisposable
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
         while (true)
         {
-            var r = await PlacementAsync(PlacementContract.GetRangeById, new GetRangeByIdRequest { Header = new(), RangeId = rangeId }, x => x.Header).ConfigureAwait(false);
+            var r = await PlacementAsync(static (s, r, o) => s.Placement.GetRangeByIdAsync(r, o), new GetRangeByIdRequest { Header = new(), RangeId = rangeId }, x => x.Header).ConfigureAwait(false);
             if (r.Range?.Leader is { ReplicaId: > 0 } && r.Range.LeaderAddress.Length > 0)
             {
                 return r.Range;
@@ -162,12 +166,12 @@ internal sealed class InProcessCluster : IAsyncDisposable
             RangeError? error;
             try
             {
-                var r = await Channel(address).UnaryAsync(RawKvContract.Put, new RawPutRequest
+                var r = await Channel(address).RawKv.PutAsync(new RawPutRequest
                 {
                     Context = new RangeContext { RangeId = 1, Epoch = info.Range.Epoch },
                     Key = ByteString.CopyFromUtf8(key),
                     Value = ByteString.CopyFromUtf8(value),
-                }, CallOptions.WithTimeout(TimeSpan.FromSeconds(3))).ConfigureAwait(false);
+                }, new CallOptions(deadline: DateTime.UtcNow + TimeSpan.FromSeconds(3))).ConfigureAwait(false);
                 error = r.Error;
             }
             catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Cancelled)
@@ -191,11 +195,11 @@ internal sealed class InProcessCluster : IAsyncDisposable
     }
 
     public async Task<RawGetResponse> GetAsync(string address, string key) =>
-        await Channel(address).UnaryAsync(RawKvContract.Get, new RawGetRequest
+        await Channel(address).RawKv.GetAsync(new RawGetRequest
         {
             Context = new RangeContext { RangeId = 1, Epoch = new RangeEpoch { ConfVer = 1, Version = 1 } },
             Key = ByteString.CopyFromUtf8(key),
-        }, CallOptions.WithTimeout(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+        }, new CallOptions(deadline: DateTime.UtcNow + TimeSpan.FromSeconds(5))).ConfigureAwait(false);
 
     public async ValueTask DisposeAsync()
     {

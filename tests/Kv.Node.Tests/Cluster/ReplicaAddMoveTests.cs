@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text;
 using Google.Protobuf;
 using Kv.Client.Cluster;
-using Kv.Client.Contracts;
 using Kv.Node.Raft;
 using Kv.Proto.V1;
 using Xunit.Abstractions;
@@ -28,11 +27,11 @@ public sealed class ReplicaAddMoveTests(ITestOutputHelper output)
     {
         var c = new InProcessCluster(4, placementMembers: 3);
         await Task.WhenAll(Enumerable.Range(0, 3).Select(c.StartNodeAsync));
-        await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        await c.PlacementAsync(static (s, r, o) => s.Placement.BootstrapAsync(r, o), new BootstrapRequest { Header = new() }, r => r.Header);
         await c.StartNodeAsync(3);
         var fourth = c.Hosts[3]!.StoreId;
         var deadline = DateTime.UtcNow.AddSeconds(40);
-        while ((await c.PlacementAsync(PlacementContract.ListStores, new ListStoresRequest { Header = new() }, r => r.Header)).Stores
+        while ((await c.PlacementAsync(static (s, r, o) => s.Placement.ListStoresAsync(r, o), new ListStoresRequest { Header = new() }, r => r.Header)).Stores
             .FirstOrDefault(s => s.Store.StoreId == fourth) is not { State: StoreState.Up })
         {
             Assert.True(DateTime.UtcNow < deadline, $"store {fourth} never came up");

@@ -1,6 +1,5 @@
 using Google.Protobuf;
 using Kv.Client.Cluster;
-using Kv.Client.Contracts;
 using Kv.Node.Raft;
 using Kv.Node.Ranges;
 using Kv.Node.Storage;
@@ -37,7 +36,7 @@ public sealed class ReplicaChangeTests
     {
         await using var c = new InProcessCluster(3);
         await c.StartAsync();
-        await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        await c.PlacementAsync(static (s, r, o) => s.Placement.BootstrapAsync(r, o), new BootstrapRequest { Header = new() }, r => r.Header);
         var leader = (await c.WaitForRangeLeaderAsync(1)).Leader.StoreId;
         await using var client = KvClient.Connect(c.Addresses);
         await client.PutAsync("k"u8.ToArray(), "v"u8.ToArray());
@@ -75,7 +74,7 @@ public sealed class ReplicaChangeTests
     {
         await using var c = new InProcessCluster(4, placementMembers: 3);
         await Task.WhenAll(Enumerable.Range(0, 3).Select(c.StartNodeAsync));
-        await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        await c.PlacementAsync(static (s, r, o) => s.Placement.BootstrapAsync(r, o), new BootstrapRequest { Header = new() }, r => r.Header);
         await c.StartNodeAsync(3);
         var fourth = c.Hosts[3]!.StoreId;
         var info = await c.WaitForRangeLeaderAsync(1);
@@ -113,7 +112,7 @@ public sealed class ReplicaChangeTests
 
         // A stale epoch is fenced (by whichever node leads now).
         leaderNode = await LeaderNodeAsync(c);
-        var stale = await c.Channel(c.Addresses[leaderNode]).UnaryAsync(AdminContract.RemoveReplica, new RemoveReplicaRequest
+        var stale = await c.Channel(c.Addresses[leaderNode]).Admin.RemoveReplicaAsync(new RemoveReplicaRequest
         {
             Context = new RangeContext { RangeId = 1, Epoch = new RangeEpoch { ConfVer = 9, Version = 1 } },
             StoreId = 1,
@@ -147,7 +146,7 @@ public sealed class ReplicaChangeTests
     {
         await using var c = new InProcessCluster(3);
         await c.StartAsync();
-        await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        await c.PlacementAsync(static (s, r, o) => s.Placement.BootstrapAsync(r, o), new BootstrapRequest { Header = new() }, r => r.Header);
         await using var client = KvClient.Connect(c.Addresses);
         await client.PutAsync("k"u8.ToArray(), "v"u8.ToArray());
         await WaitForAsync(() => Enumerable.Range(0, 3).All(i => HasData(c, i, "k")), "k on every store");
@@ -193,7 +192,7 @@ public sealed class ReplicaChangeTests
     internal static async Task WaitForDirectoryAsync(InProcessCluster c, ulong confVer)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while ((await c.PlacementAsync(PlacementContract.GetRangeById, new GetRangeByIdRequest { Header = new(), RangeId = 1 }, r => r.Header)).Range.Range.Epoch.ConfVer < confVer)
+        while ((await c.PlacementAsync(static (s, r, o) => s.Placement.GetRangeByIdAsync(r, o), new GetRangeByIdRequest { Header = new(), RangeId = 1 }, r => r.Header)).Range.Range.Epoch.ConfVer < confVer)
         {
             Assert.True(DateTime.UtcNow < deadline, $"placement never learned conf_ver {confVer}");
             await Task.Delay(50);
@@ -205,7 +204,7 @@ public sealed class ReplicaChangeTests
         var deadline = DateTime.UtcNow.AddSeconds(40);
         while (true)
         {
-            var stores = await c.PlacementAsync(PlacementContract.ListStores, new ListStoresRequest { Header = new() }, r => r.Header);
+            var stores = await c.PlacementAsync(static (s, r, o) => s.Placement.ListStoresAsync(r, o), new ListStoresRequest { Header = new() }, r => r.Header);
             if (stores.Stores.FirstOrDefault(s => s.Store.StoreId == storeId) is { State: StoreState.Down })
             {
                 return;

@@ -1,5 +1,5 @@
 using Kv.Client.Cluster;
-using Kv.Client.Contracts;
+using Kv.Node.Tests.Observability;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Tests.Cluster;
@@ -25,7 +25,7 @@ public sealed class SnapshotCatchUpTests
     private static async Task<int> StartWithFollowerAsync(InProcessCluster c)
     {
         await c.StartAsync();
-        await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        await c.PlacementAsync(static (s, r, o) => s.Placement.BootstrapAsync(r, o), new BootstrapRequest { Header = new() }, r => r.Header);
         await c.PutAsync("first", "0");
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (c.Hosts.Any(h => !h!.Ranges.Contains(1)))
@@ -159,6 +159,17 @@ public sealed class SnapshotCatchUpTests
         var resumed = c.Hosts.Where(h => h is not null && h.Snapshots!.Sent >= 1).SelectMany(h => h!.Snapshots!.ResumePoints);
         Assert.Contains(resumed, p => p.FileIndex == 0 && p.Offset == 2048);
         Assert.True(await node.Store!.FirstIndexAsync(1) > Threshold, "the follower's log should start after the snapshot");
+        // The byte counters /metrics shows (docs/OBSERVABILITY.md), each node's own.
+        var received = await MetricsText.CollectAsync(node.Metrics.Registry);
+        Assert.True(received.Value("kv_snapshot_received_bytes_total") > 2048, "the follower received at least the chunks before the break");
+        var senders = new List<Dictionary<string, double>>();
+        foreach (var h in c.Hosts.Where(h => h is not null && h.Snapshots!.Sent >= 1))
+        {
+            senders.Add(await MetricsText.CollectAsync(h!.Metrics.Registry));
+        }
+
+        Assert.True(senders.Sum(s => s.Value("kv_snapshot_sent_bytes_total")) >= received.Value("kv_snapshot_received_bytes_total"), "senders count every byte they streamed, resent ones again");
+        Assert.True(senders.Sum(s => s.Value("kv_snapshots_sent_total")) >= 1);
 
         await AssertServesEverythingAsync(c, follower);
     }

@@ -1,9 +1,8 @@
 using System.Collections.Concurrent;
 using System.Text;
 using Google.Protobuf;
+using Grpc.Core;
 using Kv.Client.Cluster;
-using Kv.Client.Contracts;
-using Kv.Client.Rpc;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Tests.Cluster;
@@ -18,7 +17,7 @@ public sealed class SplitTests
     {
         var c = new InProcessCluster(3) { Configure = tune };
         await c.StartAsync();
-        await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        await c.PlacementAsync(static (s, r, o) => s.Placement.BootstrapAsync(r, o), new BootstrapRequest { Header = new() }, r => r.Header);
         await c.WaitForRangeLeaderAsync(1);
         return c;
     }
@@ -31,7 +30,7 @@ public sealed class SplitTests
         var deadline = DateTime.UtcNow + Deadline;
         while (true)
         {
-            var r = await c.PlacementAsync(PlacementContract.ScanRanges, new ScanRangesRequest { Header = new() }, x => x.Header);
+            var r = await c.PlacementAsync(static (s, r, o) => s.Placement.ScanRangesAsync(r, o), new ScanRangesRequest { Header = new() }, x => x.Header);
             var tiled = r.Ranges.Count == count && r.Ranges[0].Range.StartKey.IsEmpty && r.Ranges[^1].Range.EndKey.IsEmpty
                 && r.Ranges.Zip(r.Ranges.Skip(1)).All(p => p.First.Range.EndKey == p.Second.Range.StartKey)
                 && r.Ranges.All(x => x.Leader is { ReplicaId: > 0 });
@@ -68,8 +67,7 @@ public sealed class SplitTests
 
         var ch = c.Channel(right.LeaderAddress);
         async Task<RpcException> RefusedAsync(ByteString key, RangeEpoch epoch) =>
-            await Assert.ThrowsAsync<RpcException>(() => ch.UnaryAsync(AdminContract.SplitRange,
-                new SplitRangeRequest { Context = new RangeContext { RangeId = right.Range.RangeId, Epoch = epoch }, SplitKey = key }));
+            await Assert.ThrowsAsync<RpcException>(() => ch.Admin.SplitRangeAsync(new SplitRangeRequest { Context = new RangeContext { RangeId = right.Range.RangeId, Epoch = epoch }, SplitKey = key }).ResponseAsync);
 
         var atStart = await RefusedAsync(B("m"), right.Range.Epoch);
         Assert.Equal(StatusCode.InvalidArgument, atStart.StatusCode);
@@ -83,10 +81,10 @@ public sealed class SplitTests
         var tooLong = await RefusedAsync(ByteString.CopyFrom(Enumerable.Repeat((byte)'x', 5000).ToArray()), right.Range.Epoch);
         Assert.Equal(StatusCode.InvalidArgument, tooLong.StatusCode);
         Assert.Contains("4096", tooLong.Status.Detail, StringComparison.Ordinal);
-        var noRange = await Assert.ThrowsAsync<RpcException>(() => ch.UnaryAsync(AdminContract.SplitRange, new SplitRangeRequest { SplitKey = B("q") }));
+        var noRange = await Assert.ThrowsAsync<RpcException>(() => ch.Admin.SplitRangeAsync(new SplitRangeRequest { SplitKey = B("q") }).ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, noRange.StatusCode);
 
-        var stale = await ch.UnaryAsync(AdminContract.SplitRange, new SplitRangeRequest
+        var stale = await ch.Admin.SplitRangeAsync(new SplitRangeRequest
         {
             Context = new RangeContext { RangeId = right.Range.RangeId, Epoch = new RangeEpoch { ConfVer = right.Range.Epoch.ConfVer, Version = 1 } },
             SplitKey = B("q"),
@@ -204,7 +202,7 @@ public sealed class SplitTests
 
         // The left half's leader answers the old epoch with both halves.
         var leftLeader = await WaitForLeaderAddressAsync(c, 1, split.Left.Epoch.Version);
-        var error = (await c.Channel(leftLeader).UnaryAsync(RawKvContract.Put, new RawPutRequest
+        var error = (await c.Channel(leftLeader).RawKv.PutAsync(new RawPutRequest
         {
             Context = new RangeContext { RangeId = 1, Epoch = before.Range.Epoch },
             Key = B("z"),
@@ -242,7 +240,7 @@ public sealed class SplitTests
             written.Add(key);
             if (i % 200 == 0)
             {
-                ranges = (await c.PlacementAsync(PlacementContract.ScanRanges, new ScanRangesRequest { Header = new() }, x => x.Header)).Ranges;
+                ranges = (await c.PlacementAsync(static (s, r, o) => s.Placement.ScanRangesAsync(r, o), new ScanRangesRequest { Header = new() }, x => x.Header)).Ranges;
             }
 
             Assert.True(DateTime.UtcNow < deadline, $"only {ranges.Count} ranges after {written.Count} KiB written");
@@ -274,7 +272,7 @@ public sealed class SplitTests
             await Task.WhenAll(Enumerable.Range(0, 20).Select(k => client.GetAsync(Encoding.UTF8.GetBytes($"h{k:D2}"))));
             if (i % 10 == 0)
             {
-                ranges = (await c.PlacementAsync(PlacementContract.ScanRanges, new ScanRangesRequest { Header = new() }, x => x.Header)).Ranges;
+                ranges = (await c.PlacementAsync(static (s, r, o) => s.Placement.ScanRangesAsync(r, o), new ScanRangesRequest { Header = new() }, x => x.Header)).Ranges;
             }
 
             Assert.True(DateTime.UtcNow < deadline, "the hot range was never split");

@@ -1,7 +1,7 @@
 using System.Text;
+using Grpc.Core;
 using Kv.Client;
 using Kv.Client.Cluster;
-using Kv.Client.Contracts;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Tests.Cluster;
@@ -18,7 +18,7 @@ public sealed class TransactionTests
     {
         var c = new InProcessCluster(3);
         await c.StartAsync();
-        await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        await c.PlacementAsync(static (s, r, o) => s.Placement.BootstrapAsync(r, o), new BootstrapRequest { Header = new() }, r => r.Header);
         await c.WaitForRangeLeaderAsync(1);
         return c;
     }
@@ -162,13 +162,13 @@ public sealed class TransactionTests
         var start = await SetUpCrashedWriterAsync(c, client, ttlMs: 600_000);
         var commitTs = await client.GetTimestampAsync();
         var primary = await c.WaitForRangeLeaderAsync((await client.ListRangesAsync())[0].Range.RangeId);
-        var commit = await c.Channel(primary.LeaderAddress).UnaryAsync(TxnKvContract.Commit, new CommitRequest
+        var commit = await c.Channel(primary.LeaderAddress).TxnKv.CommitAsync(new CommitRequest
         {
             Context = new RangeContext { RangeId = primary.Range.RangeId, Epoch = primary.Range.Epoch },
             StartTs = start.Value,
             CommitTs = commitTs.Value,
             Keys = { Google.Protobuf.ByteString.CopyFromUtf8("a") },
-        }, new Kv.Client.Rpc.CallOptions(Deadline: DateTime.UtcNow.AddSeconds(10)));
+        }, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(10)));
         Assert.Null(commit.RangeError);
         Assert.Null(commit.Error);
 
@@ -222,7 +222,7 @@ public sealed class TransactionTests
                 request.Secondaries.Add(Google.Protobuf.ByteString.CopyFromUtf8("z"));
             }
 
-            var response = await c.Channel(leader.LeaderAddress).UnaryAsync(TxnKvContract.Prewrite, request, new Kv.Client.Rpc.CallOptions(Deadline: DateTime.UtcNow.AddSeconds(10)));
+            var response = await c.Channel(leader.LeaderAddress).TxnKv.PrewriteAsync(request, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(10)));
             Assert.Empty(response.Errors);
         }
 

@@ -1,7 +1,7 @@
+using Kv.Client.Transport;
 using Google.Protobuf;
+using Grpc.Core;
 using Kv.Client.Cluster;
-using Kv.Client.Contracts;
-using Kv.Client.Rpc;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Tests.Cluster;
@@ -18,13 +18,13 @@ public sealed class TxnKvServiceTests
     {
         var c = new InProcessCluster(3) { Configure = tune };
         await c.StartAsync();
-        await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        await c.PlacementAsync(static (s, r, o) => s.Placement.BootstrapAsync(r, o), new BootstrapRequest { Header = new() }, r => r.Header);
         await c.WaitForRangeLeaderAsync(1);
         return c;
     }
 
     /// <summary>Calls the range's leader, following leader changes and placement lag (NotLeader, EpochNotMatch, RangeNotFound) until the deadline.</summary>
-    private static async Task<TResponse> CallAsync<TRequest, TResponse>(InProcessCluster c, Method<TRequest, TResponse> method, ulong rangeId,
+    private static async Task<TResponse> CallAsync<TRequest, TResponse>(InProcessCluster c, Func<NodeStubs, TRequest, CallOptions, AsyncUnaryCall<TResponse>> call, ulong rangeId,
         Func<RangeContext, TRequest> make, Func<TResponse, RangeError?> rangeError)
     {
         var deadline = DateTime.UtcNow + Deadline;
@@ -34,8 +34,8 @@ public sealed class TxnKvServiceTests
             RangeError? error;
             try
             {
-                var r = await c.Channel(info.LeaderAddress).UnaryAsync(method, make(new RangeContext { RangeId = rangeId, Epoch = info.Range.Epoch }),
-                    CallOptions.WithTimeout(TimeSpan.FromSeconds(5)));
+                var r = await call(c.Channel(info.LeaderAddress), make(new RangeContext { RangeId = rangeId, Epoch = info.Range.Epoch }),
+                    new CallOptions(deadline: DateTime.UtcNow + TimeSpan.FromSeconds(5)));
                 error = rangeError(r);
                 if (error is null || error is { NotLeader: null, EpochNotMatch: null, RangeNotFound: null })
                 {
@@ -47,16 +47,16 @@ public sealed class TxnKvServiceTests
                 error = new RangeError { Message = e.Message };
             }
 
-            Assert.True(DateTime.UtcNow < deadline, $"{method.Name} on range {rangeId} never reached a leader: {error}");
+            Assert.True(DateTime.UtcNow < deadline, $"{typeof(TRequest).Name} on range {rangeId} never reached a leader: {error}");
             await Task.Delay(50);
         }
     }
 
     private static Task<TxnGetResponse> GetAsync(InProcessCluster c, ulong rangeId, string key, ulong version) =>
-        CallAsync(c, TxnKvContract.Get, rangeId, ctx => new TxnGetRequest { Context = ctx, Key = B(key), Version = version }, r => r.RangeError);
+        CallAsync(c, static (s, r, o) => s.TxnKv.GetAsync(r, o), rangeId, ctx => new TxnGetRequest { Context = ctx, Key = B(key), Version = version }, r => r.RangeError);
 
     private static Task<PrewriteResponse> PrewriteAsync(InProcessCluster c, ulong rangeId, ulong startTs, string primary, params (string Key, string Value)[] puts) =>
-        CallAsync(c, TxnKvContract.Prewrite, rangeId, ctx =>
+        CallAsync(c, static (s, r, o) => s.TxnKv.PrewriteAsync(r, o), rangeId, ctx =>
         {
             var request = new PrewriteRequest { Context = ctx, StartTs = startTs, PrimaryLock = B(primary), LockTtlMs = 3000 };
             request.Mutations.AddRange(puts.Select(p => new Mutation { Op = MutationOp.Put, Key = B(p.Key), Value = B(p.Value) }));
@@ -64,10 +64,10 @@ public sealed class TxnKvServiceTests
         }, r => r.RangeError);
 
     private static Task<CommitResponse> CommitAsync(InProcessCluster c, ulong rangeId, ulong startTs, ulong commitTs, params string[] keys) =>
-        CallAsync(c, TxnKvContract.Commit, rangeId, ctx => new CommitRequest { Context = ctx, StartTs = startTs, CommitTs = commitTs, Keys = { keys.Select(B) } }, r => r.RangeError);
+        CallAsync(c, static (s, r, o) => s.TxnKv.CommitAsync(r, o), rangeId, ctx => new CommitRequest { Context = ctx, StartTs = startTs, CommitTs = commitTs, Keys = { keys.Select(B) } }, r => r.RangeError);
 
     private static Task<ScanLockResponse> ScanLockAsync(InProcessCluster c, ulong rangeId) =>
-        CallAsync(c, TxnKvContract.ScanLock, rangeId, ctx => new ScanLockRequest { Context = ctx, MaxVersion = ulong.MaxValue }, r => r.RangeError);
+        CallAsync(c, static (s, r, o) => s.TxnKv.ScanLockAsync(r, o), rangeId, ctx => new ScanLockRequest { Context = ctx, MaxVersion = ulong.MaxValue }, r => r.RangeError);
 
     [Fact]
     public async Task A_transaction_across_a_split_commits_and_reads_come_from_the_leader_only()
@@ -79,7 +79,7 @@ public sealed class TxnKvServiceTests
         var right = split.Right.RangeId;
 
         // Primary "a" on the left range carries the secondary "x" of the right range.
-        var prewrite = await CallAsync(c, TxnKvContract.Prewrite, left, ctx => new PrewriteRequest
+        var prewrite = await CallAsync(c, static (s, r, o) => s.TxnKv.PrewriteAsync(r, o), left, ctx => new PrewriteRequest
         {
             Context = ctx,
             StartTs = 100,
@@ -94,7 +94,7 @@ public sealed class TxnKvServiceTests
 
         // Locked to readers above start_ts; the primary's status says LOCKED with its secondaries.
         Assert.NotNull((await GetAsync(c, right, "x", 150)).Error?.Locked);
-        var status = await CallAsync(c, TxnKvContract.CheckTxnStatus, left, ctx => new CheckTxnStatusRequest { Context = ctx, PrimaryKey = B("a"), LockTs = 100, CurrentTs = 101 }, r => r.RangeError);
+        var status = await CallAsync(c, static (s, r, o) => s.TxnKv.CheckTxnStatusAsync(r, o), left, ctx => new CheckTxnStatusRequest { Context = ctx, PrimaryKey = B("a"), LockTs = 100, CurrentTs = 101 }, r => r.RangeError);
         Assert.Equal(TxnStatusKind.Locked, status.Status);
         Assert.Equal([B("x")], status.Lock.Secondaries);
 
@@ -106,14 +106,13 @@ public sealed class TxnKvServiceTests
         Assert.Equal("va", (await GetAsync(c, left, "a", 200)).Value.ToStringUtf8());
         Assert.False((await GetAsync(c, left, "a", 199)).Found);
         Assert.Equal(new string('X', 1000), (await GetAsync(c, right, "x", 300)).Value.ToStringUtf8());
-        var scan = await CallAsync(c, TxnKvContract.Scan, left, ctx => new TxnScanRequest { Context = ctx, Version = 300 }, r => r.RangeError);
+        var scan = await CallAsync(c, static (s, r, o) => s.TxnKv.ScanAsync(r, o), left, ctx => new TxnScanRequest { Context = ctx, Version = 300 }, r => r.RangeError);
         Assert.Equal([B("a")], scan.Pairs.Select(p => p.Key));
 
         // A follower never answers from its own (possibly stale) engine: it points at the leader.
         var info = await c.WaitForRangeLeaderAsync(left);
         var follower = c.Addresses.First(a => a != info.LeaderAddress);
-        var fromFollower = await c.Channel(follower).UnaryAsync(TxnKvContract.Get,
-            new TxnGetRequest { Context = new RangeContext { RangeId = left, Epoch = info.Range.Epoch }, Key = B("a"), Version = 300 });
+        var fromFollower = await c.Channel(follower).TxnKv.GetAsync(new TxnGetRequest { Context = new RangeContext { RangeId = left, Epoch = info.Range.Epoch }, Key = B("a"), Version = 300 });
         Assert.NotNull(fromFollower.RangeError?.NotLeader);
         Assert.False(fromFollower.Found);
     }
@@ -132,20 +131,20 @@ public sealed class TxnKvServiceTests
         var longKey = ByteString.CopyFrom(new byte[4097]);
         var refusals = new (string What, Func<RangeContext, Task> Call)[]
         {
-            ("commit_ts == start_ts", ctx => c.Channel(Leader(c, left)).UnaryAsync(TxnKvContract.Commit, new CommitRequest { Context = ctx, StartTs = 30, CommitTs = 30, Keys = { B("a") } })),
-            ("commit_ts < start_ts", ctx => c.Channel(Leader(c, left)).UnaryAsync(TxnKvContract.Commit, new CommitRequest { Context = ctx, StartTs = 30, CommitTs = 29, Keys = { B("a") } })),
-            ("zero start_ts", ctx => c.Channel(Leader(c, left)).UnaryAsync(TxnKvContract.Prewrite, new PrewriteRequest { Context = ctx, PrimaryLock = B("a"), Mutations = { new Mutation { Key = B("a"), Value = B("z") } } })),
-            ("no mutations", ctx => c.Channel(Leader(c, left)).UnaryAsync(TxnKvContract.Prewrite, new PrewriteRequest { Context = ctx, StartTs = 30, PrimaryLock = B("a") })),
-            ("no commit keys", ctx => c.Channel(Leader(c, left)).UnaryAsync(TxnKvContract.Commit, new CommitRequest { Context = ctx, StartTs = 10, CommitTs = 40 })),
-            ("no rollback keys", ctx => c.Channel(Leader(c, left)).UnaryAsync(TxnKvContract.Rollback, new RollbackRequest { Context = ctx, StartTs = 10 })),
-            ("oversized value", ctx => c.Channel(Leader(c, left)).UnaryAsync(TxnKvContract.Prewrite, new PrewriteRequest { Context = ctx, StartTs = 30, PrimaryLock = B("a"), Mutations = { new Mutation { Key = B("a"), Value = huge } } })),
-            ("oversized key", ctx => c.Channel(Leader(c, left)).UnaryAsync(TxnKvContract.Prewrite, new PrewriteRequest { Context = ctx, StartTs = 30, PrimaryLock = B("a"), Mutations = { new Mutation { Key = longKey, Value = B("z") } } })),
-            ("duplicate key", ctx => c.Channel(Leader(c, left)).UnaryAsync(TxnKvContract.Prewrite, new PrewriteRequest { Context = ctx, StartTs = 30, PrimaryLock = B("a"), Mutations = { new Mutation { Key = B("a") }, new Mutation { Key = B("a") } } })),
-            ("lock TTL above the limit", ctx => c.Channel(Leader(c, left)).UnaryAsync(TxnKvContract.Prewrite, new PrewriteRequest { Context = ctx, StartTs = 30, PrimaryLock = B("a"), LockTtlMs = ulong.MaxValue, Mutations = { new Mutation { Key = B("a"), Value = B("z") } } })),
-            ("heartbeat TTL above the limit", ctx => c.Channel(Leader(c, left)).UnaryAsync(TxnKvContract.TxnHeartBeat, new TxnHeartBeatRequest { Context = ctx, StartTs = 10, PrimaryLock = B("a"), AdviseTtlMs = ulong.MaxValue })),
-            ("empty primary_lock", ctx => c.Channel(Leader(c, left)).UnaryAsync(TxnKvContract.Prewrite, new PrewriteRequest { Context = ctx, StartTs = 30, LockTtlMs = 3000, Mutations = { new Mutation { Key = B("a"), Value = B("z") } } })),
-            ("empty mutation key", ctx => c.Channel(Leader(c, left)).UnaryAsync(TxnKvContract.Prewrite, new PrewriteRequest { Context = ctx, StartTs = 30, PrimaryLock = B("a"), LockTtlMs = 3000, Mutations = { new Mutation { Value = B("z") } } })),
-            ("no range", ctx => c.Channel(Leader(c, left)).UnaryAsync(TxnKvContract.Prewrite, new PrewriteRequest { StartTs = 30, PrimaryLock = B("a"), Mutations = { new Mutation { Key = B("a") } } })),
+            ("commit_ts == start_ts", ctx => c.Channel(Leader(c, left)).TxnKv.CommitAsync(new CommitRequest { Context = ctx, StartTs = 30, CommitTs = 30, Keys = { B("a") } }).ResponseAsync),
+            ("commit_ts < start_ts", ctx => c.Channel(Leader(c, left)).TxnKv.CommitAsync(new CommitRequest { Context = ctx, StartTs = 30, CommitTs = 29, Keys = { B("a") } }).ResponseAsync),
+            ("zero start_ts", ctx => c.Channel(Leader(c, left)).TxnKv.PrewriteAsync(new PrewriteRequest { Context = ctx, PrimaryLock = B("a"), Mutations = { new Mutation { Key = B("a"), Value = B("z") } } }).ResponseAsync),
+            ("no mutations", ctx => c.Channel(Leader(c, left)).TxnKv.PrewriteAsync(new PrewriteRequest { Context = ctx, StartTs = 30, PrimaryLock = B("a") }).ResponseAsync),
+            ("no commit keys", ctx => c.Channel(Leader(c, left)).TxnKv.CommitAsync(new CommitRequest { Context = ctx, StartTs = 10, CommitTs = 40 }).ResponseAsync),
+            ("no rollback keys", ctx => c.Channel(Leader(c, left)).TxnKv.RollbackAsync(new RollbackRequest { Context = ctx, StartTs = 10 }).ResponseAsync),
+            ("oversized value", ctx => c.Channel(Leader(c, left)).TxnKv.PrewriteAsync(new PrewriteRequest { Context = ctx, StartTs = 30, PrimaryLock = B("a"), Mutations = { new Mutation { Key = B("a"), Value = huge } } }).ResponseAsync),
+            ("oversized key", ctx => c.Channel(Leader(c, left)).TxnKv.PrewriteAsync(new PrewriteRequest { Context = ctx, StartTs = 30, PrimaryLock = B("a"), Mutations = { new Mutation { Key = longKey, Value = B("z") } } }).ResponseAsync),
+            ("duplicate key", ctx => c.Channel(Leader(c, left)).TxnKv.PrewriteAsync(new PrewriteRequest { Context = ctx, StartTs = 30, PrimaryLock = B("a"), Mutations = { new Mutation { Key = B("a") }, new Mutation { Key = B("a") } } }).ResponseAsync),
+            ("lock TTL above the limit", ctx => c.Channel(Leader(c, left)).TxnKv.PrewriteAsync(new PrewriteRequest { Context = ctx, StartTs = 30, PrimaryLock = B("a"), LockTtlMs = ulong.MaxValue, Mutations = { new Mutation { Key = B("a"), Value = B("z") } } }).ResponseAsync),
+            ("heartbeat TTL above the limit", ctx => c.Channel(Leader(c, left)).TxnKv.TxnHeartBeatAsync(new TxnHeartBeatRequest { Context = ctx, StartTs = 10, PrimaryLock = B("a"), AdviseTtlMs = ulong.MaxValue }).ResponseAsync),
+            ("empty primary_lock", ctx => c.Channel(Leader(c, left)).TxnKv.PrewriteAsync(new PrewriteRequest { Context = ctx, StartTs = 30, LockTtlMs = 3000, Mutations = { new Mutation { Key = B("a"), Value = B("z") } } }).ResponseAsync),
+            ("empty mutation key", ctx => c.Channel(Leader(c, left)).TxnKv.PrewriteAsync(new PrewriteRequest { Context = ctx, StartTs = 30, PrimaryLock = B("a"), LockTtlMs = 3000, Mutations = { new Mutation { Value = B("z") } } }).ResponseAsync),
+            ("no range", ctx => c.Channel(Leader(c, left)).TxnKv.PrewriteAsync(new PrewriteRequest { StartTs = 30, PrimaryLock = B("a"), Mutations = { new Mutation { Key = B("a") } } }).ResponseAsync),
         };
         var info = await c.WaitForRangeLeaderAsync(left);
         foreach (var (what, call) in refusals)
@@ -224,7 +223,7 @@ public sealed class TxnKvServiceTests
 
         for (var i = 0; i < txns; i++)
         {
-            var got = await c.Channel(c.Addresses[follower]).UnaryAsync(TxnKvContract.Get, new TxnGetRequest
+            var got = await c.Channel(c.Addresses[follower]).TxnKv.GetAsync(new TxnGetRequest
             {
                 Context = new RangeContext { RangeId = 1, Epoch = (await c.WaitForRangeLeaderAsync(1)).Range.Epoch },
                 Key = B($"k{i:D3}"),
@@ -235,7 +234,7 @@ public sealed class TxnKvServiceTests
             Assert.Equal(i % 2 == 0 ? $"v{i}" : new string('L', 300 + i), got.Value.ToStringUtf8());
         }
 
-        var locks = await c.Channel(c.Addresses[follower]).UnaryAsync(TxnKvContract.ScanLock, new ScanLockRequest
+        var locks = await c.Channel(c.Addresses[follower]).TxnKv.ScanLockAsync(new ScanLockRequest
         {
             Context = new RangeContext { RangeId = 1, Epoch = (await c.WaitForRangeLeaderAsync(1)).Range.Epoch },
             MaxVersion = ulong.MaxValue,

@@ -1,10 +1,10 @@
 using Google.Protobuf;
-using Kv.Client.Rpc;
+using Grpc.Core;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Tests.Rpc;
 
-/// <summary>Our client against our server: the four call shapes and metadata.</summary>
+/// <summary>Grpc.Net.Client against the node's Grpc.AspNetCore server: the four call shapes and metadata.</summary>
 public sealed class CallShapeTests(EchoServerFixture server) : IClassFixture<EchoServerFixture>
 {
     [Fact]
@@ -37,7 +37,7 @@ public sealed class CallShapeTests(EchoServerFixture server) : IClassFixture<Ech
     {
         using var call = server.Client.ServerStream(new EchoRequest { FailCode = (int)StatusCode.NotFound, FailMessage = "nothing here" });
 
-        var ex = await Assert.ThrowsAsync<RpcException>(async () => await call.ResponseStream.MoveNextAsync());
+        var ex = await Assert.ThrowsAsync<RpcException>(async () => await call.ResponseStream.MoveNext());
 
         Assert.Equal(StatusCode.NotFound, ex.StatusCode);
         Assert.Equal("nothing here", ex.Status.Detail);
@@ -67,13 +67,13 @@ public sealed class CallShapeTests(EchoServerFixture server) : IClassFixture<Ech
         for (var i = 0; i < 5; i++)
         {
             await call.RequestStream.WriteAsync(new EchoRequest { Message = $"m{i}" });
-            Assert.True(await call.ResponseStream.MoveNextAsync());
+            Assert.True(await call.ResponseStream.MoveNext());
             Assert.Equal($"m{i}", call.ResponseStream.Current.Message);
             Assert.Equal(i, call.ResponseStream.Current.Index);
         }
 
         await call.RequestStream.CompleteAsync();
-        Assert.False(await call.ResponseStream.MoveNextAsync());
+        Assert.False(await call.ResponseStream.MoveNext());
         Assert.Equal(StatusCode.OK, call.GetStatus().StatusCode);
     }
 
@@ -81,11 +81,8 @@ public sealed class CallShapeTests(EchoServerFixture server) : IClassFixture<Ech
     public async Task Headers_and_trailers_carry_custom_metadata_both_ways()
     {
         var headers = new Metadata { { "x-echo", "ping" }, { "x-data-bin", new byte[] { 0, 1, 255 } } };
-        using var call = server.Channel.ClientStreaming(FaultyService.Metadata, new CallOptions(Headers: headers));
+        using var call = server.Invoker.AsyncUnaryCall(FaultyService.MetadataMethod, null, new CallOptions(headers: headers), new EchoRequest { Message = "x" });
 
-        // A unary method driven through the streaming API, to see headers and trailers.
-        await call.RequestStream.WriteAsync(new EchoRequest { Message = "x" });
-        await call.RequestStream.CompleteAsync();
         await call;
 
         var responseHeaders = await call.ResponseHeadersAsync;
@@ -98,7 +95,7 @@ public sealed class CallShapeTests(EchoServerFixture server) : IClassFixture<Ech
     public async Task Many_concurrent_unary_calls_share_the_channel()
     {
         var calls = Enumerable.Range(0, 500)
-            .Select(i => server.Client.UnaryAsync(new EchoRequest { Message = i.ToString(System.Globalization.CultureInfo.InvariantCulture) }))
+            .Select(i => server.Client.UnaryAsync(new EchoRequest { Message = i.ToString(System.Globalization.CultureInfo.InvariantCulture) }).ResponseAsync)
             .ToArray();
 
         var responses = await Task.WhenAll(calls);

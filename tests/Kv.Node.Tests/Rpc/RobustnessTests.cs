@@ -1,6 +1,6 @@
 using System.Net;
 using Google.Protobuf;
-using Kv.Client.Rpc;
+using Grpc.Core;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Tests.Rpc;
@@ -19,10 +19,23 @@ public sealed class RobustnessTests(EchoServerFixture server) : IClassFixture<Ec
     [Fact]
     public async Task Length_prefix_beyond_the_limit_is_RESOURCE_EXHAUSTED_without_reading_the_message()
     {
-        var response = await RawGrpc.PostAsync(server.Server.Address, Unary, RawGrpc.Frame([1, 2, 3], declaredLength: uint.MaxValue));
+        var response = await RawGrpc.PostAsync(server.Server.Address, Unary, RawGrpc.Frame([1, 2, 3], declaredLength: EchoServerFixture.MaxReceive + 1));
 
         Assert.Equal(HttpStatusCode.OK, response.HttpStatus);
         Assert.Equal(((int)StatusCode.ResourceExhausted).ToString(System.Globalization.CultureInfo.InvariantCulture), response.GrpcStatus);
+        await AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task Length_prefix_beyond_any_message_size_is_refused()
+    {
+        var response = await RawGrpc.PostAsync(server.Server.Address, Unary, RawGrpc.Frame([1, 2, 3], declaredLength: uint.MaxValue));
+
+        // Changed with the move to Grpc.AspNetCore: the old stack answered RESOURCE_EXHAUSTED for
+        // every prefix over the limit; Grpc.AspNetCore refuses a prefix above int.MaxValue (no
+        // message can be that long) as a malformed frame, UNKNOWN. Still refused, nothing read.
+        Assert.Equal(HttpStatusCode.OK, response.HttpStatus);
+        Assert.Equal(((int)StatusCode.Unknown).ToString(System.Globalization.CultureInfo.InvariantCulture), response.GrpcStatus);
         await AssertStillServingAsync();
     }
 
@@ -32,7 +45,8 @@ public sealed class RobustnessTests(EchoServerFixture server) : IClassFixture<Ec
         var response = await RawGrpc.PostAsync(server.Server.Address, Unary, RawGrpc.Frame(ValidRequest, declaredLength: 100));
 
         Assert.Equal("13", response.GrpcStatus);
-        Assert.Contains("ended inside a message", response.GrpcMessage, StringComparison.Ordinal);
+        // Grpc.AspNetCore's words (the old stack said "ended inside a message").
+        Assert.Equal("Incomplete message.", response.GrpcMessage);
         await AssertStillServingAsync();
     }
 
@@ -51,7 +65,8 @@ public sealed class RobustnessTests(EchoServerFixture server) : IClassFixture<Ec
         var response = await RawGrpc.PostAsync(server.Server.Address, Unary, []);
 
         Assert.Equal("13", response.GrpcStatus);
-        Assert.Contains("without a message", response.GrpcMessage, StringComparison.Ordinal);
+        // Grpc.AspNetCore's words (the old stack said "without a message").
+        Assert.Equal("Incomplete message.", response.GrpcMessage);
         await AssertStillServingAsync();
     }
 
@@ -73,25 +88,46 @@ public sealed class RobustnessTests(EchoServerFixture server) : IClassFixture<Ec
 
         Assert.Equal("13", response.GrpcStatus);
         Assert.Contains("deserialize", response.GrpcMessage, StringComparison.Ordinal);
+        Assert.Contains("kv.v1.EchoRequest", response.GrpcMessage, StringComparison.Ordinal);
+        await AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task Bytes_that_are_not_protobuf_in_a_request_stream_are_INTERNAL()
+    {
+        // A streaming request is parsed in the handler's read, not before the call as a unary one:
+        // the refusal must be the same on both paths.
+        var tag = Guid.NewGuid().ToString();
+        var body = RawGrpc.Frame(new EchoRequest { Tag = tag }.ToByteArray()).Concat(RawGrpc.Frame([0xFF, 0xFF, 0xFF, 0xFF, 0xFF])).ToArray();
+
+        var response = await RawGrpc.PostAsync(server.Server.Address, "/kv.v1.Echo/ClientStream", body);
+
+        Assert.Equal("13", response.GrpcStatus);
+        Assert.Contains("deserialize", response.GrpcMessage, StringComparison.Ordinal);
+        Assert.Equal(StatusCode.Internal, await server.Echo.CallEnded(tag).WaitAsync(Patience));
         await AssertStillServingAsync();
     }
 
     [Fact]
     public async Task Compressed_message_without_a_supported_encoding_is_UNIMPLEMENTED()
     {
+        // Grpc.AspNetCore supports gzip and deflate (the old stack supported none, and this test
+        // sent gzip); snappy is one it does not support.
         var response = await RawGrpc.PostAsync(server.Server.Address, Unary, RawGrpc.Frame(ValidRequest, flag: 1),
-            headers: [new("grpc-encoding", "gzip")]);
+            headers: [new("grpc-encoding", "snappy")]);
 
         Assert.Equal("12", response.GrpcStatus);
         await AssertStillServingAsync();
     }
 
     [Fact]
-    public async Task Invalid_compressed_flag_is_INTERNAL()
+    public async Task Invalid_compressed_flag_is_refused()
     {
         var response = await RawGrpc.PostAsync(server.Server.Address, Unary, RawGrpc.Frame(ValidRequest, flag: 7));
 
-        Assert.Equal("13", response.GrpcStatus);
+        // Changed with the move to Grpc.AspNetCore: INTERNAL before, UNKNOWN now (its frame reader
+        // throws InvalidDataException, reported like a handler exception). Still refused.
+        Assert.Equal("2", response.GrpcStatus);
         await AssertStillServingAsync();
     }
 
@@ -101,7 +137,9 @@ public sealed class RobustnessTests(EchoServerFixture server) : IClassFixture<Ec
         var response = await RawGrpc.PostAsync(server.Server.Address, Unary, RawGrpc.Frame(ValidRequest), contentType: "application/json");
 
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.HttpStatus);
-        Assert.Null(response.GrpcStatus);
+        // Grpc.AspNetCore also names the reason in grpc-status/grpc-message (the old stack sent none).
+        Assert.Equal("13", response.GrpcStatus);
+        Assert.Contains("application/json", response.GrpcMessage, StringComparison.Ordinal);
         await AssertStillServingAsync();
     }
 
@@ -114,22 +152,42 @@ public sealed class RobustnessTests(EchoServerFixture server) : IClassFixture<Ec
     }
 
     [Fact]
-    public async Task GET_is_HTTP_405()
+    public async Task GET_is_HTTP_404()
     {
         var response = await RawGrpc.PostAsync(server.Server.Address, Unary, [], method: HttpMethod.Get);
 
-        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.HttpStatus);
+        // Changed with the move to Grpc.AspNetCore: 405 before; gRPC endpoints are routes for POST
+        // only, so endpoint routing finds no endpoint for a GET and answers 404. Never a gRPC call.
+        Assert.Equal(HttpStatusCode.NotFound, response.HttpStatus);
+        Assert.Null(response.GrpcStatus);
+        await AssertStillServingAsync();
+    }
+
+    [Theory]
+    [InlineData("soon")]
+    [InlineData("1")]
+    [InlineData("123456789S")] // 9 digits: Grpc.AspNetCore alone would take it
+    [InlineData("10x")]
+    [InlineData("-1S")]
+    public async Task Malformed_grpc_timeout_is_INTERNAL(string timeout)
+    {
+        var tag = Guid.NewGuid().ToString();
+        var request = new EchoRequest { Message = "m", Tag = tag }.ToByteArray();
+
+        var response = await RawGrpc.PostAsync(server.Server.Address, Unary, RawGrpc.Frame(request), headers: [new("grpc-timeout", timeout)]);
+
+        Assert.Equal("13", response.GrpcStatus);
+        Assert.Contains("grpc-timeout", response.GrpcMessage, StringComparison.Ordinal);
+        Assert.False(server.Echo.CallStarted(tag).IsCompleted, "the handler ran");
         await AssertStillServingAsync();
     }
 
     [Fact]
-    public async Task Malformed_grpc_timeout_is_INTERNAL()
+    public async Task Well_formed_grpc_timeout_of_8_digits_is_served()
     {
-        var response = await RawGrpc.PostAsync(server.Server.Address, Unary, RawGrpc.Frame(ValidRequest), headers: [new("grpc-timeout", "soon")]);
+        var response = await RawGrpc.PostAsync(server.Server.Address, Unary, RawGrpc.Frame(ValidRequest), headers: [new("grpc-timeout", "99999999m")]);
 
-        Assert.Equal("13", response.GrpcStatus);
-        Assert.Contains("grpc-timeout", response.GrpcMessage, StringComparison.Ordinal);
-        await AssertStillServingAsync();
+        Assert.Equal("0", response.GrpcStatus);
     }
 
     [Fact]

@@ -1,11 +1,11 @@
 using Google.Protobuf;
-using Kv.Client.Rpc;
-using Kv.Client.Rpc.Http;
+using Grpc.Core;
+using Kv.Client.Transport;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Tests.Rpc;
 
-/// <summary>Our client against our server: statuses, deadlines, cancellation, limits.</summary>
+/// <summary>Grpc.Net.Client against the node's Grpc.AspNetCore server: statuses, deadlines, cancellation, limits.</summary>
 public sealed class StatusTests(EchoServerFixture server) : IClassFixture<EchoServerFixture>
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30); // bounds waits on conditions; passing runs take milliseconds
@@ -16,7 +16,7 @@ public sealed class StatusTests(EchoServerFixture server) : IClassFixture<EchoSe
         const string message = "räksmörgås 100% ✓ \r\n日本";
 
         var ex = await Assert.ThrowsAsync<RpcException>(() =>
-            server.Client.UnaryAsync(new EchoRequest { FailCode = (int)StatusCode.FailedPrecondition, FailMessage = message }));
+            server.Client.UnaryAsync(new EchoRequest { FailCode = (int)StatusCode.FailedPrecondition, FailMessage = message }).ResponseAsync);
 
         Assert.Equal(StatusCode.FailedPrecondition, ex.StatusCode);
         Assert.Equal(message, ex.Status.Detail);
@@ -25,31 +25,37 @@ public sealed class StatusTests(EchoServerFixture server) : IClassFixture<EchoSe
     [Fact]
     public async Task Unknown_method_is_UNIMPLEMENTED()
     {
-        var missing = new Method<EchoRequest, EchoResponse>(MethodType.Unary, "kv.v1.Echo", "NoSuchMethod", Marshallers.Create(EchoRequest.Parser), Marshallers.Create(EchoResponse.Parser));
+        var missing = new Method<EchoRequest, EchoResponse>(MethodType.Unary, "kv.v1.Echo", "NoSuchMethod", FaultyService.Request, FaultyService.Response);
 
-        var ex = await Assert.ThrowsAsync<RpcException>(() => server.Channel.UnaryAsync(missing, new EchoRequest()));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => server.Invoker.AsyncUnaryCall(missing, null, default, new EchoRequest()).ResponseAsync);
 
         Assert.Equal(StatusCode.Unimplemented, ex.StatusCode);
-        Assert.Contains("/kv.v1.Echo/NoSuchMethod", ex.Status.Detail, StringComparison.Ordinal);
+        // Changed with the move to Grpc.AspNetCore: the old stack named the path in the detail
+        // ("Method is unimplemented: /kv.v1.Echo/NoSuchMethod"); Grpc.AspNetCore answers with its
+        // fixed "Method is unimplemented." (the client knows which method it called).
+        Assert.Equal("Method is unimplemented.", ex.Status.Detail);
     }
 
     [Fact]
     public async Task Unknown_service_is_UNIMPLEMENTED_even_for_streams()
     {
-        var missing = new Method<EchoRequest, EchoResponse>(MethodType.DuplexStreaming, "no.Such", "Service", Marshallers.Create(EchoRequest.Parser), Marshallers.Create(EchoResponse.Parser));
-        using var call = server.Channel.DuplexStreaming(missing);
+        var missing = new Method<EchoRequest, EchoResponse>(MethodType.DuplexStreaming, "no.Such", "Service", FaultyService.Request, FaultyService.Response);
+        using var call = server.Invoker.AsyncDuplexStreamingCall(missing, null, default);
 
-        var ex = await Assert.ThrowsAsync<RpcException>(async () => await call.ResponseStream.MoveNextAsync());
+        var ex = await Assert.ThrowsAsync<RpcException>(async () => await call.ResponseStream.MoveNext());
 
         Assert.Equal(StatusCode.Unimplemented, ex.StatusCode);
     }
 
     [Fact]
-    public async Task Handler_exception_is_INTERNAL_without_its_details()
+    public async Task Handler_exception_is_UNKNOWN_without_its_details()
     {
-        var ex = await Assert.ThrowsAsync<RpcException>(() => server.Channel.UnaryAsync(FaultyService.Throw, new EchoRequest()));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => server.Invoker.AsyncUnaryCall(FaultyService.ThrowMethod, null, default, new EchoRequest()).ResponseAsync);
 
-        Assert.Equal(StatusCode.Internal, ex.StatusCode);
+        // Changed with the move to Grpc.AspNetCore: the old stack answered INTERNAL; Grpc.AspNetCore
+        // answers UNKNOWN ("Exception was thrown by handler."), as gRPC's spec and grpc-java do for
+        // an application exception. Clients treat both alike (not retried, KvErrorKind.Internal).
+        Assert.Equal(StatusCode.Unknown, ex.StatusCode);
         Assert.DoesNotContain(FaultyService.SecretInException, ex.Status.Detail, StringComparison.Ordinal);
         Assert.DoesNotContain("at ", ex.Status.Detail, StringComparison.Ordinal);
     }
@@ -57,15 +63,16 @@ public sealed class StatusTests(EchoServerFixture server) : IClassFixture<EchoSe
     [Fact]
     public async Task Handler_exception_after_messages_arrives_in_trailers()
     {
-        using var call = server.Channel.ServerStreaming(FaultyService.ThrowAfterMessages, new EchoRequest());
+        using var call = server.Invoker.AsyncServerStreamingCall(FaultyService.ThrowAfterMessagesMethod, null, default, new EchoRequest());
 
-        Assert.True(await call.ResponseStream.MoveNextAsync());
-        Assert.True(await call.ResponseStream.MoveNextAsync());
-        var ex = await Assert.ThrowsAsync<RpcException>(async () => await call.ResponseStream.MoveNextAsync());
+        Assert.True(await call.ResponseStream.MoveNext());
+        Assert.True(await call.ResponseStream.MoveNext());
+        var ex = await Assert.ThrowsAsync<RpcException>(async () => await call.ResponseStream.MoveNext());
 
-        Assert.Equal(StatusCode.Internal, ex.StatusCode);
+        // UNKNOWN, not the old stack's INTERNAL: see Handler_exception_is_UNKNOWN_without_its_details.
+        Assert.Equal(StatusCode.Unknown, ex.StatusCode);
         Assert.DoesNotContain(FaultyService.SecretInException, ex.Status.Detail, StringComparison.Ordinal);
-        Assert.Equal(StatusCode.Internal, call.GetStatus().StatusCode);
+        Assert.Equal(StatusCode.Unknown, call.GetStatus().StatusCode);
     }
 
     [Fact]
@@ -80,7 +87,7 @@ public sealed class StatusTests(EchoServerFixture server) : IClassFixture<EchoSe
         {
             var tag = Guid.NewGuid().ToString();
             var ex = await Assert.ThrowsAsync<RpcException>(() =>
-                server.Client.UnaryAsync(new EchoRequest { DelayMs = -1, Tag = tag }, CallOptions.WithTimeout(TimeSpan.FromMilliseconds(deadline))));
+                server.Client.UnaryAsync(new EchoRequest { DelayMs = -1, Tag = tag }, deadline: DateTime.UtcNow.AddMilliseconds(deadline)).ResponseAsync);
             Assert.Equal(StatusCode.DeadlineExceeded, ex.StatusCode);
 
             try
@@ -105,7 +112,7 @@ public sealed class StatusTests(EchoServerFixture server) : IClassFixture<EchoSe
     public async Task A_deadline_already_past_fails_without_a_call()
     {
         var ex = await Assert.ThrowsAsync<RpcException>(() =>
-            server.Client.UnaryAsync(new EchoRequest(), new CallOptions(Deadline: DateTime.UtcNow.AddSeconds(-1))));
+            server.Client.UnaryAsync(new EchoRequest(), deadline: DateTime.UtcNow.AddSeconds(-1)).ResponseAsync);
 
         Assert.Equal(StatusCode.DeadlineExceeded, ex.StatusCode);
     }
@@ -115,15 +122,15 @@ public sealed class StatusTests(EchoServerFixture server) : IClassFixture<EchoSe
     {
         var tag = Guid.NewGuid().ToString();
         using var cts = new CancellationTokenSource();
-        using var call = server.Client.ServerStream(new EchoRequest { Count = 0, Tag = tag }, new CallOptions(CancellationToken: cts.Token));
-        Assert.True(await call.ResponseStream.MoveNextAsync());
+        using var call = server.Client.ServerStream(new EchoRequest { Count = 0, Tag = tag }, cancellationToken: cts.Token);
+        Assert.True(await call.ResponseStream.MoveNext());
 
         await cts.CancelAsync();
 
         Assert.Equal(StatusCode.Cancelled, await server.Echo.CallEnded(tag).WaitAsync(Patience));
         var ex = await Assert.ThrowsAsync<RpcException>(async () =>
         {
-            while (await call.ResponseStream.MoveNextAsync())
+            while (await call.ResponseStream.MoveNext())
             {
             }
         });
@@ -136,7 +143,7 @@ public sealed class StatusTests(EchoServerFixture server) : IClassFixture<EchoSe
         var tag = Guid.NewGuid().ToString();
         var call = server.Client.Bidi();
         await call.RequestStream.WriteAsync(new EchoRequest { Tag = tag });
-        Assert.True(await call.ResponseStream.MoveNextAsync());
+        Assert.True(await call.ResponseStream.MoveNext());
 
         call.Dispose();
 
@@ -148,7 +155,7 @@ public sealed class StatusTests(EchoServerFixture server) : IClassFixture<EchoSe
     {
         var big = ByteString.CopyFrom(new byte[EchoServerFixture.MaxReceive + 1]);
 
-        var ex = await Assert.ThrowsAsync<RpcException>(() => server.Client.UnaryAsync(new EchoRequest { Payload = big }));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => server.Client.UnaryAsync(new EchoRequest { Payload = big }).ResponseAsync);
 
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
         Assert.Equal("ok", (await server.Client.UnaryAsync(new EchoRequest { Message = "ok" })).Message);
@@ -168,10 +175,10 @@ public sealed class StatusTests(EchoServerFixture server) : IClassFixture<EchoSe
     [Fact]
     public async Task Response_over_the_client_limit_is_RESOURCE_EXHAUSTED()
     {
-        using var channel = new RpcChannel(server.Server.Address, new RpcChannelOptions { MaxReceiveMessageSize = 1000 });
-        var client = new Kv.Client.Contracts.EchoClient(channel);
+        using var channel = KvChannels.Create(server.Server.Address, new KvChannelOptions { MaxReceiveMessageSize = 1000 });
+        var client = new Echo.EchoClient(channel);
 
-        var ex = await Assert.ThrowsAsync<RpcException>(() => client.UnaryAsync(new EchoRequest { ResponseSize = 2000 }));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.UnaryAsync(new EchoRequest { ResponseSize = 2000 }).ResponseAsync);
 
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
         Assert.Equal(500, (await client.UnaryAsync(new EchoRequest { ResponseSize = 500 })).Payload.Length);
@@ -180,11 +187,11 @@ public sealed class StatusTests(EchoServerFixture server) : IClassFixture<EchoSe
     [Fact]
     public async Task Request_over_the_client_send_limit_fails_before_sending()
     {
-        using var channel = new RpcChannel(server.Server.Address, new RpcChannelOptions { MaxSendMessageSize = 100 });
-        var client = new Kv.Client.Contracts.EchoClient(channel);
+        using var channel = KvChannels.Create(server.Server.Address, new KvChannelOptions { MaxSendMessageSize = 100 });
+        var client = new Echo.EchoClient(channel);
         var tag = Guid.NewGuid().ToString();
 
-        var ex = await Assert.ThrowsAsync<RpcException>(() => client.UnaryAsync(new EchoRequest { Tag = tag, Payload = ByteString.CopyFrom(new byte[200]) }));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.UnaryAsync(new EchoRequest { Tag = tag, Payload = ByteString.CopyFrom(new byte[200]) }).ResponseAsync);
 
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
         Assert.False(server.Echo.CallEnded(tag).IsCompleted);
@@ -197,9 +204,9 @@ public sealed class StatusTests(EchoServerFixture server) : IClassFixture<EchoSe
         listener.Start();
         var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
-        using var channel = new RpcChannel(new Uri($"http://127.0.0.1:{port}"));
+        using var channel = KvChannels.Create(new Uri($"http://127.0.0.1:{port}"));
 
-        var ex = await Assert.ThrowsAsync<RpcException>(() => new Kv.Client.Contracts.EchoClient(channel).UnaryAsync(new EchoRequest()));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => new Echo.EchoClient(channel).UnaryAsync(new EchoRequest()).ResponseAsync);
 
         Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
     }

@@ -41,6 +41,44 @@ public sealed class NodeConfigLoaderTests
     }
 
     [Fact]
+    public void The_store_down_replace_delay_defaults_to_30_minutes_and_takes_durations()
+    {
+        var defaults = NodeConfigLoader.Load(["--data-dir", "d", "--join", "127.0.0.1:1"], NoEnv);
+        Assert.Equal(30L * 60 * 1000, defaults.StoreDownReplaceAfterMs);
+        Assert.Equal(5000, defaults.SchedulerIntervalMs);
+
+        foreach (var (text, ms) in new[] { ("500ms", 500L), ("90s", 90_000L), ("45m", 2_700_000L), ("2h", 7_200_000L), ("1d", 86_400_000L), ("1500", 1500L) })
+        {
+            var set = NodeConfigLoader.Load(["--data-dir", "d", "--join", "127.0.0.1:1", "--store-down-replace-after", text], NoEnv);
+            Assert.Equal(ms, set.StoreDownReplaceAfterMs);
+        }
+
+        foreach (var bad in new[] { "soon", "-5m", "10x", "50ms", "31d" })
+        {
+            var e = Assert.Throws<NodeConfigException>(() => NodeConfigLoader.Load(["--data-dir", "d", "--join", "127.0.0.1:1", "--store-down-replace-after", bad], NoEnv));
+            Assert.Contains("store-down-replace-after", e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void The_metrics_listener_defaults_to_the_listen_port_plus_20_and_can_be_set()
+    {
+        var defaults = NodeConfigLoader.Load(["--data-dir", "d", "--listen", "127.0.0.1:20160", "--join", "127.0.0.1:20160"], NoEnv);
+        Assert.Null(defaults.MetricsAddr);
+        Assert.Equal("127.0.0.1:20180", NodeConfigLoader.MetricsEndPoint(defaults).ToString());
+
+        var set = NodeConfigLoader.Load(["--data-dir", "d", "--join", "127.0.0.1:1", "--metrics-addr", "0.0.0.0:9100"], NoEnv);
+        Assert.Equal("0.0.0.0:9100", NodeConfigLoader.MetricsEndPoint(set).ToString());
+        var any = NodeConfigLoader.Load(["--data-dir", "d", "--join", "127.0.0.1:1"], new Dictionary<string, string> { ["KV_NODE_METRICS_ADDR"] = "127.0.0.1:0" });
+        Assert.Equal("127.0.0.1:0", NodeConfigLoader.MetricsEndPoint(any).ToString());
+
+        var bad = Assert.Throws<NodeConfigException>(() => NodeConfigLoader.Load(["--data-dir", "d", "--join", "127.0.0.1:1", "--metrics-addr", "9100"], NoEnv));
+        Assert.Contains("metrics-addr", bad.Message, StringComparison.Ordinal);
+        var noRoom = Assert.Throws<NodeConfigException>(() => NodeConfigLoader.Load(["--data-dir", "d", "--listen", "127.0.0.1:65530", "--join", "127.0.0.1:65530"], NoEnv));
+        Assert.Contains("--metrics-addr", noRoom.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Member_id_is_the_position_of_the_advertise_address_in_join()
     {
         var config = NodeConfigLoader.Load(["--data-dir", "d", "--listen", "0.0.0.0:3", "--advertise", "10.0.0.2:3", "--join", "10.0.0.1:3,10.0.0.2:3,10.0.0.3:3"], NoEnv);

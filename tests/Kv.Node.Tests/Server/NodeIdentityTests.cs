@@ -1,4 +1,3 @@
-using Kv.Client.Contracts;
 using Kv.Node.Server.Configuration;
 using Kv.Node.Server.Hosting;
 using Kv.Node.Tests.Cluster;
@@ -33,7 +32,7 @@ public sealed class NodeIdentityTests
     {
         await using var c = new InProcessCluster(3);
         await c.StartAsync();
-        await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        await c.PlacementAsync(static (s, r, o) => s.Placement.BootstrapAsync(r, o), new BootstrapRequest { Header = new() }, r => r.Header);
         await c.WaitForRangeLeaderAsync(1);
 
         // Node 3 loses its disk and comes back empty with the same address. Starting it would
@@ -53,7 +52,7 @@ public sealed class NodeIdentityTests
     {
         await using var c = new InProcessCluster(3);
         await c.StartAsync();
-        await c.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest { Header = new() }, r => r.Header);
+        await c.PlacementAsync(static (s, r, o) => s.Placement.BootstrapAsync(r, o), new BootstrapRequest { Header = new() }, r => r.Header);
         await c.WaitForRangeLeaderAsync(1);
 
         // A copy of node 3's identity with another uuid (a cloned VM that regenerated it, say)

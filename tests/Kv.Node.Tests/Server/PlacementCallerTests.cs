@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using Kv.Client.Contracts;
 using Kv.Node.Server.Hosting;
 using Kv.Proto.V1;
 
@@ -24,6 +23,6 @@ public sealed class PlacementCallerTests
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
-            caller.CallAsync(PlacementContract.GetClusterInfo, new GetClusterInfoRequest { Header = new() }, r => r.Header, cts.Token));
+            caller.CallAsync(static (s, r, o) => s.Placement.GetClusterInfoAsync(r, o), new GetClusterInfoRequest { Header = new() }, r => r.Header, cts.Token));
     }
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using Kv.Client.Cluster;
-using Kv.Client.Contracts;
 using Kv.Proto.V1;
 using Kv.System.Tests.Cluster;
 using Xunit.Abstractions;
@@ -33,7 +32,7 @@ public sealed class ReplicaMoveFailureTests(ITestOutputHelper output)
         await cluster.WaitReadyAsync(Ready, expectedStoresUp: 4);
         using var probe = cluster.Probe();
         var deadline = DateTime.UtcNow + Ready;
-        var stores = await probe.PlacementAsync(PlacementContract.ListStores, new ListStoresRequest(), r => r.Header, deadline);
+        var stores = await probe.PlacementAsync(static (s, r, o) => s.Placement.ListStoresAsync(r, o), new ListStoresRequest(), r => r.Header, deadline);
         var target = stores.Stores.Single(s => s.Store.Address == cluster.AddressOf(4)).Store.StoreId;
 
         // 1. Writes go on all along.

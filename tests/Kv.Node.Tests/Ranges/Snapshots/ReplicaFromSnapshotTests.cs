@@ -4,11 +4,13 @@ using Kv.Node.Raft;
 using Kv.Node.Ranges;
 using Kv.Node.Ranges.Snapshots;
 using Kv.Node.Ranges.Transport;
-using Kv.Node.Server.Rpc;
+using Kv.Node.Server.Hosting;
 using Kv.Node.Server.Services;
 using Kv.Node.Storage;
 using Kv.Node.Tests.TestSupport;
 using Kv.Proto.V1;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Kv.Node.Tests.Ranges.Snapshots;
@@ -103,8 +105,8 @@ public sealed class ReplicaFromSnapshotTests
     /// <summary>One store with the node's wiring: Raft transport both ways, snapshot sender and service, one limiter.</summary>
     private sealed class TestStore : IAsyncDisposable
     {
-        private RpcServer server = null!;
-        private RaftTransport transport = null!;
+        private GrpcServer server = null!;
+        private Kv.Node.Ranges.Transport.RaftTransport transport = null!;
 
         public Engine Engine { get; private set; } = null!;
 
@@ -119,12 +121,23 @@ public sealed class ReplicaFromSnapshotTests
             var s = new TestStore { Engine = Engine.Open(Path.Combine(dir, "db")) };
             var resolver = new Resolver(addresses);
             var limiter = new SnapshotLimiter(2);
-            s.transport = new RaftTransport(id, resolver, () => "", NullLogger.Instance) { RangeOf = r => s.Ranges.Get(r)?.Descriptor };
+            s.transport = new Kv.Node.Ranges.Transport.RaftTransport(id, resolver, () => "", NullLogger.Instance) { RangeOf = r => s.Ranges.Get(r)?.Descriptor };
             s.Snapshots = new SnapshotSender(id, s.Engine, Path.Combine(dir, "send"), resolver, () => "", limiter, NullLogger.Instance);
             s.Store = new Store(s.Engine, id, new StoreOptions { TickInterval = TimeSpan.FromMilliseconds(10), RaftLogCompactThreshold = 20 }, s.transport, NullLogger.Instance,
                 (message, e) => throw new InvalidOperationException(message, e)) { Ranges = s.Ranges, SnapshotSender = s.Snapshots };
             var service = new SnapshotService(s.Store, Path.Combine(dir, "recv"), limiter, () => "", NullLogger.Instance);
-            s.server = await RpcServer.StartAsync(new RpcServerOptions(), [new RaftTransportService(s.Store, () => "", NullLogger.Instance).BindService(), service.BindService()]);
+            s.server = await GrpcServer.StartAsync(
+                new GrpcServerOptions(),
+                services =>
+                {
+                    services.AddSingleton(new RaftTransportService(s.Store, () => "", NullLogger.Instance));
+                    services.AddSingleton(service);
+                },
+                endpoints =>
+                {
+                    endpoints.MapGrpcService<RaftTransportService>();
+                    endpoints.MapGrpcService<SnapshotService>();
+                });
             addresses[id] = s.server.Address.Authority;
             s.Store.Start();
             return s;

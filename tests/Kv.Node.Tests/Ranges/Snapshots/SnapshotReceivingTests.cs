@@ -1,18 +1,19 @@
 using System.Collections.Concurrent;
 using Google.Protobuf;
-using Kv.Client.Contracts;
-using Kv.Client.Rpc;
-using Kv.Client.Rpc.Http;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Kv.Client.Transport;
 using Kv.Node.Raft;
 using Kv.Node.Ranges;
 using Kv.Node.Ranges.Snapshots;
 using Kv.Node.Ranges.Transport;
 using Kv.Node.Server.Hosting;
-using Kv.Node.Server.Rpc;
 using Kv.Node.Server.Services;
 using Kv.Node.Storage;
 using Kv.Node.Tests.TestSupport;
 using Kv.Proto.V1;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using static Kv.Node.Tests.Storage.Bytes;
 
@@ -49,8 +50,8 @@ public sealed class SnapshotReceivingTests : IAsyncLifetime
     private Store store = null!;
     private SnapshotLimiter limiter = null!;
     private SnapshotService service = null!;
-    private RpcServer server = null!;
-    private RpcChannel channel = null!;
+    private GrpcServer server = null!;
+    private GrpcChannel channel = null!;
     private SnapshotManifest manifest = null!;
 
     private LocalRanges Ranges { get; } = new();
@@ -73,8 +74,8 @@ public sealed class SnapshotReceivingTests : IAsyncLifetime
         store.Start();
         limiter = new SnapshotLimiter(1);
         service = new SnapshotService(store, dir.Sub("recv"), limiter, () => "", NullLogger.Instance);
-        server = await RpcServer.StartAsync(new RpcServerOptions(), [service.BindService()]);
-        channel = new RpcChannel(server.Address);
+        server = await GrpcServer.StartAsync(new GrpcServerOptions(), services => services.AddSingleton(service), endpoints => endpoints.MapGrpcService<SnapshotService>());
+        channel = KvChannels.Create(server.Address);
     }
 
     public async Task DisposeAsync()
@@ -110,12 +111,12 @@ public sealed class SnapshotReceivingTests : IAsyncLifetime
     };
 
     private async Task<SnapshotResumePoint> BeginAsync(SnapshotManifest m) =>
-        (await channel.UnaryAsync(SnapshotContract.Begin, new SnapshotBeginRequest { Header = Header(m) })).ResumePoint;
+        (await new SnapshotTransport.SnapshotTransportClient(channel).BeginAsync(new SnapshotBeginRequest { Header = Header(m) })).ResumePoint;
 
     /// <summary>Sends the header and then chunks (as given) on one stream; returns the result.</summary>
     private async Task<SnapshotSendResult> SendAsync(SnapshotManifest m, IEnumerable<SnapshotChunk> chunks)
     {
-        using var call = channel.ClientStreaming(SnapshotContract.Send);
+        using var call = new SnapshotTransport.SnapshotTransportClient(channel).Send();
         await call.RequestStream.WriteAsync(new SnapshotChunkMessage { Header = Header(m) });
         foreach (var c in chunks)
         {
@@ -124,7 +125,16 @@ public sealed class SnapshotReceivingTests : IAsyncLifetime
                 break;
             }
 
-            await call.RequestStream.WriteAsync(new SnapshotChunkMessage { Chunk = c });
+            try
+            {
+                await call.RequestStream.WriteAsync(new SnapshotChunkMessage { Chunk = c });
+            }
+            catch (RpcException)
+            {
+                // The receiver ended the call while chunks were in flight: Grpc.Net.Client fails the
+                // write (CANCELLED), and the receiver's own status is the response's.
+                return await call.ResponseAsync;
+            }
         }
 
         await call.RequestStream.CompleteAsync();

@@ -2,11 +2,13 @@ using Google.Protobuf;
 using Kv.Node.Raft;
 using Kv.Node.Ranges;
 using Kv.Node.Ranges.Transport;
-using Kv.Node.Server.Rpc;
+using Kv.Node.Server.Hosting;
 using Kv.Node.Server.Services;
 using Kv.Node.Storage;
 using Kv.Node.Tests.TestSupport;
 using Kv.Proto.V1;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Kv.Node.Tests.Ranges.Transport;
@@ -36,10 +38,11 @@ public sealed class EnvelopeRangeTests
         using var store = new Store(engine, 2, new StoreOptions { TickInterval = TimeSpan.FromMilliseconds(10) }, new Nowhere(), NullLogger.Instance,
             (message, e) => throw new InvalidOperationException(message, e)) { Ranges = ranges };
         store.Start();
-        await using var server = await RpcServer.StartAsync(new RpcServerOptions(), [new RaftTransportService(store, () => "", NullLogger.Instance).BindService()]);
+        var service = new RaftTransportService(store, () => "", NullLogger.Instance);
+        await using var server = await GrpcServer.StartAsync(new GrpcServerOptions(), services => services.AddSingleton(service), endpoints => endpoints.MapGrpcService<RaftTransportService>());
 
         var descriptors = new Dictionary<ulong, RangeDescriptor> { [9] = Descriptor(9, "c", "f"), [10] = Descriptor(10, "k", "") };
-        await using var transport = new RaftTransport(1, new At(server.Address.Authority), () => "", NullLogger.Instance)
+        await using var transport = new Kv.Node.Ranges.Transport.RaftTransport(1, new At(server.Address.Authority), () => "", NullLogger.Instance)
         {
             RangeOf = id => descriptors.GetValueOrDefault(id),
         };

@@ -1,7 +1,6 @@
 using Google.Protobuf;
-using Kv.Client.Contracts;
-using Kv.Client.Rpc;
-using Kv.Client.Rpc.Http;
+using Grpc.Core;
+using Kv.Client.Transport;
 using Kv.Proto.V1;
 
 namespace Kv.System.Tests.Cluster;
@@ -10,7 +9,7 @@ namespace Kv.System.Tests.Cluster;
 /// The system tests' view of a cluster over the wire, for what KvClient does not expose and for
 /// checks independent of it: whether one given node answers, which node leads the placement
 /// group or a range, bootstrap during readiness, a few raw puts/gets and lock scans routed to range
-/// leaders, retried with backoff until a deadline. Written against the wire contracts (RpcChannel +
+/// leaders, retried with backoff until a deadline. Written against the wire contracts (GrpcChannel +
 /// client/Contracts); it does what any gRPC client of these services would. The load itself
 /// (writers, TSO clients, final reads) goes through KvClient.
 /// One probe per simulated client (not thread-safe): it keeps its own channels and route.
@@ -19,7 +18,7 @@ public sealed class ClusterProbe : IDisposable
 {
     private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(2);
     private readonly IReadOnlyList<string> _endpoints;
-    private readonly Dictionary<string, RpcChannel> _channels = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, NodeStubs> _channels = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
     private string? _placementLeader;
     private RangeInfo? _route; // the range of the last key called (looked up again for a key it does not hold)
@@ -34,7 +33,7 @@ public sealed class ClusterProbe : IDisposable
     public string LastError { get; private set; } = string.Empty;
 
     /// <summary>Calls the placement leader, following NOT_LEADER and retrying until the deadline; throws TimeoutException naming the last error.</summary>
-    public async Task<TResponse> PlacementAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, Func<TResponse, ResponseHeader?> header, DateTime deadline, CancellationToken ct = default)
+    public async Task<TResponse> PlacementAsync<TRequest, TResponse>(Func<NodeStubs, TRequest, CallOptions, AsyncUnaryCall<TResponse>> call, TRequest request, Func<TResponse, ResponseHeader?> header, DateTime deadline, CancellationToken ct = default)
     {
         var attempt = 0;
         while (true)
@@ -42,7 +41,7 @@ public sealed class ClusterProbe : IDisposable
             var endpoint = _placementLeader ?? _endpoints[attempt % _endpoints.Count];
             try
             {
-                var response = await Channel(endpoint).UnaryAsync(method, request, Options(deadline, ct));
+                var response = await call(Channel(endpoint), request, Options(deadline, ct));
                 var error = header(response)?.Error;
                 if (error is null || error.Code == PlacementErrorCode.PlacementErrorNone)
                 {
@@ -56,7 +55,7 @@ public sealed class ClusterProbe : IDisposable
                     : null;
                 if (error.Code is not (PlacementErrorCode.PlacementErrorNotLeader or PlacementErrorCode.PlacementErrorUnavailable or PlacementErrorCode.PlacementErrorNotBootstrapped))
                 {
-                    throw new InvalidOperationException($"placement refused {method.Name}: {LastError}");
+                    throw new InvalidOperationException($"placement refused {typeof(TRequest).Name}: {LastError}");
                 }
             }
             catch (RpcException e)
@@ -66,7 +65,7 @@ public sealed class ClusterProbe : IDisposable
             }
 
             attempt++;
-            await BackoffAsync(attempt, deadline, method.Name, ct);
+            await BackoffAsync(attempt, deadline, typeof(TRequest).Name, ct);
         }
     }
 
@@ -75,7 +74,7 @@ public sealed class ClusterProbe : IDisposable
     {
         try
         {
-            await Channel(endpoint).UnaryAsync(PlacementContract.GetClusterInfo, new GetClusterInfoRequest(), Options(DateTime.UtcNow + AttemptTimeout, ct));
+            await Channel(endpoint).Placement.GetClusterInfoAsync(new GetClusterInfoRequest(), Options(DateTime.UtcNow + AttemptTimeout, ct));
             return true;
         }
         catch (RpcException e)
@@ -86,28 +85,28 @@ public sealed class ClusterProbe : IDisposable
     }
 
     public async Task<GetClusterInfoResponse> ClusterInfoAsync(DateTime deadline, CancellationToken ct = default) =>
-        await PlacementAsync(PlacementContract.GetClusterInfo, new GetClusterInfoRequest(), r => r.Header, deadline, ct);
+        await PlacementAsync(static (s, r, o) => s.Placement.GetClusterInfoAsync(r, o), new GetClusterInfoRequest(), r => r.Header, deadline, ct);
 
     /// <summary>The range holding key, as the placement directory knows it.</summary>
     public async Task<RangeInfo> RangeAsync(ReadOnlyMemory<byte> key, DateTime deadline, CancellationToken ct = default) =>
-        (await PlacementAsync(PlacementContract.GetRange, new GetRangeRequest { Key = ByteString.CopyFrom(key.Span) }, r => r.Header, deadline, ct)).Range;
+        (await PlacementAsync(static (s, r, o) => s.Placement.GetRangeAsync(r, o), new GetRangeRequest { Key = ByteString.CopyFrom(key.Span) }, r => r.Header, deadline, ct)).Range;
 
     /// <summary>One timestamp from the TSO.</summary>
     public async Task<ulong> TimestampAsync(DateTime deadline, CancellationToken ct = default) =>
-        (await PlacementAsync(PlacementContract.GetTimestamp, new GetTimestampRequest { Count = 1 }, r => r.Header, deadline, ct)).Last;
+        (await PlacementAsync(static (s, r, o) => s.Placement.GetTimestampAsync(r, o), new GetTimestampRequest { Count = 1 }, r => r.Header, deadline, ct)).Last;
 
     /// <summary>A raw put, retried (raw puts are idempotent) until acknowledged or the deadline; true once acknowledged.</summary>
     public async Task PutAsync(byte[] key, byte[] value, DateTime deadline, CancellationToken ct = default)
     {
         var request = new RawPutRequest { Key = ByteString.CopyFrom(key), Value = ByteString.CopyFrom(value) };
-        await RangeCallAsync(RawKvContract.Put, request, (r, c) => r.Context = c, r => r.Error, key, deadline, ct);
+        await RangeCallAsync(static (s, r, o) => s.RawKv.PutAsync(r, o), request, (r, c) => r.Context = c, r => r.Error, key, deadline, ct);
     }
 
     /// <summary>A linearizable raw get; null when the key does not exist.</summary>
     public async Task<byte[]?> GetAsync(byte[] key, DateTime deadline, CancellationToken ct = default)
     {
         var request = new RawGetRequest { Key = ByteString.CopyFrom(key) };
-        var response = await RangeCallAsync(RawKvContract.Get, request, (r, c) => r.Context = c, r => r.Error, key, deadline, ct);
+        var response = await RangeCallAsync(static (s, r, o) => s.RawKv.GetAsync(r, o), request, (r, c) => r.Context = c, r => r.Error, key, deadline, ct);
         return response.Found ? response.Value.ToByteArray() : null;
     }
 
@@ -118,11 +117,11 @@ public sealed class ClusterProbe : IDisposable
     public async Task<IReadOnlyList<LockInfo>> LocksAsync(byte[] key, DateTime deadline, CancellationToken ct = default)
     {
         var request = new ScanLockRequest { MaxVersion = ulong.MaxValue, StartKey = ByteString.CopyFrom(key), EndKey = ByteString.CopyFrom([.. key, 0]) };
-        var response = await RangeCallAsync(TxnKvContract.ScanLock, request, (r, c) => r.Context = c, r => r.RangeError, key, deadline, ct);
+        var response = await RangeCallAsync(static (s, r, o) => s.TxnKv.ScanLockAsync(r, o), request, (r, c) => r.Context = c, r => r.RangeError, key, deadline, ct);
         return response.Locks;
     }
 
-    private async Task<TResponse> RangeCallAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, Action<TRequest, RangeContext> setContext, Func<TResponse, RangeError?> error, byte[] key, DateTime deadline, CancellationToken ct)
+    private async Task<TResponse> RangeCallAsync<TRequest, TResponse>(Func<NodeStubs, TRequest, CallOptions, AsyncUnaryCall<TResponse>> call, TRequest request, Action<TRequest, RangeContext> setContext, Func<TResponse, RangeError?> error, byte[] key, DateTime deadline, CancellationToken ct)
     {
         var attempt = 0;
         while (true)
@@ -138,7 +137,7 @@ public sealed class ClusterProbe : IDisposable
             setContext(request, new RangeContext { RangeId = _route.Range.RangeId, Epoch = _route.Range.Epoch });
             try
             {
-                var response = await Channel(endpoint).UnaryAsync(method, request, Options(deadline, ct));
+                var response = await call(Channel(endpoint), request, Options(deadline, ct));
                 var e = error(response);
                 if (e is null)
                 {
@@ -168,7 +167,7 @@ public sealed class ClusterProbe : IDisposable
                 _rangeLeader = null;
             }
 
-            await BackoffAsync(attempt, deadline, method.Name, ct);
+            await BackoffAsync(attempt, deadline, typeof(TRequest).Name, ct);
         }
     }
 
@@ -191,16 +190,16 @@ public sealed class ClusterProbe : IDisposable
     private static CallOptions Options(DateTime deadline, CancellationToken ct)
     {
         var attemptDeadline = DateTime.UtcNow + AttemptTimeout;
-        return new CallOptions(Deadline: attemptDeadline < deadline ? attemptDeadline : deadline, CancellationToken: ct);
+        return new CallOptions(deadline: attemptDeadline < deadline ? attemptDeadline : deadline, cancellationToken: ct);
     }
 
-    private RpcChannel Channel(string endpoint)
+    private NodeStubs Channel(string endpoint)
     {
         lock (_lock)
         {
             if (!_channels.TryGetValue(endpoint, out var channel))
             {
-                channel = new RpcChannel(new Uri("http://" + endpoint), new RpcChannelOptions { ConnectTimeout = AttemptTimeout });
+                channel = new NodeStubs(KvChannels.Create(new Uri("http://" + endpoint), new KvChannelOptions { ConnectTimeout = AttemptTimeout }));
                 _channels.Add(endpoint, channel);
             }
 

@@ -1,6 +1,5 @@
 using System.Globalization;
 using Kv.Client.Cluster;
-using Kv.Client.Contracts;
 using Kv.Proto.V1;
 using Xunit.Abstractions;
 
@@ -129,12 +128,12 @@ public sealed class TestCluster : IAsyncDisposable
         }
 
         // Bootstrap is once per cluster; on a later start it answers ALREADY_BOOTSTRAPPED, which is fine.
-        var boot = await probe.PlacementAsync(PlacementContract.Bootstrap, new BootstrapRequest(), r => r.Header.Error?.Code == PlacementErrorCode.PlacementErrorAlreadyBootstrapped ? null : r.Header, deadline);
+        var boot = await probe.PlacementAsync(static (s, r, o) => s.Placement.BootstrapAsync(r, o), new BootstrapRequest(), r => r.Header.Error?.Code == PlacementErrorCode.PlacementErrorAlreadyBootstrapped ? null : r.Header, deadline);
         _output.WriteLine($"cluster {boot.Header.ClusterId}: {(boot.FirstRange is null ? "already bootstrapped" : "bootstrapped now")}");
 
         await Eventually.TrueAsync(async () =>
         {
-            var stores = await probe.PlacementAsync(PlacementContract.ListStores, new ListStoresRequest(), r => r.Header, deadline);
+            var stores = await probe.PlacementAsync(static (s, r, o) => s.Placement.ListStoresAsync(r, o), new ListStoresRequest(), r => r.Header, deadline);
             var up = stores.Stores.Count(s => s.State == StoreState.Up);
             return (up >= expectedStoresUp, $"{up} of {expectedStoresUp} stores Up");
         }, deadline);

@@ -1,0 +1,28 @@
+namespace Kv.Node.Placement.Operations;
+
+/// <summary>Tunables of the <see cref="OperationExecutor"/>.</summary>
+internal sealed record ExecutorOptions
+{
+    /// <summary>How long one ExecuteStep call may wait for long work (a catch-up) before answering transient.</summary>
+    public TimeSpan StepWait { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The first retry delay after a transient outcome; doubles up to <see cref="MaxBackoff"/>.</summary>
+    public TimeSpan MinBackoff { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often the executor looks at the operations even when nothing woke it.</summary>
+    public TimeSpan IdleInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest a proposal or read barrier may take before the attempt is retried.</summary>
+    public TimeSpan ProposalTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Test-only broken variant (a negative control): skip the preflight re-check before a step
+    /// that removes or demotes a voter. Never set outside tests.
+    /// </summary>
+    internal bool SkipStepPreflight { get; init; }
+
+    /// <summary>Test-only broken variant (a negative control): let two operations work on one range at once.</summary>
+    internal bool SkipRangeOwnership { get; init; }
+}

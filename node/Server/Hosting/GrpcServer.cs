@@ -1,0 +1,171 @@
+using System.Net;
+using Grpc.AspNetCore.Server;
+using Grpc.AspNetCore.Server.Model;
+using Kv.Client.Transport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Primitives;
+
+namespace Kv.Node.Server.Hosting;
+
+/// <summary>
+/// Grpc.AspNetCore on Kestrel with one endpoint: cleartext HTTP/2 (prior knowledge) or TLS with
+/// ALPN h2, optionally requiring client certificates. The caller registers its service
+/// instances and maps them (MapGrpcService); everything else about the wire (framing, deadlines,
+/// status codes, unknown methods) is Grpc.AspNetCore's, except two refusals kept as gRPC's own
+/// servers make them: a request that is not a valid message is INTERNAL
+/// (<see cref="ParseStatusServiceMethodProvider{TService}"/>), and so is a malformed
+/// grpc-timeout header (<see cref="RefuseMalformedTimeoutAsync"/>). Start it with
+/// <see cref="StartAsync"/>, stop it by disposing it.
+/// </summary>
+public sealed class GrpcServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private GrpcServer(WebApplication app, Uri address)
+    {
+        _app = app;
+        Address = address;
+    }
+
+    /// <summary>The address clients dial, for example <c>http://127.0.0.1:50051</c>.</summary>
+    public Uri Address { get; }
+
+    /// <summary>The port actually bound (useful when the options asked for port 0).</summary>
+    public int Port => Address.Port;
+
+    /// <summary>The server's services (tests: the health service's state).</summary>
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>
+    /// Starts serving. <paramref name="register"/> adds the service instances (as singletons:
+    /// Grpc.AspNetCore resolves a service from the container per call, and ours hold state);
+    /// <paramref name="map"/> maps them, for example <c>endpoints.MapGrpcService&lt;T&gt;()</c>.
+    /// </summary>
+    public static async Task<GrpcServer> StartAsync(GrpcServerOptions options, Action<IServiceCollection> register, Action<IEndpointRouteBuilder> map, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(register);
+        ArgumentNullException.ThrowIfNull(map);
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => Configure(kestrel, options));
+        builder.Services.AddRoutingCore();
+        builder.Services.AddGrpc(grpc =>
+        {
+            grpc.MaxReceiveMessageSize = options.MaxReceiveMessageSize;
+            grpc.MaxSendMessageSize = options.MaxSendMessageSize;
+            // Exception messages stay on the server: a handler's bug must not leak its details.
+            grpc.EnableDetailedErrors = false;
+            options.ConfigureGrpc?.Invoke(grpc);
+        });
+        // AddGrpc registers exactly one open-generic method provider, the one that binds generated
+        // services; ours binds them the same way with parse failures reported as INTERNAL.
+        builder.Services.RemoveAll(typeof(IServiceMethodProvider<>));
+        builder.Services.AddSingleton(typeof(IServiceMethodProvider<>), typeof(ParseStatusServiceMethodProvider<>));
+        options.ConfigureLogging?.Invoke(builder.Logging);
+        register(builder.Services);
+        var app = builder.Build();
+        try
+        {
+            app.UseRouting();
+            // After routing (it needs the endpoint), before the endpoints run.
+            app.Use(RefuseMalformedTimeoutAsync);
+            map(app);
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            return new GrpcServer(app, new Uri(bound.Replace("[::]", "localhost", StringComparison.Ordinal)));
+        }
+        catch
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using (var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
+        {
+            await _app.StopAsync(stopping.Token).ConfigureAwait(false);
+        }
+
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Refuses a gRPC call whose grpc-timeout is malformed (gRPC: one value of 1 to 8 digits and a
+    /// unit, H M S m u or n) with INTERNAL, trailers-only, before any handler runs. Grpc.AspNetCore
+    /// would log the header and run the call with no deadline at all, silently dropping the one its
+    /// client meant to set. Only a header that is present costs a parse of a few characters;
+    /// nothing is allocated.
+    /// </summary>
+    private static Task RefuseMalformedTimeoutAsync(HttpContext context, RequestDelegate next)
+    {
+        if (!context.Request.Headers.TryGetValue("grpc-timeout", out var timeout)
+            || IsWellFormedTimeout(timeout)
+            || context.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>() is null)
+        {
+            return next(context);
+        }
+
+        // Status in the headers and no body: a trailers-only response, as Grpc.AspNetCore sends its
+        // own refusals before a handler runs.
+        var response = context.Response;
+        response.ContentType = "application/grpc";
+        response.Headers["grpc-status"] = "13";
+        response.Headers["grpc-message"] = "malformed grpc-timeout header: expected 1 to 8 digits and a unit (H, M, S, m, u or n)";
+        return Task.CompletedTask;
+    }
+
+    private static bool IsWellFormedTimeout(StringValues values) =>
+        values is [{ Length: >= 2 and <= 9 } value]
+        && !value.AsSpan(0, value.Length - 1).ContainsAnyExceptInRange('0', '9')
+        && value[^1] is 'H' or 'M' or 'S' or 'm' or 'u' or 'n';
+
+    /// <summary>Kestrel limits tuned for gRPC: long-lived streams, many of them per connection.</summary>
+    private static void Configure(KestrelServerOptions kestrel, GrpcServerOptions options)
+    {
+        kestrel.AddServerHeader = false;
+        // Message size is limited per message (MaxReceiveMessageSize), not per stream: a
+        // streaming call may carry any number of messages.
+        kestrel.Limits.MaxRequestBodySize = null;
+        // A stream may be idle between messages for as long as the application likes.
+        kestrel.Limits.MinRequestBodyDataRate = null;
+        kestrel.Limits.Http2.MaxStreamsPerConnection = options.MaxConcurrentStreamsPerConnection;
+        kestrel.Limits.Http2.InitialConnectionWindowSize = options.InitialConnectionWindowSize;
+        kestrel.Limits.Http2.InitialStreamWindowSize = options.InitialStreamWindowSize;
+        kestrel.Limits.Http2.KeepAlivePingDelay = options.KeepAlivePingDelay;
+        kestrel.Limits.Http2.KeepAlivePingTimeout = options.KeepAlivePingTimeout;
+        kestrel.Listen(options.EndPoint, listen =>
+        {
+            if (options.ServerCertificate is not { } certificate)
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                return;
+            }
+
+            // HTTP/1.1 is negotiable so that an HTTP/1.1 client gets Grpc.AspNetCore's 426
+            // answer instead of a failed handshake.
+            listen.Protocols = HttpProtocols.Http1AndHttp2;
+            var https = new HttpsConnectionAdapterOptions { ServerCertificate = certificate };
+            if (options.ClientCertificateAuthority is { } authority)
+            {
+                https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
+                https.ClientCertificateValidation = (client, chain, errors) => CertificateTrust.ChainsTo(authority, client, chain, errors);
+            }
+
+            listen.UseHttps(https);
+        });
+    }
+
+    /// <summary>Loopback, any free port: the usual choice of tests and benchmarks.</summary>
+    public static IPEndPoint LoopbackAnyPort => new(IPAddress.Loopback, 0);
+}
