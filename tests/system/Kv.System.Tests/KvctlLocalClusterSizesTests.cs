@@ -87,7 +87,7 @@ public sealed class KvctlLocalClusterSizesTests(ITestOutputHelper output) : IDis
                 items.Select(s => $"host={s.GetProperty("labels").GetProperty("host").GetString()}").Order(StringComparer.Ordinal));
         }
 
-        // 4. Range 1 has min(3, members) replicas, on the first members, and a leader; data goes through.
+        // 4. Range 1 has between min(3, members) and min(3, nodes) replicas and a leader; data goes through.
         var endpoints = Endpoints(up.Stdout);
         using (var probe = new ClusterProbe(endpoints))
         {
@@ -100,7 +100,9 @@ public sealed class KvctlLocalClusterSizesTests(ITestOutputHelper output) : IDis
         using (var doc = JsonDocument.Parse(ranges.Stdout))
         {
             var first = doc.RootElement.GetProperty("items")[0];
-            Assert.Equal(Math.Min(3, members), first.GetProperty("replicas").GetArrayLength());
+            // Bootstrap puts min(3, members) replicas; the scheduler (every 5 s) may already have
+            // added replicas on the other stores towards the replication factor of 3, never more.
+            Assert.InRange(first.GetProperty("replicas").GetArrayLength(), Math.Min(3, members), Math.Min(3, nodes));
             Assert.True(first.TryGetProperty("leader", out var leader) && leader.ValueKind == JsonValueKind.Object, $"range 1 has no leader: {first}");
         }
 
