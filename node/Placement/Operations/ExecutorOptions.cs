@@ -25,4 +25,7 @@ internal sealed record ExecutorOptions
 
     /// <summary>Test-only broken variant (a negative control): let two operations work on one range at once.</summary>
     internal bool SkipRangeOwnership { get; init; }
+
+    /// <summary>Test-only broken variant (a negative control): cancel without undoing the step that was running.</summary>
+    internal bool SkipAbortOnCancel { get; init; }
 }

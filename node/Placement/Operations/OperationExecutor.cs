@@ -20,8 +20,10 @@ namespace Kv.Node.Placement.Operations;
 /// and continue from there. A deposed leader's late write therefore applies nothing.</item>
 /// <item>Steps run in plan order, one at a time per operation, and one operation at a time per
 /// range (a per-range lock held while a step runs).</item>
-/// <item>A cancel request takes effect between steps: the step being driven finishes (or is
-/// refused) first.</item>
+/// <item>A cancel request takes effect between attempts: a step that was running is undone on its
+/// range first (a learner it added is removed; a move in its joint configuration is finished), so
+/// a cancelled operation leaves no half-done range behind, and a step that keeps failing does not
+/// hold the cancel up.</item>
 /// <item>Before a step that could lower a range's failure tolerance (removing or demoting a voter)
 /// the preflight is re-run against the current view; an unsafe step is not run (the range is
 /// recorded stuck with the reason, and checked again later) unless the operation was forced with a
@@ -167,10 +169,28 @@ internal sealed partial class OperationExecutor
 
             if (h.CancelRequested)
             {
+                // A step that was running may have left the range half-changed (a learner added,
+                // not promoted): undo it first, so a cancelled operation leaves every range as a
+                // finished step would or as the step found it.
+                int running = _options.SkipAbortOnCancel ? -1 : RunningStep(entry);
+                if (running >= 0 && !await AbortStepAsync(term, entry, running, ct).ConfigureAwait(false))
+                {
+                    await Task.Delay(backoff.Next(), Time, ct).ConfigureAwait(false);
+                    continue;
+                }
+
                 await UpdateAsync(entry, c =>
                 {
                     c.State = OperationState.Cancelled;
                     c.CurrentStep = h.CurrentStep;
+                    if (running >= 0)
+                    {
+                        var undone = entry.Steps[running].Clone();
+                        undone.State = StepState.Skipped;
+                        undone.FinishedMs = NowMs;
+                        undone.Error = "the operation was cancelled while this step ran; what it had changed was undone (a learner it added removed) or, past its joint configuration, finished";
+                        c.Steps.Add(undone);
+                    }
                 }, ct).ConfigureAwait(false);
                 continue;
             }
@@ -270,40 +290,9 @@ internal sealed partial class OperationExecutor
         }
 
         // 3. One attempt at a time, under the range's lock.
-        var rangeLock = term.RangeLocks.GetOrAdd(step.RangeId, _ => new SemaphoreSlim(1, 1));
-        await rangeLock.WaitAsync(ct).ConfigureAwait(false);
-        ExecuteStepResponse response;
-        string address;
-        try
+        if (await CallRangeAsync(term, entry, k, step, abort: false, ct).ConfigureAwait(false) is not var (response, address))
         {
-            address = Address(term, snapshot, step.RangeId, entry.Id);
-            if (address.Length == 0)
-            {
-                await RecordStuckAsync(entry, k, step.RangeId, $"range unavailable: no store of range {step.RangeId} has a known address", ct).ConfigureAwait(false);
-                return false;
-            }
-
-            try
-            {
-                using var call = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                call.CancelAfter(_options.StepWait + TimeSpan.FromSeconds(10));
-                response = await _caller.ExecuteStepAsync(address, new ExecuteStepRequest
-                {
-                    OperationId = h.Id,
-                    Step = step,
-                    WaitMs = (uint)_options.StepWait.TotalMilliseconds,
-                }, call.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-            {
-                term.Avoid(step.RangeId, address);
-                await RecordStuckAsync(entry, k, step.RangeId, $"range unavailable: the node at {address} did not answer ({e.GetType().Name}); trying its other replicas", ct).ConfigureAwait(false);
-                return false;
-            }
-        }
-        finally
-        {
-            rangeLock.Release();
+            return false;
         }
 
         LogStepOutcome(_logger, h.Id, k, step.RangeId, response.OutcomeCase, response.Message);
@@ -529,6 +518,104 @@ internal sealed partial class OperationExecutor
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(_options.ProposalTimeout);
         return await Group.ProposeAsync(command, timeout.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Executes (or, with abort, undoes) step k on its range's leader, one call at a time per range.
+    /// Null when no node could be asked or one did not answer (recorded as the range being stuck).
+    /// </summary>
+    private async Task<(ExecuteStepResponse Response, string Address)?> CallRangeAsync(TermState term, OperationEntry entry, int k, PlanStep step, bool abort, CancellationToken ct)
+    {
+        var rangeLock = term.RangeLocks.GetOrAdd(step.RangeId, _ => new SemaphoreSlim(1, 1));
+        await rangeLock.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var address = Address(term, Group.State.Snapshot, step.RangeId, entry.Id);
+            if (address.Length == 0)
+            {
+                await RecordStuckAsync(entry, k, step.RangeId, $"range unavailable: no store of range {step.RangeId} has a known address", ct).ConfigureAwait(false);
+                return null;
+            }
+
+            try
+            {
+                using var call = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                call.CancelAfter(_options.StepWait + TimeSpan.FromSeconds(10));
+                var response = await _caller.ExecuteStepAsync(address, new ExecuteStepRequest
+                {
+                    OperationId = entry.Id,
+                    Step = step,
+                    WaitMs = (uint)_options.StepWait.TotalMilliseconds,
+                    Abort = abort,
+                }, call.Token).ConfigureAwait(false);
+                return (response, address);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                term.Avoid(step.RangeId, address);
+                await RecordStuckAsync(entry, k, step.RangeId, $"range unavailable: the node at {address} did not answer ({e.GetType().Name}); trying its other replicas", ct).ConfigureAwait(false);
+                return null;
+            }
+        }
+        finally
+        {
+            rangeLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Undoes the running step k of a cancelled operation on its range (ExecuteStep with abort).
+    /// True once the range answers done (nothing half-done of the step is left); false to try again.
+    /// </summary>
+    private async Task<bool> AbortStepAsync(TermState term, OperationEntry entry, int k, CancellationToken ct)
+    {
+        var step = entry.Steps[k];
+        if (await CallRangeAsync(term, entry, k, step, abort: true, ct).ConfigureAwait(false) is not var (response, address))
+        {
+            return false;
+        }
+
+        LogStepOutcome(_logger, entry.Id, k, step.RangeId, response.OutcomeCase, "abort: " + response.Message);
+        switch (response.OutcomeCase)
+        {
+            case ExecuteStepResponse.OutcomeOneofCase.Done:
+                // As after a step: the directory learns the range now, so whoever reads it next
+                // (the cancel's caller, the scheduler) does not see the removed learner.
+                if (response.Range is { } range)
+                {
+                    await ProposeAsync(new PlacementCommand { PutRange = new PutRangeCommand { Range = range.Clone() } }, ct).ConfigureAwait(false);
+                }
+
+                return true;
+            case ExecuteStepResponse.OutcomeOneofCase.NotLeader:
+                term.Hint(step.RangeId, response.NotLeader.LeaderAddress);
+                if (response.NotLeader.LeaderAddress.Length == 0)
+                {
+                    term.Avoid(step.RangeId, address);
+                }
+
+                return false;
+            case ExecuteStepResponse.OutcomeOneofCase.RangeNotFound:
+                term.Avoid(step.RangeId, address);
+                return false;
+            default:
+                await RecordStuckAsync(entry, k, step.RangeId, $"cancel: undoing step {k} ({Describe(step)}): {response.Message}", ct).ConfigureAwait(false);
+                return false;
+        }
+    }
+
+    /// <summary>The index of the step marked Running, or -1.</summary>
+    internal static int RunningStep(OperationEntry entry)
+    {
+        for (int i = 0; i < entry.Steps.Count; i++)
+        {
+            if (entry.Steps[i].State == StepState.Running)
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     /// <summary>The index of the first step not yet ended (Pending or Running), or -1.</summary>

@@ -56,7 +56,60 @@ internal sealed class ReplicaChangeEngine(Store store, Func<ulong, RangeReplica?
     /// Executes step on this store's replica of its range. wait bounds how long the call waits for
     /// a learner to catch up (and for a joint configuration to be left) before answering Transient.
     /// </summary>
-    public async Task<StepOutcome> ExecuteAsync(PlanStep step, TimeSpan wait, CancellationToken ct)
+    public Task<StepOutcome> ExecuteAsync(PlanStep step, TimeSpan wait, CancellationToken ct) =>
+        GuardedAsync(step, replica => step.Kind switch
+        {
+            StepKind.Split => SplitAsync(replica, step, ct),
+            StepKind.TransferLeader => TransferLeaderAsync(replica, step, ct),
+            StepKind.AddReplica => AddReplicaAsync(step, wait, ct),
+            StepKind.RemoveReplica => RemoveReplicaAsync(step, ct),
+            StepKind.MoveReplica => MoveReplicaAsync(step, wait, ct),
+            _ => Task.FromResult<StepOutcome>(new StepOutcome.Refused(RefusalKind.BadStep, $"step kind {step.Kind} is not one this engine executes")),
+        });
+
+    /// <summary>
+    /// Undoes step (its operation was cancelled while it ran): leaves the range with no half-done
+    /// state of it. By the phase the fence reads from the range: an add or move at phase 1 (its
+    /// learner added, not promoted) has the learner removed; a move at phase 2 (joint) is finished
+    /// by leaving the joint configuration, which is shorter than reversing it; anything else (no
+    /// change made yet, the step complete, a range changed by something else, a split, transfer or
+    /// removal, each a single change) is left as it is and answered Done. Safe to repeat.
+    /// </summary>
+    public Task<StepOutcome> AbortAsync(PlanStep step, TimeSpan wait, CancellationToken ct) =>
+        GuardedAsync(step, async replica =>
+        {
+            if (step.Kind is not (StepKind.AddReplica or StepKind.MoveReplica))
+            {
+                return new StepOutcome.Done(replica.Descriptor);
+            }
+
+            var (d, view) = await SettledViewAsync(step.RangeId, ct).ConfigureAwait(false);
+            var fence = StepFence.Check(step, d, view.ConfState);
+            if (fence.Verdict != FenceVerdict.Proceed)
+            {
+                return new StepOutcome.Done(d);
+            }
+
+            if (step.Kind == StepKind.MoveReplica && fence.Phase == 2)
+            {
+                return await LeaveJointAsync(d.RangeId, wait, ct).ConfigureAwait(false);
+            }
+
+            var target = step.Kind == StepKind.AddReplica ? step.StoreId : step.ToStoreId;
+            if (fence.Phase != 1 || d.Replicas.FirstOrDefault(r => r.StoreId == target) is not { Role: ReplicaRole.Learner } learner)
+            {
+                return new StepOutcome.Done(d);
+            }
+
+            var learnerId = learner.ReplicaId;
+            d = await ChangeAsync(d, ConfChange.Single(ConfChangeType.RemoveNode, learnerId), [], ct,
+                current => RangeBounds.Replica(current, learnerId) is { Role: ReplicaRole.Learner } ? null
+                    : $"replica {learnerId} on store {target} is no longer a learner of range {d.RangeId}; nothing was changed").ConfigureAwait(false);
+            return new StepOutcome.Done(d);
+        });
+
+    /// <summary>Validation, the local replica, and the typed outcomes of the exceptions a step's phases stop with.</summary>
+    private async Task<StepOutcome> GuardedAsync(PlanStep step, Func<RangeReplica, Task<StepOutcome>> body)
     {
         ArgumentNullException.ThrowIfNull(step);
         if (Validate(step, options.MaxKeyBytes) is { } bad)
@@ -71,15 +124,7 @@ internal sealed class ReplicaChangeEngine(Store store, Func<ulong, RangeReplica?
 
         try
         {
-            return step.Kind switch
-            {
-                StepKind.Split => await SplitAsync(replica, step, ct).ConfigureAwait(false),
-                StepKind.TransferLeader => await TransferLeaderAsync(replica, step, ct).ConfigureAwait(false),
-                StepKind.AddReplica => await AddReplicaAsync(step, wait, ct).ConfigureAwait(false),
-                StepKind.RemoveReplica => await RemoveReplicaAsync(step, ct).ConfigureAwait(false),
-                StepKind.MoveReplica => await MoveReplicaAsync(step, wait, ct).ConfigureAwait(false),
-                _ => new StepOutcome.Refused(RefusalKind.BadStep, $"step kind {step.Kind} is not one this engine executes"),
-            };
+            return await body(replica).ConfigureAwait(false);
         }
         catch (StepStop stop)
         {

@@ -26,7 +26,9 @@ internal sealed class RangeAdminService(ReplicaChangeEngine engine, Func<ulong, 
         }
 
         var wait = request.WaitMs == 0 ? DefaultWait : TimeSpan.FromMilliseconds(Math.Min(request.WaitMs, MaxWait.TotalMilliseconds));
-        var outcome = await engine.ExecuteAsync(step, wait, context.CancellationToken).ConfigureAwait(false);
+        var outcome = request.Abort
+            ? await engine.AbortAsync(step, wait, context.CancellationToken).ConfigureAwait(false)
+            : await engine.ExecuteAsync(step, wait, context.CancellationToken).ConfigureAwait(false);
         return Encode(outcome, replicaOf(step.RangeId)?.Descriptor, stores);
     }
 

@@ -36,9 +36,9 @@ public sealed class RangeAdminTests
 
     private static int NodeOf(InProcessCluster c, ulong storeId) => Array.FindIndex(c.Hosts, h => h is not null && h.StoreId == storeId);
 
-    private static async Task<ExecuteStepResponse> ExecuteAsync(InProcessCluster c, int node, PlanStep step, uint waitMs = 0) =>
+    private static async Task<ExecuteStepResponse> ExecuteAsync(InProcessCluster c, int node, PlanStep step, uint waitMs = 0, bool abort = false) =>
         await new RangeAdmin.RangeAdminClient(c.Channel(c.Addresses[node]).Channel).ExecuteStepAsync(
-            new ExecuteStepRequest { OperationId = "test-op", Step = step, WaitMs = waitMs },
+            new ExecuteStepRequest { OperationId = "test-op", Step = step, WaitMs = waitMs, Abort = abort },
             new CallOptions(deadline: DateTime.UtcNow.AddSeconds(60)));
 
     /// <summary>
@@ -213,6 +213,50 @@ public sealed class RangeAdminTests
         var foreign = await ExecuteAsync(c, await ReplicaChangeTests.LeaderNodeAsync(c), Step(StepKind.AddReplica, planned, store: from));
         Assert.Equal(ExecuteStepResponse.OutcomeOneofCase.EpochChanged, foreign.OutcomeCase);
         Assert.Equal(done.Range, foreign.EpochChanged.Current[0]);
+    }
+
+    /// <summary>
+    /// Abort (a cancelled operation undoing its running step): before the step changed anything it
+    /// answers done and changes nothing; with the move's learner added and unable to catch up, it
+    /// removes that learner, leaving the planned voters; aborting again changes nothing more.
+    /// </summary>
+    [Fact]
+    public async Task Aborting_a_move_removes_the_learner_it_added_and_changes_nothing_else()
+    {
+        var (c, fourth) = await StartFourAsync();
+        await using var _ = c;
+        await using var client = KvClient.Connect(c.Addresses.Take(3).ToArray());
+        for (var i = 0; i < 20; i++)
+        {
+            await client.PutAsync(ByteString.CopyFromUtf8($"k{i:D2}").ToByteArray(), "v"u8.ToArray());
+        }
+
+        c.Hosts[3]!.Store!.BeforeSnapshotStep = _ => throw new InvalidOperationException("test: snapshot refused");
+        var leaderNode = await ReplicaChangeTests.LeaderNodeAsync(c);
+        var planned = ReplicaChangeTests.DescriptorOn(c, leaderNode)!;
+        var from = planned.Replicas.First(r => r.StoreId != c.Hosts[leaderNode]!.StoreId).StoreId;
+        var move = Step(StepKind.MoveReplica, planned, from: from, to: fourth);
+
+        // 1. Nothing done yet: done, the range as planned.
+        var untouched = await ExecuteAsync(c, leaderNode, move, abort: true);
+        Assert.Equal(ExecuteStepResponse.OutcomeOneofCase.Done, untouched.OutcomeCase);
+        Assert.Equal(planned, untouched.Range);
+
+        // 2. The learner is added and cannot catch up; the abort removes it.
+        var stuck = await ExecuteAsync(c, leaderNode, move, waitMs: 300);
+        Assert.Equal(StepTransientKind.CatchingUp, stuck.Transient.Kind);
+        Assert.Contains(stuck.Range.Replicas, r => r.StoreId == fourth && r.Role == ReplicaRole.Learner);
+        var aborted = await ExecuteAsync(c, leaderNode, move, abort: true);
+        Assert.Equal(ExecuteStepResponse.OutcomeOneofCase.Done, aborted.OutcomeCase);
+        Assert.DoesNotContain(aborted.Range.Replicas, r => r.StoreId == fourth);
+        Assert.Equal(planned.Replicas.Select(r => r.ReplicaId).Order(), aborted.Range.Replicas.Select(r => r.ReplicaId).Order());
+        Assert.Equal(planned.Epoch.ConfVer + 2, aborted.Range.Epoch.ConfVer);
+
+        // 3. Again: nothing more changes (the range no longer shows this step's state).
+        var again = await ExecuteAsync(c, leaderNode, move, abort: true);
+        Assert.Equal(ExecuteStepResponse.OutcomeOneofCase.Done, again.OutcomeCase);
+        Assert.Equal(aborted.Range, again.Range);
+        Assert.Equal(aborted.Range, ReplicaChangeTests.DescriptorOn(c, leaderNode));
     }
 
     [Fact]

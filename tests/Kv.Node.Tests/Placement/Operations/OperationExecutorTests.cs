@@ -87,7 +87,7 @@ public sealed class OperationExecutorTests
         Assert.True(result.Code == PlacementErrorCode.PlacementErrorNone, result.ToString());
     }
 
-    private OperationExecutor Executor(PlacementLeadership leadership, bool skipStepPreflight = false, bool skipRangeOwnership = false) =>
+    private OperationExecutor Executor(PlacementLeadership leadership, bool skipStepPreflight = false, bool skipRangeOwnership = false, bool skipAbortOnCancel = false) =>
         new(leadership, _steps, new ExecutorOptions
         {
             MinBackoff = TimeSpan.FromMilliseconds(5),
@@ -95,6 +95,7 @@ public sealed class OperationExecutorTests
             IdleInterval = TimeSpan.FromMilliseconds(20),
             SkipStepPreflight = skipStepPreflight,
             SkipRangeOwnership = skipRangeOwnership,
+            SkipAbortOnCancel = skipAbortOnCancel,
         }, NullLogger.Instance);
 
     private async Task<OperationRecord> WaitForAsync(string id, Func<OperationRecord, bool> condition, string what)
@@ -258,6 +259,65 @@ public sealed class OperationExecutorTests
         });
         Assert.Equal(PlacementErrorCode.PlacementErrorConflict, late.Code);
         Assert.Equal(OperationState.Cancelled, _group.State.Snapshot.Operations["drain-1"].State);
+    }
+
+    /// <summary>
+    /// A move whose learner cannot catch up (its store is down: every attempt answers transient) is
+    /// cancelled: the executor stops retrying, asks the range to undo the step (abort), and only
+    /// then records CANCELLED with the step SKIPPED, so no learner is left behind. The negative
+    /// control cancels without the undo: the check that the range was asked to abort catches it.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_cancel_during_a_step_that_keeps_failing_undoes_the_step_before_it_ends(bool brokenSkipsAbort)
+    {
+        var range = Range(1, "", "", 2, 1, 1, 2, 3);
+        var (leadership, front) = Start(range);
+        Assert.Null((await front.SubmitAsync("move", new OperationSpec { Kind = OperationKind.MoveReplica, RangeId = 1, FromStoreId = 1, ToStoreId = 4 }, "alice", "rebalance", CancellationToken.None)).Error);
+
+        int cancelledAtCall = -1;
+        _steps.Answer = (i, request) =>
+        {
+            if (request.Abort)
+            {
+                return Done(_group.State.Snapshot.RangesById[1]);
+            }
+
+            if (i == 2)
+            {
+                Assert.Null(front.CancelAsync("move", "bob", "store 4 is down", CancellationToken.None).GetAwaiter().GetResult().Error);
+                cancelledAtCall = i;
+            }
+
+            return new ExecuteStepResponse
+            {
+                Transient = new StepTransient { Kind = StepTransientKind.CatchingUp, StoreId = 4, ReplicaId = 99, MatchIndex = 0, LastIndex = 10 },
+                Message = "the learner on store 4 is at index 0 of 10",
+            };
+        };
+        using var cts = new CancellationTokenSource();
+        var run = Executor(leadership, skipAbortOnCancel: brokenSkipsAbort).RunTermAsync(leadership.Current()!, cts.Token);
+        var ended = await WaitForAsync("move", r => r.State is OperationState.Cancelled or OperationState.Succeeded or OperationState.Failed, "the move to end");
+        await cts.CancelAsync();
+        await run;
+
+        Assert.Equal(OperationState.Cancelled, ended.State);
+        Assert.Equal(2, cancelledAtCall);
+        var calls = _steps.Calls.ToList();
+        Assert.All(calls.Take(3), c => Assert.False(c.Abort));
+        if (brokenSkipsAbort)
+        {
+            Assert.DoesNotContain(calls, c => c.Abort);
+            return;
+        }
+
+        // Exactly one more call after the cancel: the abort of the running step, on its range.
+        Assert.Equal(4, calls.Count);
+        Assert.True(calls[3].Abort);
+        Assert.Equal(0u, calls[3].Step.Index);
+        Assert.Equal(StepState.Skipped, ended.Plan.Steps[0].State);
+        Assert.Contains("cancelled while this step ran", ended.Plan.Steps[0].Error, StringComparison.Ordinal);
     }
 
     /// <summary>
