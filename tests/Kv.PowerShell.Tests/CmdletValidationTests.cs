@@ -135,6 +135,23 @@ public sealed class CmdletValidationTests : IDisposable
         AssertNoConnection();
     }
 
+    [Theory]
+    [InlineData("$op | Get-KvOperation")]
+    [InlineData("$op | Wait-KvOperation")]
+    [InlineData("$op | Stop-KvOperation")]
+    [InlineData("$op | Get-KvAuditEntry")]
+    public void An_OperationView_piped_in_binds_its_Id(string pipeline)
+    {
+        // A recorded id this client would refuse, so the refusal shows what was bound.
+        var operation = OperationView.From(new Kv.Proto.V1.OperationRecord { Id = "piped/op" });
+
+        var error = Refused($"param($op) {pipeline} -Endpoint {Endpoint}", operation);
+
+        Assert.Equal("InvalidOperationId", error.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal("piped/op", error.TargetObject);
+        AssertNoConnection();
+    }
+
     [Fact]
     public void Move_KvLeader_is_an_alias_of_Move_KvRangeLeader()
     {

@@ -117,8 +117,8 @@ Describe 'KvControl operations against a local 4-node cluster' {
         @(Get-KvOperation) | Should -BeNullOrEmpty
     }
 
-    It 'Start-KvStoreDrain -NoWait returns the submitted operation at once' {
-        $operation = @(Start-KvStoreDrain -StoreId $Drained -Id $DrainId -Reason 'pester drain' -NoWait)
+    It 'Start-KvStoreDrain -NoWait, given the store through the pipeline, returns the submitted operation at once' {
+        $operation = @(Get-KvStore -StoreId $Drained | Start-KvStoreDrain -Id $DrainId -Reason 'pester drain' -NoWait)
 
         $operation.Count | Should -Be 1
         $operation[0] | Should -BeOfType ([Kv.Client.Views.OperationView])
