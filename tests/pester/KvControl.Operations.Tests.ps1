@@ -215,6 +215,53 @@ Describe 'KvControl operations against a local 4-node cluster' {
         (Get-KvSchedulerStatus).Paused | Should -BeFalse
     }
 
+    It 'Split-KvRange splits the range holding the key and waits until the split succeeded' {
+        $before = @(Get-KvRange).Count
+
+        $split = @(Split-KvRange -Key 'pester-m' -Reason 'pester split')
+
+        $split.Count | Should -Be 1
+        $split[0].State | Should -Be ([Kv.Client.Views.OperationStateView]::Succeeded)
+        $split[0].Spec.Kind | Should -Be ([Kv.Client.Views.OperationKindView]::Split)
+        $ranges = @(Get-KvRange)
+        $ranges.Count | Should -Be ($before + 1)
+        @($ranges | Where-Object StartKey -EQ 'pester-m').Count | Should -Be 1
+    }
+
+    It 'Move-KvRangeLeader -WhatIf writes a TransferLeader plan and moves nothing' {
+        $range = Wait-Until -What 'a range with a known leader' -Condition { Get-KvRange | Where-Object Leader | Select-Object -First 1 }
+        $target = @($range.Replicas | Where-Object { $_.StoreId -ne $range.Leader.StoreId })[0].StoreId.Value
+
+        $plan = @($range | Move-KvRangeLeader -StoreId $target -WhatIf)
+
+        $plan.Count | Should -Be 1
+        $plan[0] | Should -BeOfType ([Kv.Client.Views.PlanView])
+        $plan[0].Steps.Kind | Should -Contain ([Kv.Client.Views.StepKindView]::TransferLeader)
+        @(Get-KvOperation | Where-Object { $_.Spec.Kind -eq 'TransferLeader' }) | Should -BeNullOrEmpty
+    }
+
+    It 'Set-KvStoreMaintenance opens a window on a store and a zero duration ends it' {
+        $other = @(Get-KvStore | Where-Object { $_.Id.Value -ne $Drained })[0].Id.Value
+
+        $open = Set-KvStoreMaintenance -StoreId $other -Duration (New-TimeSpan -Minutes 30) -Reason 'pester'
+        $open.MaintenanceUntil | Should -BeGreaterThan ([DateTimeOffset]::UtcNow.AddMinutes(20))
+        $closed = Set-KvStoreMaintenance -StoreId $other -Duration 0 -Reason 'pester'
+        $closed.MaintenanceUntil | Should -BeNullOrEmpty
+    }
+
+    It 'Remove-KvStore -WhatIf changes nothing; with -Force -Reason the drained store is Removed, after which undraining it is refused' {
+        Remove-KvStore -StoreId $Drained -WhatIf
+        (Get-KvStore -StoreId $Drained).AdminState | Should -Be ([Kv.Client.Views.StoreAdminStateView]::Drained)
+
+        $removed = Remove-KvStore -StoreId $Drained -Force -Reason 'pester remove'
+        $removed.AdminState | Should -Be ([Kv.Client.Views.StoreAdminStateView]::Removed)
+
+        $refusal = { Stop-KvStoreDrain -StoreId $Drained -Reason 'too late' } | Should -Throw -PassThru
+        $refusal.FullyQualifiedErrorId | Should -BeLike '*,Kv.PowerShell.Stores.StopKvStoreDrainCommand'
+        $refusal.Exception | Should -BeOfType ([Kv.Client.Administration.KvAdminException])
+        (Get-KvStore -StoreId $Drained).AdminState | Should -Be ([Kv.Client.Views.StoreAdminStateView]::Removed)
+    }
+
     It 'a cluster that does not answer is refused as ResourceUnavailable and the session keeps its connection' {
         # Port 1 on loopback: nothing listens there, so every attempt is refused until the client's deadline.
         $refusal = { Connect-KvCluster -Endpoint 127.0.0.1:1 } | Should -Throw -PassThru
