@@ -43,7 +43,8 @@ public abstract class KvCmdlet : PSCmdlet, IDisposable
 
             if (Endpoint is { Length: > 0 })
             {
-                return _own = KvConnection.Open(Endpoint, CaCertificate);
+                // A relative path is relative to PowerShell's location, not the process's directory.
+                return _own = KvConnection.Open(Endpoint, CaCertificate is null ? null : GetUnresolvedProviderPathFromPSPath(CaCertificate));
             }
 
             if (CaCertificate is not null)

@@ -1,8 +1,8 @@
 using System.Management.Automation.Runspaces;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography.X509Certificates;
-using Kv.Client.Cluster;
 using Kv.Client.Administration;
+using Kv.Client.Cluster;
 using Kv.Client.Transport;
 
 namespace Kv.PowerShell.Connection;

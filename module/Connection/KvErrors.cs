@@ -1,7 +1,7 @@
 using System.Management.Automation;
 using System.Security.Cryptography;
-using Kv.Client.Cluster;
 using Kv.Client.Administration;
+using Kv.Client.Cluster;
 using Kv.Proto.V1;
 
 namespace Kv.PowerShell.Connection;

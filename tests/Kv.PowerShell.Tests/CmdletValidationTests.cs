@@ -114,6 +114,26 @@ public sealed class CmdletValidationTests : IDisposable
         AssertNoConnection();
     }
 
+    [Theory]
+    [InlineData("Connect-KvCluster")]
+    [InlineData("Get-KvStore")]
+    public void A_relative_CA_path_is_resolved_against_the_PowerShell_location(string cmdlet)
+    {
+        var folder = Directory.CreateTempSubdirectory("kvcontrol-ca-").FullName;
+        try
+        {
+            var error = Refused($"Set-Location -LiteralPath '{folder}'; {cmdlet} -Endpoint {Endpoint} -CaCertificate missing-ca.pem");
+
+            Assert.Equal(ErrorCategory.ObjectNotFound, error.CategoryInfo.Category);
+            Assert.Contains(Path.Combine(folder, "missing-ca.pem"), error.Exception.Message, StringComparison.Ordinal);
+            AssertNoConnection();
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Fact]
     public void A_malformed_endpoint_is_refused_as_InvalidArgument()
     {
