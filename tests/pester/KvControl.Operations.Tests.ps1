@@ -262,6 +262,21 @@ Describe 'KvControl operations against a local 4-node cluster' {
         (Get-KvStore -StoreId $Drained).AdminState | Should -Be ([Kv.Client.Views.StoreAdminStateView]::Removed)
     }
 
+    It 'a drain with nowhere to go is refused by placement with its reason, and nothing is submitted' {
+        # One store is removed, so three are left for a replication factor of 3: another store's
+        # replicas have no eligible store to go to, and placement refuses the drain at submit.
+        $store = @(Get-KvStore | Where-Object { $_.AdminState -eq 'Active' -and $_.RangeCount -gt 0 })[0].Id.Value
+        $operationsBefore = @(Get-KvOperation).Count
+
+        $refusal = { Start-KvStoreDrain -StoreId $store -Reason 'pester drain with nowhere to go' -NoWait } | Should -Throw -PassThru
+
+        $refusal.Exception | Should -BeOfType ([Kv.Client.Administration.KvAdminException])
+        $refusal.FullyQualifiedErrorId | Should -Be "$($refusal.Exception.Code -replace '^PlacementError',''),Kv.PowerShell.Stores.StartKvStoreDrainCommand"
+        $refusal.Exception.Message | Should -BeLike "placement refused to submit operation*no store is eligible*"
+        (Get-KvStore -StoreId $store).AdminState | Should -Be ([Kv.Client.Views.StoreAdminStateView]::Active)
+        @(Get-KvOperation).Count | Should -Be $operationsBefore
+    }
+
     It 'a cluster that does not answer is refused as ResourceUnavailable and the session keeps its connection' {
         # Port 1 on loopback: nothing listens there, so every attempt is refused until the client's deadline.
         $refusal = { Connect-KvCluster -Endpoint 127.0.0.1:1 } | Should -Throw -PassThru
