@@ -8,9 +8,29 @@
     CompatiblePSEditions = @('Core')
     FormatsToProcess  = @('KvControl.format.ps1xml')
     CmdletsToExport   = @(
-        'Get-KvVersion'
+        'Get-KvVersion',
+        'Connect-KvCluster',
+        'Disconnect-KvCluster',
+        'Get-KvOperation',
+        'Wait-KvOperation',
+        'Stop-KvOperation',
+        'Get-KvStore',
+        'Start-KvStoreDrain',
+        'Stop-KvStoreDrain',
+        'Remove-KvStore',
+        'Set-KvStoreMaintenance',
+        'Get-KvRange',
+        'Split-KvRange',
+        'Move-KvRangeLeader',
+        'Add-KvReplica',
+        'Remove-KvReplica',
+        'Move-KvReplica',
+        'Get-KvSchedulerStatus',
+        'Suspend-KvScheduler',
+        'Resume-KvScheduler',
+        'Get-KvAuditEntry'
     )
     FunctionsToExport = @()
-    AliasesToExport   = @()
+    AliasesToExport   = @('Move-KvLeader')
     VariablesToExport = @()
 }

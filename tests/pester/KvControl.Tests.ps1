@@ -16,7 +16,7 @@ BeforeAll {
     $Module = Import-Module -Name $ModuleManifest -Force -PassThru -ErrorAction Stop
     $Manifest = Test-ModuleManifest -Path $ModuleManifest -ErrorAction Stop
     $Assembly = [Kv.PowerShell.GetKvVersionCommand].Assembly
-    $Commands = @(Get-Command -Module KvControl)
+    $Commands = @(Get-Command -Module KvControl -CommandType Cmdlet)
 }
 
 AfterAll {
@@ -51,6 +51,15 @@ Describe 'KvControl manifest' {
     It 'exports exactly the cmdlets it lists' {
         $Commands | Should -Not -BeNullOrEmpty
         @($Commands.Name | Sort-Object) | Should -Be @($Manifest.ExportedCmdlets.Keys | Sort-Object)
+    }
+
+    It 'exports exactly the aliases it lists, each naming one of its cmdlets' {
+        $aliases = @(Get-Command -Module KvControl -CommandType Alias)
+        @($aliases.Name | Sort-Object) | Should -Be @($Manifest.ExportedAliases.Keys | Sort-Object)
+        foreach ($alias in $aliases) {
+            $alias.ResolvedCommand.Name | Should -BeIn $Commands.Name
+        }
+        (Get-Alias -Name Move-KvLeader).ResolvedCommand.Name | Should -Be 'Move-KvRangeLeader'
     }
 
     It 'ships none of PowerShell''s own assemblies: the pwsh that imports it supplies them' {
