@@ -32,9 +32,10 @@ namespace Kv.Node.Ranges.Txn;
 /// Routing problems are RangeErrors in the result (and a refused command changes nothing); the
 /// rules' refusals are KeyErrors. Callers validate their input first: keys non-empty and within
 /// the size limit, timestamps non-zero, limits positive.
-/// Hot path: a write command allocates one <see cref="Command"/> (the admission checks of steps 2
-/// and 4 and the read term), its latch guard, the command and its encoding; rules are passed as
-/// static delegates with their arguments, so no closure is allocated per command.
+/// Hot path: a command allocates one <see cref="Command"/> for its admission checks (steps 2 and 4,
+/// and the read term) instead of a closure per check; a write also its latch guard, the proposal
+/// and its encoding. Rules are static delegates given their arguments, so no closure is made per
+/// command, and latches are taken without LINQ.
 /// </summary>
 /// <remarks>latches: the leader's per-key latches (null: a fresh set; tests pass their own to know its slots).</remarks>
 internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> replicaOf, IStoreResolver stores, Latches? latches = null)
@@ -162,7 +163,18 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
     /// </summary>
     public async Task<TxnGetResult> GetAsync(RangeId range, RangeEpoch? epoch, ByteString key, Timestamp version, CancellationToken ct)
     {
-        if (await ReadBarrierAsync(range, epoch, [key], ct).ConfigureAwait(false) is { } error)
+        // The read point is awaited here rather than through BarrierAsync: one async frame less per read.
+        RangeError? error;
+        try
+        {
+            error = (RangeError?)await ReadPoint(range, new Command(epoch, [key]), ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is GroupNotLeaderException or GroupNotFoundException)
+        {
+            error = RoutingError(range, e);
+        }
+
+        if (error is not null)
         {
             return new(error, null, null);
         }
@@ -183,7 +195,17 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
     public async Task<TxnScanResult> ScanAsync(RangeId range, RangeEpoch? epoch, ByteString start, ByteString end, int limit, bool reverse,
         Timestamp version, ICollection<KvPair> pairs, CancellationToken ct)
     {
-        if (await ReadBarrierAsync(range, epoch, [], ct).ConfigureAwait(false) is { } error)
+        RangeError? error;
+        try
+        {
+            error = (RangeError?)await ReadPoint(range, new Command(epoch, []), ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is GroupNotLeaderException or GroupNotFoundException)
+        {
+            error = RoutingError(range, e);
+        }
+
+        if (error is not null)
         {
             return new(error, null, false);
         }
@@ -233,7 +255,17 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
     public async Task<(RangeError? RangeError, bool More)> ScanLocksAsync(RangeId range, RangeEpoch? epoch, ByteString start, ByteString end, int limit,
         Timestamp maxVersion, ICollection<LockInfo> locks, CancellationToken ct)
     {
-        if (await ReadBarrierAsync(range, epoch, [], ct).ConfigureAwait(false) is { } error)
+        RangeError? error;
+        try
+        {
+            error = (RangeError?)await ReadPoint(range, new Command(epoch, []), ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is GroupNotLeaderException or GroupNotFoundException)
+        {
+            error = RoutingError(range, e);
+        }
+
+        if (error is not null)
         {
             return (error, false);
         }
@@ -279,18 +311,25 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
     {
         try
         {
-            var refusal = await store.ReadIndexAsync(range.Value, command.AdmitRead).WaitAsync(ct).ConfigureAwait(false);
-            return (RangeError?)refusal;
+            return (RangeError?)await ReadPoint(range, command, ct).ConfigureAwait(false);
         }
-        catch (GroupNotLeaderException e)
+        catch (Exception e) when (e is GroupNotLeaderException or GroupNotFoundException)
         {
-            return RangeErrors.NotLeader(store.StoreId, replicaOf, stores, range.Value, e.LeaderMemberId);
-        }
-        catch (GroupNotFoundException)
-        {
-            return RangeErrors.RangeNotFound(store.StoreId, range.Value);
+            return RoutingError(range, e);
         }
     }
+
+    /// <summary>
+    /// The ReadIndex read point with the command's admission check: completes with the check's
+    /// refusal or null; fails with GroupNotLeaderException or GroupNotFoundException (see <see cref="RoutingError"/>).
+    /// </summary>
+    private Task<object?> ReadPoint(RangeId range, Command command, CancellationToken ct) =>
+        store.ReadIndexAsync(range.Value, command.AdmitRead).WaitAsync(ct);
+
+    /// <summary>The answer to a request this replica cannot serve: the leader it knows of, or that it holds no replica of the range.</summary>
+    private RangeError RoutingError(RangeId range, Exception e) => e is GroupNotLeaderException notLeader
+        ? RangeErrors.NotLeader(store.StoreId, replicaOf, stores, range.Value, notLeader.LeaderMemberId)
+        : RangeErrors.RangeNotFound(store.StoreId, range.Value);
 
     /// <summary>
     /// Step 4: proposes and waits for the outcome without a cancellation token: the latches must
@@ -306,13 +345,9 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
             var result = await store.ProposeAsync(range.Value, proposal.ProposalId, data, command.AdmitProposal).ConfigureAwait(false);
             return (RangeError?)result;
         }
-        catch (GroupNotLeaderException e)
+        catch (Exception e) when (e is GroupNotLeaderException or GroupNotFoundException)
         {
-            return RangeErrors.NotLeader(store.StoreId, replicaOf, stores, range.Value, e.LeaderMemberId);
-        }
-        catch (GroupNotFoundException)
-        {
-            return RangeErrors.RangeNotFound(store.StoreId, range.Value);
+            return RoutingError(range, e);
         }
     }
 
@@ -342,24 +377,25 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
 
     /// <summary>
     /// One command's admission checks, run on the store's driver thread: the read point's (step 2)
-    /// and the proposal's (step 4). One object per command, its two delegates made once.
+    /// and the proposal's (step 4). One object per command (a read's as a write's) in place of the
+    /// closures each check would need; the proposal's delegate is made only by a command that proposes.
     /// </summary>
     private sealed class Command
     {
         private readonly RangeEpoch? epoch;
         private readonly IReadOnlyList<ByteString> keys;
+        private Func<RaftGroup, object?>? admitProposal;
 
         public Command(RangeEpoch? epoch, IReadOnlyList<ByteString> keys)
         {
             this.epoch = epoch;
             this.keys = keys;
             AdmitRead = CheckRead;
-            AdmitProposal = CheckProposal;
         }
 
         public Func<RaftGroup, object?> AdmitRead { get; }
 
-        public Func<RaftGroup, object?> AdmitProposal { get; }
+        public Func<RaftGroup, object?> AdmitProposal => admitProposal ??= CheckProposal;
 
         /// <summary>The leader's term when the read point was admitted; written and read on the driver thread.</summary>
         public ulong ReadTerm { get; private set; }
