@@ -32,8 +32,8 @@ namespace Kv.Node.Ranges.Txn;
 /// Routing problems are RangeErrors in the result (and a refused command changes nothing); the
 /// rules' refusals are KeyErrors. Callers validate their input first: keys non-empty and within
 /// the size limit, timestamps non-zero, limits positive.
-/// Hot path: a command allocates one <see cref="Command"/> for its admission checks (steps 2 and 4,
-/// and the read term) instead of a closure per check; a write also its latch guard, the proposal
+/// Hot path: a request allocates one check object (<see cref="ReadCheck"/>, a write's <see cref="Command"/>)
+/// for its admission checks (steps 2 and 4, and the read term) instead of a closure per check; a write also its latch guard, the proposal
 /// and its encoding. Rules are static delegates given their arguments, so no closure is made per
 /// command, and latches are taken without LINQ.
 /// </summary>
@@ -167,18 +167,19 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
         RangeError? error;
         try
         {
-            error = (RangeError?)await ReadPoint(range, new Command(epoch, [key]), ct).ConfigureAwait(false);
+            error = (RangeError?)await ReadPoint(range, new ReadCheck(epoch, key), ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is GroupNotLeaderException or GroupNotFoundException)
         {
             error = RoutingError(range, e);
         }
 
-        if (error is not null)
-        {
-            return new(error, null, null);
-        }
+        return error is not null ? new(error, null, null) : ReadAtReadPoint(range, epoch, key, version);
+    }
 
+    // Get after its read point, kept out of the async method so its locals stay off the heap.
+    private TxnGetResult ReadAtReadPoint(RangeId range, RangeEpoch? epoch, ByteString key, Timestamp version)
+    {
         var (keyError, value) = TxnActions.Get(new EngineMvccReader(store.Engine), key.Span, version);
         // The barrier checked the epoch before its wait: a split applied since may have moved the
         // key to a range led elsewhere, whose newer commits this engine need not hold. The answer
@@ -198,7 +199,7 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
         RangeError? error;
         try
         {
-            error = (RangeError?)await ReadPoint(range, new Command(epoch, []), ct).ConfigureAwait(false);
+            error = (RangeError?)await ReadPoint(range, new ReadCheck(epoch, []), ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is GroupNotLeaderException or GroupNotFoundException)
         {
@@ -258,7 +259,7 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
         RangeError? error;
         try
         {
-            error = (RangeError?)await ReadPoint(range, new Command(epoch, []), ct).ConfigureAwait(false);
+            error = (RangeError?)await ReadPoint(range, new ReadCheck(epoch, []), ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is GroupNotLeaderException or GroupNotFoundException)
         {
@@ -304,10 +305,10 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
     /// holds every key; null when the command may proceed.
     /// </summary>
     public Task<RangeError?> ReadBarrierAsync(RangeId range, RangeEpoch? epoch, IReadOnlyList<ByteString> keys, CancellationToken ct) =>
-        BarrierAsync(range, new Command(epoch, keys), ct);
+        BarrierAsync(range, new ReadCheck(epoch, keys), ct);
 
-    /// <summary>Step 2: the read point; the leader's term at the read goes to <see cref="Command.ReadTerm"/> (the read point is confirmed in that term).</summary>
-    private async Task<RangeError?> BarrierAsync(RangeId range, Command command, CancellationToken ct)
+    /// <summary>Step 2: the read point; the leader's term at the read goes to <see cref="ReadCheck.ReadTerm"/> (the read point is confirmed in that term).</summary>
+    private async Task<RangeError?> BarrierAsync(RangeId range, ReadCheck command, CancellationToken ct)
     {
         try
         {
@@ -323,7 +324,7 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
     /// The ReadIndex read point with the command's admission check: completes with the check's
     /// refusal or null; fails with GroupNotLeaderException or GroupNotFoundException (see <see cref="RoutingError"/>).
     /// </summary>
-    private Task<object?> ReadPoint(RangeId range, Command command, CancellationToken ct) =>
+    private Task<object?> ReadPoint(RangeId range, ReadCheck command, CancellationToken ct) =>
         store.ReadIndexAsync(range.Value, command.AdmitRead).WaitAsync(ct);
 
     /// <summary>The answer to a request this replica cannot serve: the leader it knows of, or that it holds no replica of the range.</summary>
@@ -376,32 +377,32 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
     private static ByteString Max(ByteString a, ByteString b) => a.Span.SequenceCompareTo(b.Span) >= 0 ? a : b;
 
     /// <summary>
-    /// One command's admission checks, run on the store's driver thread: the read point's (step 2)
-    /// and the proposal's (step 4). One object per command (a read's as a write's) in place of the
-    /// closures each check would need; the proposal's delegate is made only by a command that proposes.
+    /// A request's read point admission check (step 2), run on the store's driver thread: epoch and
+    /// key range. One object per request in place of a closure; a single key (Get) is held without a list.
     /// </summary>
-    private sealed class Command
+    private class ReadCheck
     {
         private readonly RangeEpoch? epoch;
+        private readonly ByteString? key;
         private readonly IReadOnlyList<ByteString> keys;
-        private Func<RaftGroup, object?>? admitProposal;
 
-        public Command(RangeEpoch? epoch, IReadOnlyList<ByteString> keys)
+        public ReadCheck(RangeEpoch? epoch, IReadOnlyList<ByteString> keys)
         {
             this.epoch = epoch;
             this.keys = keys;
             AdmitRead = CheckRead;
         }
 
-        public Func<RaftGroup, object?> AdmitRead { get; }
+        public ReadCheck(RangeEpoch? epoch, ByteString key)
+            : this(epoch, [])
+        {
+            this.key = key;
+        }
 
-        public Func<RaftGroup, object?> AdmitProposal => admitProposal ??= CheckProposal;
+        public Func<RaftGroup, object?> AdmitRead { get; }
 
         /// <summary>The leader's term when the read point was admitted; written and read on the driver thread.</summary>
         public ulong ReadTerm { get; private set; }
-
-        /// <summary>The txn_write to propose (step 4); set after the rule ran.</summary>
-        public RangeCommand? Proposal { get; set; }
 
         private RangeError? CheckRead(RaftGroup g)
         {
@@ -411,6 +412,11 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
             if (!RangeBounds.SameEpoch(epoch, d.Epoch))
             {
                 return replica.EpochNotMatchError();
+            }
+
+            if (key is not null && !RangeBounds.Contains(d, key.Span))
+            {
+                return RangeReplica.KeyNotInRange(d, key);
             }
 
             for (var i = 0; i < keys.Count; i++)
@@ -423,6 +429,18 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
 
             return null;
         }
+    }
+
+    /// <summary>A write command's checks: the read point's (step 2) and its proposal's (step 4).</summary>
+    private sealed class Command(RangeEpoch? epoch, IReadOnlyList<ByteString> keys) : ReadCheck(epoch, keys)
+    {
+        private Func<RaftGroup, object?>? admitProposal;
+
+        /// <summary>Made only by a command that proposes.</summary>
+        public Func<RaftGroup, object?> AdmitProposal => admitProposal ??= CheckProposal;
+
+        /// <summary>The txn_write to propose (step 4); set after the rule ran.</summary>
+        public RangeCommand? Proposal { get; set; }
 
         // The writes were computed from the state read in ReadTerm. If the term moved since
         // (leadership lost and won back), another leader may have applied commands to these
