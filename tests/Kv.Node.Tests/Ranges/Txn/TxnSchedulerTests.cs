@@ -225,6 +225,30 @@ public sealed class TxnSchedulerTests : IAsyncLifetime, IDisposable
         Assert.Equal(["a"], pairs.Select(p => p.Key.ToStringUtf8()));
     }
 
+    [Fact]
+    public async Task ResolveLock_without_keys_resolves_every_lock_of_the_transaction_and_proposes_nothing_when_there_is_none()
+    {
+        var start = new Timestamp(10);
+        var (prewriteError, keyErrors) = await scheduler.PrewriteAsync(Range, SingleRangeStore.Epoch,
+            [new Mutation { Op = MutationOp.Put, Key = Key("a"), Value = Key("1") }, new Mutation { Op = MutationOp.Put, Key = Key("c"), Value = Key("3") }],
+            Key("a"), start, 3000, [Key("c")], CancellationToken.None).WaitAsync(Deadline);
+        Assert.Null(prewriteError);
+        Assert.Empty(keyErrors!);
+        // Another transaction's lock stays: only start_ts's locks are resolved.
+        Assert.Null((await LockingCommand("b", new Timestamp(20)).WaitAsync(Deadline)).RangeError);
+
+        var resolved = await scheduler.ResolveLockAsync(Range, SingleRangeStore.Epoch, null, start, new Timestamp(12), 100, CancellationToken.None).WaitAsync(Deadline);
+        Assert.Equal(new ResolveLockResult(null, null, 2, Attempted: true), resolved);
+        Assert.Null(node.Engine.Get(ColumnFamily.Lock, TxnKeys.LockKey("a"u8)));
+        Assert.Null(node.Engine.Get(ColumnFamily.Lock, TxnKeys.LockKey("c"u8)));
+        Assert.NotNull(node.Engine.Get(ColumnFamily.Lock, TxnKeys.LockKey("b"u8)));
+
+        var before = await AppliedAsync();
+        var none = await scheduler.ResolveLockAsync(Range, SingleRangeStore.Epoch, null, start, new Timestamp(12), 100, CancellationToken.None).WaitAsync(Deadline);
+        Assert.Equal(new ResolveLockResult(null, null, 0, Attempted: false), none);
+        Assert.Equal(before, await AppliedAsync());
+    }
+
     /// <summary>Whether a rule ran (a class, so a static rule can record it through its argument).</summary>
     private sealed class StrongBox
     {
