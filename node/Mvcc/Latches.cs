@@ -1,3 +1,5 @@
+using Google.Protobuf;
+
 namespace Kv.Node.Mvcc;
 
 /// <summary>
@@ -22,17 +24,50 @@ public sealed class Latches
     }
 
     /// <summary>Waits for every key's slot; dispose the result to release them.</summary>
-    public async Task<IDisposable> AcquireAsync(IEnumerable<ReadOnlyMemory<byte>> keys, CancellationToken ct = default)
+    public Task<IDisposable> AcquireAsync(IEnumerable<ReadOnlyMemory<byte>> keys, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        var wanted = keys.Select(Slot).Distinct().Order().ToArray();
-        var held = new List<SemaphoreSlim>(wanted.Length);
+        var wanted = keys.Select(k => Slot(k.Span)).Distinct().Order().ToArray();
+        return AcquireSlotsAsync(wanted, wanted.Length, ct);
+    }
+
+    /// <summary>
+    /// As the other overload, for a command's keys as they come off the wire: one array of slots and
+    /// no LINQ, since every transactional write command takes its latches here.
+    /// </summary>
+    public Task<IDisposable> AcquireAsync(IReadOnlyList<ByteString> keys, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        var wanted = new int[keys.Count];
+        for (var i = 0; i < wanted.Length; i++)
+        {
+            wanted[i] = Slot(keys[i].Span);
+        }
+
+        Array.Sort(wanted);
+        var distinct = 0;
+        for (var i = 0; i < wanted.Length; i++)
+        {
+            if (distinct == 0 || wanted[i] != wanted[distinct - 1])
+            {
+                wanted[distinct++] = wanted[i];
+            }
+        }
+
+        return AcquireSlotsAsync(wanted, distinct, ct);
+    }
+
+    // wanted[..count]: distinct slots in ascending order (the order that rules out waiting in a cycle).
+    private async Task<IDisposable> AcquireSlotsAsync(int[] wanted, int count, CancellationToken ct)
+    {
+        var held = new List<SemaphoreSlim>(count);
         try
         {
-            foreach (var slot in wanted)
+            for (var i = 0; i < count; i++)
             {
-                await slots[slot].WaitAsync(ct).ConfigureAwait(false);
-                held.Add(slots[slot]);
+                var slot = slots[wanted[i]];
+                await slot.WaitAsync(ct).ConfigureAwait(false);
+                held.Add(slot);
             }
         }
         catch
@@ -44,10 +79,11 @@ public sealed class Latches
         return new Guard(held);
     }
 
-    private int Slot(ReadOnlyMemory<byte> key)
+    /// <summary>The slot a key hashes to (per process: HashCode is seeded randomly); internal for tests that need keys in distinct slots.</summary>
+    internal int Slot(ReadOnlySpan<byte> key)
     {
         var hash = new HashCode();
-        hash.AddBytes(key.Span);
+        hash.AddBytes(key);
         return (int)((uint)hash.ToHashCode() % (uint)slots.Length);
     }
 

@@ -5,7 +5,8 @@ namespace Kv.Node.Server.Observability;
 
 /// <summary>
 /// Percolator command outcomes on this store's leaders (docs/OBSERVABILITY.md). Recorded by
-/// TxnKvService where it answers; every series is resolved once here, so recording allocates nothing.
+/// TxnKvService where it answers, from the Percolator scheduler's results (Ranges must not name
+/// this Server type); every series is resolved once here, so recording allocates nothing.
 /// </summary>
 public sealed class TxnMetrics
 {

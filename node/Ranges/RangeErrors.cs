@@ -1,10 +1,12 @@
-using Kv.Node.Ranges;
 using Kv.Node.Ranges.Transport;
 using Kv.Proto.V1;
 
-namespace Kv.Node.Server.Services;
+namespace Kv.Node.Ranges;
 
-/// <summary>The routing errors every range service answers with, worded once.</summary>
+/// <summary>
+/// The routing errors every range request is answered with (the services' and the Percolator
+/// scheduler's), worded once. They live in Ranges because they describe this store's replicas.
+/// </summary>
 internal static class RangeErrors
 {
     public static RangeError NotLeader(ulong storeId, Func<ulong, RangeReplica?> replicaOf, IStoreResolver stores, ulong rangeId, ulong leaderReplicaId)
