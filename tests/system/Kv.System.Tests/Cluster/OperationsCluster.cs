@@ -150,10 +150,6 @@ public sealed class OperationsCluster : IAsyncDisposable
     /// <summary>The ranges `kvctl range list -o json` shows.</summary>
     public List<JsonElement> Ranges() => Items(MustKvctl("range", "list", "-o", "json"));
 
-    /// <summary>One store's record in `kvctl store list -o json`.</summary>
-    public JsonElement StoreRecord(ulong store) =>
-        Items(MustKvctl("store", "list", "-o", "json")).Single(s => s.GetProperty("id").GetUInt64() == store);
-
     public static IEnumerable<ulong> ReplicaStores(JsonElement range) =>
         range.GetProperty("replicas").EnumerateArray().Select(r => r.GetProperty("storeId").GetUInt64());
 
@@ -161,23 +157,25 @@ public sealed class OperationsCluster : IAsyncDisposable
         range.TryGetProperty("leader", out var l) && l.ValueKind == JsonValueKind.Object ? l.GetProperty("storeId").GetUInt64() : null;
 
     /// <summary>
-    /// Waits until `kvctl range list` shows no replica and no leader on the store and `kvctl store
-    /// list` shows it Drained with zero ranges and leaders (its own heartbeat counts, which follow the
-    /// directory by a heartbeat or two).
+    /// Waits until `kvctl range list` shows no replica and no leader on the store, `kvctl store
+    /// list` shows zero ranges and leaders on it (its own heartbeat counts, which follow the
+    /// directory by a heartbeat or two), and the admin API shows it Drained (`kvctl store list`
+    /// does not show the admin state; the admin client's store view, which kvctl's store verbs
+    /// print, does).
     /// </summary>
     public async Task WaitStoreEmptyAndDrainedAsync(ulong store, TimeSpan timeout)
     {
-        await Eventually.TrueAsync(() =>
+        await Eventually.TrueAsync(async () =>
         {
             var ranges = Ranges();
             var holding = ranges.Where(r => ReplicaStores(r).Contains(store)).Select(r => r.GetProperty("id").GetUInt64()).ToList();
             var leading = ranges.Where(r => LeaderStore(r) == store).Select(r => r.GetProperty("id").GetUInt64()).ToList();
-            var s = StoreRecord(store);
-            var state = s.GetProperty("adminState").GetString();
-            var rangeCount = s.GetProperty("rangeCount").GetUInt32();
-            var leaderCount = s.GetProperty("leaderCount").GetUInt32();
-            return (holding.Count == 0 && leading.Count == 0 && state == "drained" && rangeCount == 0 && leaderCount == 0,
-                $"store {store}: state {state}, rangeCount {rangeCount}, leaderCount {leaderCount}; range list shows replicas of [{string.Join(',', holding)}] and leaders of [{string.Join(',', leading)}] on it");
+            var listed = Items(MustKvctl("store", "list", "-o", "json")).Single(s => s.GetProperty("id").GetUInt64() == store);
+            var rangeCount = listed.GetProperty("ranges").GetUInt32();
+            var leaderCount = listed.GetProperty("leaders").GetUInt32();
+            var state = (await Admin.ListStoreStatusAsync()).Single(s => s.Id.Value == store).AdminState;
+            return (holding.Count == 0 && leading.Count == 0 && state == StoreAdminStateView.Drained && rangeCount == 0 && leaderCount == 0,
+                $"store {store}: admin state {state}, {rangeCount} ranges and {leaderCount} leaders by its heartbeat; range list shows replicas of [{string.Join(',', holding)}] and leaders of [{string.Join(',', leading)}] on it");
         }, DateTime.UtcNow + timeout);
     }
 
@@ -236,6 +234,30 @@ public sealed class OperationsCluster : IAsyncDisposable
         Kvctl("range", "list");
         Kvctl("store", "list");
         Kvctl("cluster", "status");
+        if (operationId is not null)
+        {
+            // The executor's lines for this operation (step outcomes, stuck reasons) on every node that led placement.
+            for (var n = 1; n <= Nodes.Count; n++)
+            {
+                var log = Nodes.LogPath(n);
+                var lines = File.Exists(log) ? ReadShared(log).Where(l => l.Contains(operationId, StringComparison.Ordinal)).TakeLast(40).ToList() : [];
+                _output.WriteLine($"---- node {n}: last {lines.Count} log lines naming {operationId}");
+                lines.ForEach(_output.WriteLine);
+            }
+        }
+    }
+
+    private static List<string> ReadShared(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        var lines = new List<string>();
+        while (reader.ReadLine() is { } line)
+        {
+            lines.Add(line);
+        }
+
+        return lines;
     }
 
     public static List<JsonElement> Items(string json)
