@@ -34,9 +34,15 @@ internal static class OperationText
 
     public static string State(OperationStateView state) => state.ToString().ToLowerInvariant();
 
-    /// <summary>"step 2 of 5" while running; the state otherwise.</summary>
+    /// <summary>
+    /// "step 2 of 5" while running; "5 of 5 steps done, finishing" once the last step is done and the
+    /// operation is still running (current_step is then the step count: a drain waits for the
+    /// directory to show its store empty); the step count otherwise.
+    /// </summary>
     public static string Step(OperationView v) => v.State == OperationStateView.Running && v.StepCount > 0
-        ? string.Create(CultureInfo.InvariantCulture, $"step {v.CurrentStep + 1} of {v.StepCount}")
+        ? v.CurrentStep >= v.StepCount
+            ? string.Create(CultureInfo.InvariantCulture, $"{v.StepCount} of {v.StepCount} steps done, finishing")
+            : string.Create(CultureInfo.InvariantCulture, $"step {v.CurrentStep + 1} of {v.StepCount}")
         : string.Create(CultureInfo.InvariantCulture, $"{v.StepCount} step{(v.StepCount == 1 ? string.Empty : "s")}");
 
     /// <summary>One line of live progress: state, step k of n and what it does, ranges and bytes done and left, ETA.</summary>

@@ -572,6 +572,28 @@ internal sealed partial record PlacementSnapshot(
     /// <summary>The first range as bootstrap created it (never changes); null before bootstrap.</summary>
     public RangeDescriptor? FirstRange => Cluster?.FirstRange;
 
+    /// <summary>
+    /// The first range for <paramref name="storeId"/> to create its bootstrap replica from, or null
+    /// when it has none to create: the cluster is not bootstrapped, the store has no replica in the
+    /// first range, or the directory no longer has that replica (moved or removed since bootstrap,
+    /// or the range is gone). A store creates its bootstrap replica whenever it has no Raft state for
+    /// the range; one whose replica was moved off and destroyed has none, so naming the range to it
+    /// would bring the replica back at every heartbeat (an empty zombie at conf_ver 1 that the stale
+    /// replica collector destroys again). A replica added to the store later has a new replica id
+    /// and is created by its leader's messages and a snapshot, never from this descriptor.
+    /// </summary>
+    public RangeDescriptor? InitialRangeFor(ulong storeId)
+    {
+        if (FirstRange is not { } first || first.Replicas.FirstOrDefault(r => r.StoreId == storeId) is not { } mine)
+        {
+            return null;
+        }
+
+        return RangesById.TryGetValue(first.RangeId, out var current) && current.Replicas.Any(r => r.ReplicaId == mine.ReplicaId && r.StoreId == storeId)
+            ? first
+            : null;
+    }
+
     /// <summary>The directory entry containing <paramref name="key"/>; null when none does (a gap while a split is reported, or before bootstrap).</summary>
     public RangeDescriptor? FindRange(ReadOnlySpan<byte> key)
     {

@@ -152,7 +152,8 @@ public sealed class PlacementService : Kv.Proto.V1.Placement.PlacementBase
 
             session.Liveness.RecordHeartbeat(store.StoreId, request.Stats, NowMs);
             response.Bootstrapped = true;
-            response.InitialRange = _group.State.Snapshot.FirstRange?.Clone();
+            // Only while the directory still holds this store's bootstrap replica (see InitialRangeFor).
+            response.InitialRange = _group.State.Snapshot.InitialRangeFor(store.StoreId)?.Clone();
             return null;
         });
         return response;

@@ -61,9 +61,13 @@ public sealed class PlacementBootstrapAndLabelsTests : IAsyncLifetime
         var applied = Assert.Single(_group.Applied);
         Assert.Equal(3, applied.Bootstrap.FirstRange.Replicas.Count);
 
-        // A member outside the first range is told about it, and that it holds no replica of it.
+        // A member outside the first range is not named it: it has no replica to create from it
+        // (only a store holding a bootstrap replica is, see PlacementSnapshot.InitialRangeFor).
         var heartbeat = await Call(static (s, r, o) => s.Placement.StoreHeartbeatAsync(r, o), new StoreHeartbeatRequest { Store = Store(5) });
-        Assert.DoesNotContain(heartbeat.InitialRange.Replicas, r => r.StoreId == 5);
+        Assert.True(heartbeat.Bootstrapped);
+        Assert.Null(heartbeat.InitialRange);
+        var named = await Call(static (s, r, o) => s.Placement.StoreHeartbeatAsync(r, o), new StoreHeartbeatRequest { Store = Store(3) });
+        Assert.Contains(named.InitialRange.Replicas, r => r.StoreId == 3);
     }
 
     [Fact]

@@ -124,6 +124,31 @@ public sealed class PlacementServiceTests : IAsyncLifetime
         Assert.Single(_group.Applied);
     }
 
+    /// <summary>
+    /// Regression (found by the system test OperationFaultTests): a store whose bootstrap replica of
+    /// range 1 was moved off kept being told the first range and created the replica again.
+    /// </summary>
+    [Fact]
+    public async Task A_heartbeat_names_the_first_range_only_to_a_store_that_still_holds_its_bootstrap_replica()
+    {
+        await BootstrapAsync();
+        var first = await Call(static (s, r, o) => s.Placement.StoreHeartbeatAsync(r, o), new StoreHeartbeatRequest { Store = Store(1) });
+        Assert.Equal(1UL, first.InitialRange?.RangeId);
+
+        var moved = first.InitialRange!.Clone();
+        moved.Epoch = new RangeEpoch { ConfVer = 2, Version = 1 };
+        moved.Replicas.Remove(moved.Replicas.Single(r => r.StoreId == 1));
+        moved.Replicas.Add(new ReplicaDescriptor { ReplicaId = 1004, StoreId = 4, Role = ReplicaRole.Voter });
+        Assert.Equal(PlacementErrorCode.PlacementErrorNone, (await _group.ProposeAsync(new PlacementCommand { PutRange = new PutRangeCommand { Range = moved } }, CancellationToken.None)).Code);
+
+        var after = await Call(static (s, r, o) => s.Placement.StoreHeartbeatAsync(r, o), new StoreHeartbeatRequest { Store = Store(1) });
+        Assert.Null(after.Header.Error);
+        Assert.True(after.Bootstrapped);
+        Assert.Null(after.InitialRange);
+        var stillThere = await Call(static (s, r, o) => s.Placement.StoreHeartbeatAsync(r, o), new StoreHeartbeatRequest { Store = Store(2) });
+        Assert.Equal(1UL, stillThere.InitialRange?.RangeId);
+    }
+
     [Fact]
     public async Task Store_heartbeats_register_a_store_once_drive_liveness_and_refuse_a_second_data_directory()
     {

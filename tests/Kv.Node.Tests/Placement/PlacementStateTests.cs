@@ -40,6 +40,51 @@ public class PlacementStateTests
         Assert.Same(before, state.Snapshot);
     }
 
+    /// <summary>
+    /// Regression (found by the system test OperationFaultTests.Killing_the_placement_leader_during_a_replica_move_...):
+    /// store 1's bootstrap replica of range 1 was moved to another store and destroyed, and every
+    /// heartbeat answer still named the first range to it, so the node created the replica again
+    /// every few seconds (a zombie at conf_ver 1 the stale-replica collector kept destroying).
+    /// </summary>
+    [Fact]
+    public void The_first_range_is_offered_to_a_store_only_while_the_directory_still_holds_its_bootstrap_replica()
+    {
+        var state = Bootstrapped();
+        Assert.Equal(1UL, state.Snapshot.InitialRangeFor(1)?.RangeId);
+        Assert.Null(state.Snapshot.InitialRangeFor(4)); // not a bootstrap replica's store
+
+        // A split keeps the bootstrap replicas (same ids, same stores): still offered, as bootstrap built it.
+        var split = Range(1, "", "m", 2, 1);
+        foreach (var r in split.Replicas)
+        {
+            r.ReplicaId = r.StoreId;
+        }
+
+        Assert.Equal(PlacementErrorCode.PlacementErrorNone, state.Apply(PutRange(split)).Code);
+        var offered = state.Snapshot.InitialRangeFor(1);
+        Assert.NotNull(offered);
+        Assert.Equal(new RangeEpoch { ConfVer = 1, Version = 1 }, offered.Epoch);
+
+        // Store 1's replica moves to store 4: store 1 is offered nothing, stores 2 and 3 still are.
+        var moved = Range(1, "", "m", 2, 2, 2, 3, 4);
+        foreach (var r in moved.Replicas)
+        {
+            r.ReplicaId = r.StoreId == 4 ? 1004 : r.StoreId;
+        }
+
+        Assert.Equal(PlacementErrorCode.PlacementErrorNone, state.Apply(PutRange(moved)).Code);
+        Assert.Null(state.Snapshot.InitialRangeFor(1));
+        Assert.NotNull(state.Snapshot.InitialRangeFor(2));
+        Assert.Null(state.Snapshot.InitialRangeFor(4));
+
+        // Store 1 gets a replica of range 1 again later: a new replica id, created by its leader, not from bootstrap's descriptor.
+        var back = moved.Clone();
+        back.Epoch = new RangeEpoch { ConfVer = 3, Version = 2 };
+        back.Replicas.Add(new ReplicaDescriptor { ReplicaId = 1005, StoreId = 1 });
+        Assert.Equal(PlacementErrorCode.PlacementErrorNone, state.Apply(PutRange(back)).Code);
+        Assert.Null(state.Snapshot.InitialRangeFor(1));
+    }
+
     [Fact]
     public void Before_bootstrap_only_bootstrap_and_tso_window_extension_are_applied()
     {

@@ -53,11 +53,16 @@ public sealed class TestCluster : IAsyncDisposable
 
     public NodeProcess? Node(int node) => _nodes[node - 1];
 
-    /// <summary>kv-node's arguments for node i, with an optional different --join or --data-dir (bad-input tests).</summary>
+    /// <summary>
+    /// kv-node's arguments for node i, with an optional different --join or --data-dir (bad-input tests).
+    /// The metrics listener takes any free port: its default (listen port + 20) is not among the
+    /// ports picked free, and on a shared machine another process held it, so a node failed to start.
+    /// </summary>
     public IReadOnlyList<string> Arguments(int node, string? join = null, string? dataDir = null) =>
     [
         "serve", "--data-dir", dataDir ?? DataDir(node), "--listen", AddressOf(node), "--advertise", AddressOf(node),
         "--join", join ?? JoinList, "--tick-interval-ms", TickIntervalMs.ToString(CultureInfo.InvariantCulture),
+        "--metrics-addr", "127.0.0.1:0",
     ];
 
     /// <summary>Starts node i (it must not be running).</summary>
