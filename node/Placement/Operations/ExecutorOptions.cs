@@ -38,6 +38,9 @@ internal sealed record ExecutorOptions
     /// </summary>
     internal bool SkipStepPreflight { get; init; }
 
+    /// <summary>Test-only broken variant (a negative control): cancel at once, leaving a learner the step in flight added.</summary>
+    internal bool SkipCancelRollback { get; init; }
+
     /// <summary>Test-only broken variant (a negative control): let two operations work on one range at once.</summary>
     internal bool SkipRangeOwnership { get; init; }
 }

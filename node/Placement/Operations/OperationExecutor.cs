@@ -22,7 +22,9 @@ namespace Kv.Node.Placement.Operations;
 /// range (a per-range lock held while a step runs).</item>
 /// <item>A cancel request takes effect between steps: the step being driven finishes (or is
 /// refused) first. A step that answers transient is not "being driven" between its attempts: the
-/// cancel is checked before every retry, and a cancel ends the backoff wait at once.</item>
+/// cancel is checked before every retry, and a cancel ends the backoff wait at once. A step that
+/// left the range half-changed is not abandoned: a learner it added is removed first (rollback),
+/// a move mid-swap is finished first (<see cref="CancelPointOf"/>); then the cancel takes effect.</item>
 /// <item>Before a step that could lower a range's failure tolerance (removing or demoting a voter)
 /// the preflight is re-run against the current view; an unsafe step is not run (the range is
 /// recorded stuck with the reason, and checked again later) unless the operation was forced with a
@@ -208,7 +210,8 @@ internal sealed partial class OperationExecutor
                 continue;
             }
 
-            if (h.CancelRequested)
+            var (point, rollback) = h.CancelRequested ? CancelPointOf(Group.State.Snapshot, entry, _options.SkipCancelRollback) : (CancelPoint.FinishStep, null);
+            if (h.CancelRequested && point == CancelPoint.Now)
             {
                 await UpdateAsync(entry, c =>
                 {
@@ -218,9 +221,11 @@ internal sealed partial class OperationExecutor
                 continue;
             }
 
+            // A cancel waits for a step mid-swap to finish (FinishStep: driven below as usual) and
+            // rolls back a step that left a learner (RollBack), then takes effect.
             int k = FirstOpen(entry);
-            bool progressed = k < 0
-                ? await FinishAsync(term, entry, ct).ConfigureAwait(false)
+            bool progressed = point == CancelPoint.RollBack && h.CancelRequested ? await RollBackAsync(term, entry, rollback!, ct).ConfigureAwait(false)
+                : k < 0 ? await FinishAsync(term, entry, ct).ConfigureAwait(false)
                 : await RunStepAsync(term, entry, k, ct).ConfigureAwait(false);
             if (progressed)
             {
@@ -243,12 +248,14 @@ internal sealed partial class OperationExecutor
     {
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var elapsed = Task.Delay(delay, Time, wait.Token);
+        // A cancel already requested is being handled (a step finishing or rolling back): it does not shorten the wait again.
+        bool cancelBefore = Group.State.Snapshot.Operations.TryGetValue(id, out var before) && before.Header.CancelRequested;
         try
         {
             while (!elapsed.IsCompleted)
             {
                 var changed = Group.State.NextChange();
-                if (!Group.State.Snapshot.Operations.TryGetValue(id, out var entry) || entry.IsFinal || entry.Header.CancelRequested)
+                if (!Group.State.Snapshot.Operations.TryGetValue(id, out var entry) || entry.IsFinal || (entry.Header.CancelRequested && !cancelBefore))
                 {
                     return;
                 }
@@ -410,6 +417,12 @@ internal sealed partial class OperationExecutor
             case ExecuteStepResponse.OutcomeOneofCase.Refused:
                 return await FailAsync(entry, k, $"step {k} ({Describe(step)}) was refused by range {step.RangeId}: {response.Message}", ct).ConfigureAwait(false);
             case ExecuteStepResponse.OutcomeOneofCase.Transient:
+                // The range's own word (a learner this step added, a joint configuration): a cancel decides from it.
+                if (response.Range is { } seen && Group.State.Snapshot.WhyStale(seen) is null)
+                {
+                    await ProposeAsync(new PlacementCommand { PutRange = new PutRangeCommand { Range = seen.Clone() } }, ct).ConfigureAwait(false);
+                }
+
                 var t = response.Transient;
                 int stalled = t.Kind == StepTransientKind.CatchingUp ? term.CatchUpStalls(h.Id, k, t.MatchIndex) : 0;
                 string reason = StuckReasons.ForTransient(t, response.Message, stalled, _options.SnapshotFailingAfter);
@@ -418,6 +431,149 @@ internal sealed partial class OperationExecutor
                 return t.Kind == StepTransientKind.CatchingUp;
             default:
                 return await FailAsync(entry, k, $"step {k}: range {step.RangeId} answered nothing this node understands ({response.Message}); upgrade the nodes", ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Where a cancel of a running operation stands against the step in flight.</summary>
+    internal enum CancelPoint
+    {
+        /// <summary>No step leaves the range half-changed: the cancel takes effect now.</summary>
+        Now,
+
+        /// <summary>The step is mid-swap (a move's joint configuration): it is finished first, then the cancel takes effect.</summary>
+        FinishStep,
+
+        /// <summary>The step added a learner that is not yet a voter: it is removed first, then the cancel takes effect.</summary>
+        RollBack,
+    }
+
+    /// <summary>
+    /// Where a cancel of <paramref name="entry"/> stands (pure; from the directory, which the
+    /// executor teaches the range's own descriptor after every transient answer). Only AddReplica
+    /// and MoveReplica take several membership changes; every other step is one change, done or not.
+    /// A RollBack comes with the RemoveReplica step that removes the learner, at the range's current epoch.
+    /// </summary>
+    internal static (CancelPoint Point, PlanStep? Rollback) CancelPointOf(PlacementSnapshot snapshot, OperationEntry entry, bool brokenSkipRollback = false)
+    {
+        int k = (int)entry.Header.CurrentStep;
+        if (brokenSkipRollback || k >= entry.Steps.Count)
+        {
+            return (CancelPoint.Now, null);
+        }
+
+        var step = entry.Steps[k];
+        if (step.State != StepState.Running || step.Kind is not (StepKind.AddReplica or StepKind.MoveReplica)
+            || !snapshot.RangesById.TryGetValue(step.RangeId, out var range))
+        {
+            return (CancelPoint.Now, null);
+        }
+
+        ulong target = step.Kind == StepKind.AddReplica ? step.StoreId : step.ToStoreId;
+        var onTarget = range.Replicas.FirstOrDefault(r => r.StoreId == target);
+        if (onTarget is null)
+        {
+            return (CancelPoint.Now, null);
+        }
+
+        if (onTarget.Role == ReplicaRole.Learner)
+        {
+            return (CancelPoint.RollBack, new PlanStep
+            {
+                Index = step.Index,
+                Kind = StepKind.RemoveReplica,
+                RangeId = step.RangeId,
+                StoreId = target,
+                Epoch = range.Epoch?.Clone(),
+                Description = $"roll back step {k}: remove range {step.RangeId}'s learner on store {target} (the operation was cancelled)",
+                State = StepState.Running,
+            });
+        }
+
+        // A voter on the target: an add is done; a move is done once its source has left, else it is mid-swap.
+        return step.Kind == StepKind.MoveReplica && range.Replicas.Any(r => r.StoreId == step.FromStoreId)
+            ? (CancelPoint.FinishStep, null)
+            : (CancelPoint.Now, null);
+    }
+
+    /// <summary>Sends the rollback of the step in flight; when done, records the step superseded and the operation cancelled. True when the record moved.</summary>
+    private async Task<bool> RollBackAsync(TermState term, OperationEntry entry, PlanStep rollback, CancellationToken ct)
+    {
+        var h = entry.Header;
+        int k = (int)h.CurrentStep;
+        string address = Address(term, Group.State.Snapshot, rollback.RangeId, h.Id);
+        if (address.Length == 0)
+        {
+            await RecordStuckAsync(entry, -1, rollback.RangeId, $"{StuckReasons.Unavailable}: the cancel waits to {rollback.Description}, but no store of the range has a known address", ct).ConfigureAwait(false);
+            return false;
+        }
+
+        var rangeLock = term.RangeLocks.GetOrAdd(rollback.RangeId, _ => new SemaphoreSlim(1, 1));
+        await rangeLock.WaitAsync(ct).ConfigureAwait(false);
+        ExecuteStepResponse response;
+        try
+        {
+            using var call = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            call.CancelAfter(_options.StepWait + TimeSpan.FromSeconds(10));
+            response = await _caller.ExecuteStepAsync(address, new ExecuteStepRequest
+            {
+                OperationId = h.Id,
+                Step = rollback,
+                WaitMs = (uint)_options.StepWait.TotalMilliseconds,
+            }, call.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            term.Avoid(rollback.RangeId, address);
+            return false;
+        }
+        finally
+        {
+            rangeLock.Release();
+        }
+
+        LogStepOutcome(_logger, h.Id, k, rollback.RangeId, response.OutcomeCase, response.Message);
+        if (response.Range is { } seen && Group.State.Snapshot.WhyStale(seen) is null)
+        {
+            await ProposeAsync(new PlacementCommand { PutRange = new PutRangeCommand { Range = seen.Clone() } }, ct).ConfigureAwait(false);
+        }
+
+        switch (response.OutcomeCase)
+        {
+            case ExecuteStepResponse.OutcomeOneofCase.Done:
+                var rolled = entry.Steps[k].Clone();
+                rolled.State = StepState.Superseded;
+                rolled.Error = $"rolled back after the cancel: {rollback.Description}";
+                rolled.FinishedMs = NowMs;
+                return await UpdateAsync(entry, c =>
+                {
+                    c.State = OperationState.Cancelled;
+                    c.CurrentStep = h.CurrentStep;
+                    c.Steps.Add(rolled);
+                }, ct).ConfigureAwait(false);
+            case ExecuteStepResponse.OutcomeOneofCase.NotLeader:
+                term.Hint(rollback.RangeId, response.NotLeader.LeaderAddress);
+                if (response.NotLeader.LeaderAddress.Length == 0)
+                {
+                    term.Avoid(rollback.RangeId, address);
+                    return false;
+                }
+
+                return true;
+            case ExecuteStepResponse.OutcomeOneofCase.EpochChanged:
+                foreach (var current in response.EpochChanged.Current)
+                {
+                    await ProposeAsync(new PlacementCommand { PutRange = new PutRangeCommand { Range = current.Clone() } }, ct).ConfigureAwait(false);
+                }
+
+                return true; // decided again from the directory it now has
+            default:
+                if (response.OutcomeCase == ExecuteStepResponse.OutcomeOneofCase.RangeNotFound)
+                {
+                    term.Avoid(rollback.RangeId, address);
+                }
+
+                await RecordStuckAsync(entry, -1, rollback.RangeId, $"{StuckReasons.MidChange}: the cancel waits to {rollback.Description}: {response.Message}", ct).ConfigureAwait(false);
+                return false;
         }
     }
 

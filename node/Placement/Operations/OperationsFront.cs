@@ -266,10 +266,15 @@ internal sealed class OperationsFront
             }
         }
 
-        var result = await Group.ProposeAsync(new PlacementCommand
-        {
-            SetStoreAdminState = new SetStoreAdminStateCommand { StoreId = storeId, State = StoreAdminState.Active, Who = Caller(who), Reason = reason ?? string.Empty, AtMs = NowMs },
-        }, ct).ConfigureAwait(false);
+        // A cancelled drain made the store ACTIVE in its own apply; only a DRAINING store without a
+        // drain (set directly, or a drain that failed) still needs this command. Not proposing a
+        // no-op keeps the window in which a lost leadership fails a call that already took effect small.
+        var result = Group.State.Snapshot.StoreAdminState(storeId) != StoreAdminState.Draining
+            ? PlacementApplyResult.Applied($"store {storeId} is ACTIVE", [])
+            : await Group.ProposeAsync(new PlacementCommand
+            {
+                SetStoreAdminState = new SetStoreAdminStateCommand { StoreId = storeId, State = StoreAdminState.Active, Who = Caller(who), Reason = reason ?? string.Empty, AtMs = NowMs },
+            }, ct).ConfigureAwait(false);
         OperationsChanged?.Invoke();
         return result.Code == PlacementErrorCode.PlacementErrorNone ? (Status(Group.State.Snapshot, session, storeId, NowMs), null) : (null, Error(result.Code, result.Message));
     }

@@ -87,7 +87,7 @@ public sealed class OperationExecutorTests
         Assert.True(result.Code == PlacementErrorCode.PlacementErrorNone, result.ToString());
     }
 
-    private OperationExecutor Executor(PlacementLeadership leadership, bool skipStepPreflight = false, bool skipRangeOwnership = false, TimeSpan? backoff = null, TimeSpan? pruneInterval = null) =>
+    private OperationExecutor Executor(PlacementLeadership leadership, bool skipStepPreflight = false, bool skipRangeOwnership = false, TimeSpan? backoff = null, TimeSpan? pruneInterval = null, bool skipCancelRollback = false) =>
         new(leadership, _steps, new ExecutorOptions
         {
             MinBackoff = backoff ?? TimeSpan.FromMilliseconds(5),
@@ -97,6 +97,7 @@ public sealed class OperationExecutorTests
             FinishedRetention = TimeSpan.FromHours(1),
             SkipStepPreflight = skipStepPreflight,
             SkipRangeOwnership = skipRangeOwnership,
+            SkipCancelRollback = skipCancelRollback,
         }, NullLogger.Instance);
 
     private async Task<OperationRecord> WaitForAsync(string id, Func<OperationRecord, bool> condition, string what)
@@ -437,5 +438,101 @@ public sealed class OperationExecutorTests
             await cts.CancelAsync();
             await run;
         }
+    }
+
+    /// <summary>
+    /// A move's learner on store 4 is catching up (the range says so in its answers) when the move
+    /// is cancelled: the executor removes that learner before it records the cancel, so the range
+    /// is left as it was. The negative control cancels at once and leaves the learner behind (a
+    /// range mid-change that no operation owns, which blocks every later change to it).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_cancel_during_a_moves_catch_up_removes_the_learner_it_added_first(bool brokenSkipsRollback)
+    {
+        var range = Range(1, "", "", 2, 1, 1, 2, 3);
+        var (leadership, front) = Start(range);
+        Assert.Null((await front.SubmitAsync("move-1", new OperationSpec { Kind = OperationKind.MoveReplica, RangeId = 1, FromStoreId = 1, ToStoreId = 4 }, "alice", "rebalance", CancellationToken.None)).Error);
+        var withLearner = range.Clone();
+        withLearner.Epoch.ConfVer++;
+        withLearner.Replicas.Add(new ReplicaDescriptor { ReplicaId = 1004, StoreId = 4, Role = ReplicaRole.Learner });
+        var afterRollback = withLearner.Clone();
+        afterRollback.Epoch.ConfVer++;
+        afterRollback.Replicas.RemoveAt(3);
+        _steps.Answer = (_, request) => request.Step.Kind == StepKind.RemoveReplica
+            ? Done(afterRollback)
+            : new ExecuteStepResponse
+            {
+                Transient = new StepTransient { Kind = StepTransientKind.CatchingUp, StoreId = 4, ReplicaId = 1004, MatchIndex = 5, LastIndex = 900 },
+                Range = withLearner,
+                Message = "catching up",
+            };
+
+        using var cts = new CancellationTokenSource();
+        var run = Executor(leadership, skipCancelRollback: brokenSkipsRollback).RunTermAsync(leadership.Current()!, cts.Token);
+        try
+        {
+            await WaitForAsync("move-1", r => r.Stuck.Count > 0, "the catch-up to be recorded");
+            Assert.Contains(_group.State.Snapshot.RangesById[1].Replicas, r => r.StoreId == 4 && r.Role == ReplicaRole.Learner); // the directory learned the learner
+
+            Assert.Null((await front.CancelAsync("move-1", "bob", "wrong target", CancellationToken.None)).Error);
+            var cancelled = await WaitForAsync("move-1", r => r.State != OperationState.Running, "the cancel to take effect");
+            Assert.Equal(OperationState.Cancelled, cancelled.State);
+
+            if (brokenSkipsRollback)
+            {
+                Assert.DoesNotContain(_steps.Calls, c => c.Step.Kind == StepKind.RemoveReplica);
+                Assert.Contains(_group.State.Snapshot.RangesById[1].Replicas, r => r.StoreId == 4); // the learner is left behind
+                return;
+            }
+
+            var rollback = Assert.Single(_steps.Calls, c => c.Step.Kind == StepKind.RemoveReplica);
+            Assert.Equal(4ul, rollback.Step.StoreId);
+            Assert.Equal(withLearner.Epoch, rollback.Step.Epoch); // fenced on the range as it is now
+            Assert.DoesNotContain(_group.State.Snapshot.RangesById[1].Replicas, r => r.StoreId == 4);
+            Assert.Equal(StepState.Superseded, cancelled.Plan.Steps[0].State);
+            Assert.StartsWith("rolled back after the cancel", cancelled.Plan.Steps[0].Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await cts.CancelAsync();
+            await run;
+        }
+    }
+
+    [Fact]
+    public void Where_a_cancel_stands_depends_on_what_the_step_in_flight_left_on_the_range()
+    {
+        var state = OperationsTestData.SmallCluster();
+        OperationsTestData.Applied(state, OperationsTestData.Submit("m", OperationsTestData.Move(), [OperationsTestData.Step(0, 1)]));
+        var running = OperationsTestData.Step(0, 1);
+        running.State = StepState.Running;
+        OperationsTestData.Applied(state, OperationsTestData.Update("m", OperationState.Pending, 0, OperationState.Running, 0, OperationsTestData.T0, running));
+        OperationEntry Entry() => state.Snapshot.Operations["m"];
+
+        // Not started (nothing on store 4): now.
+        Assert.Equal(OperationExecutor.CancelPoint.Now, OperationExecutor.CancelPointOf(state.Snapshot, Entry()).Point);
+
+        // A learner on store 4: roll back with a removal at the range's current epoch.
+        OperationsTestData.Applied(state, PutRange(Range(1, "", "m", 2, 2, 1, 2, 3)));
+        var withLearner = Range(1, "", "m", 2, 3, 1, 2, 3);
+        withLearner.Replicas.Add(new ReplicaDescriptor { ReplicaId = 99, StoreId = 4, Role = ReplicaRole.Learner });
+        OperationsTestData.Applied(state, PutRange(withLearner));
+        var (point, rollback) = OperationExecutor.CancelPointOf(state.Snapshot, Entry());
+        Assert.Equal(OperationExecutor.CancelPoint.RollBack, point);
+        Assert.Equal(StepKind.RemoveReplica, rollback!.Kind);
+        Assert.Equal(4ul, rollback.StoreId);
+        Assert.Equal(withLearner.Epoch, rollback.Epoch);
+        Assert.Equal(OperationExecutor.CancelPoint.Now, OperationExecutor.CancelPointOf(state.Snapshot, Entry(), brokenSkipRollback: true).Point); // the broken variant
+
+        // Mid-swap (store 4 a voter while store 1 is still there): finish the step first.
+        var joint = Range(1, "", "m", 2, 4, 1, 2, 3, 4);
+        OperationsTestData.Applied(state, PutRange(joint));
+        Assert.Equal(OperationExecutor.CancelPoint.FinishStep, OperationExecutor.CancelPointOf(state.Snapshot, Entry()).Point);
+
+        // Done (store 1 left): now.
+        OperationsTestData.Applied(state, PutRange(Range(1, "", "m", 2, 5, 4, 2, 3)));
+        Assert.Equal(OperationExecutor.CancelPoint.Now, OperationExecutor.CancelPointOf(state.Snapshot, Entry()).Point);
     }
 }
