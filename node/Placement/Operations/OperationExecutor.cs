@@ -388,6 +388,13 @@ internal sealed partial class OperationExecutor
         }
 
         LogStepOutcome(_logger, h.Id, k, step.RangeId, response.OutcomeCase, response.Message);
+        // The range's own word (a learner this step added, a joint configuration, leadership moved
+        // off mid-step): the directory learns it whatever the outcome, so a cancel decides from it.
+        if (response.OutcomeCase != ExecuteStepResponse.OutcomeOneofCase.Done && response.Range is { } seen && Group.State.Snapshot.WhyStale(seen) is null)
+        {
+            await ProposeAsync(new PlacementCommand { PutRange = new PutRangeCommand { Range = seen.Clone() } }, ct).ConfigureAwait(false);
+        }
+
         switch (response.OutcomeCase)
         {
             case ExecuteStepResponse.OutcomeOneofCase.Done:
@@ -417,12 +424,6 @@ internal sealed partial class OperationExecutor
             case ExecuteStepResponse.OutcomeOneofCase.Refused:
                 return await FailAsync(entry, k, $"step {k} ({Describe(step)}) was refused by range {step.RangeId}: {response.Message}", ct).ConfigureAwait(false);
             case ExecuteStepResponse.OutcomeOneofCase.Transient:
-                // The range's own word (a learner this step added, a joint configuration): a cancel decides from it.
-                if (response.Range is { } seen && Group.State.Snapshot.WhyStale(seen) is null)
-                {
-                    await ProposeAsync(new PlacementCommand { PutRange = new PutRangeCommand { Range = seen.Clone() } }, ct).ConfigureAwait(false);
-                }
-
                 var t = response.Transient;
                 int stalled = t.Kind == StepTransientKind.CatchingUp ? term.CatchUpStalls(h.Id, k, t.MatchIndex) : 0;
                 string reason = StuckReasons.ForTransient(t, response.Message, stalled, _options.SnapshotFailingAfter);
@@ -470,12 +471,11 @@ internal sealed partial class OperationExecutor
 
         ulong target = step.Kind == StepKind.AddReplica ? step.StoreId : step.ToStoreId;
         var onTarget = range.Replicas.FirstOrDefault(r => r.StoreId == target);
-        if (onTarget is null)
-        {
-            return (CancelPoint.Now, null);
-        }
-
-        if (onTarget.Role == ReplicaRole.Learner)
+        // Nothing on the target as the directory knows it: the directory may lag the range (an
+        // answer lost, a call that timed out after adding the learner), so the removal is sent all
+        // the same. At the directory's epoch it is either done at once (nothing there) or answered
+        // epoch_changed with the range as it is, and decided again from that.
+        if (onTarget is null || onTarget.Role == ReplicaRole.Learner)
         {
             return (CancelPoint.RollBack, new PlanStep
             {
@@ -537,9 +537,12 @@ internal sealed partial class OperationExecutor
             await ProposeAsync(new PlacementCommand { PutRange = new PutRangeCommand { Range = seen.Clone() } }, ct).ConfigureAwait(false);
         }
 
+        // Done, or refused because the target holds nothing (the range's word): nothing of the step is left.
+        bool rolledBack = response.OutcomeCase == ExecuteStepResponse.OutcomeOneofCase.Done
+            || (response.OutcomeCase == ExecuteStepResponse.OutcomeOneofCase.Refused && response.Range is { } now && !now.Replicas.Any(r => r.StoreId == rollback.StoreId));
         switch (response.OutcomeCase)
         {
-            case ExecuteStepResponse.OutcomeOneofCase.Done:
+            case var _ when rolledBack:
                 var rolled = entry.Steps[k].Clone();
                 rolled.State = StepState.Superseded;
                 rolled.Error = $"rolled back after the cancel: {rollback.Description}";

@@ -330,11 +330,14 @@ public sealed class OperationExecutorTests
         var range = Range(1, "", "", 2, 1, 1, 2, 3);
         var (leadership, front) = Start(range);
         Assert.Null((await front.SubmitAsync("move-1", new OperationSpec { Kind = OperationKind.MoveReplica, RangeId = 1, FromStoreId = 1, ToStoreId = 4 }, "alice", "rebalance", CancellationToken.None)).Error);
-        _steps.Answer = (_, _) => new ExecuteStepResponse
-        {
-            Transient = new StepTransient { Kind = StepTransientKind.Unavailable },
-            Message = "store 4 did not answer",
-        };
+        // The range never got a learner (store 4 is down): the cancel's confirming removal finds nothing there.
+        _steps.Answer = (_, request) => request.Step.Kind == StepKind.RemoveReplica
+            ? Done(range)
+            : new ExecuteStepResponse
+            {
+                Transient = new StepTransient { Kind = StepTransientKind.Unavailable },
+                Message = "store 4 did not answer",
+            };
 
         using var cts = new CancellationTokenSource();
         var run = Executor(leadership, backoff: TimeSpan.FromHours(1)).RunTermAsync(leadership.Current()!, cts.Token);
@@ -349,8 +352,10 @@ public sealed class OperationExecutorTests
             var cancelled = await WaitForAsync("move-1", r => r.State != OperationState.Running, "the cancel to take effect");
             Assert.Equal(OperationState.Cancelled, cancelled.State);
             Assert.Equal("bob", cancelled.CancelledBy);
-            // Stopped between retries: no further attempt was sent after the cancel.
-            Assert.Equal(calls, _steps.Count);
+            // Stopped between retries: no further attempt of the move was sent after the cancel, only the removal that confirms nothing is left.
+            Assert.Equal(calls, _steps.Calls.Count(c => c.Step.Kind == StepKind.MoveReplica));
+            Assert.Equal(StepKind.RemoveReplica, _steps.Calls[^1].Step.Kind);
+            Assert.Equal(StepState.Superseded, cancelled.Plan.Steps[0].State);
         }
         finally
         {
@@ -511,8 +516,8 @@ public sealed class OperationExecutorTests
         OperationsTestData.Applied(state, OperationsTestData.Update("m", OperationState.Pending, 0, OperationState.Running, 0, OperationsTestData.T0, running));
         OperationEntry Entry() => state.Snapshot.Operations["m"];
 
-        // Not started (nothing on store 4): now.
-        Assert.Equal(OperationExecutor.CancelPoint.Now, OperationExecutor.CancelPointOf(state.Snapshot, Entry()).Point);
+        // Nothing on store 4 as the directory knows: a removal confirms it with the range (the directory may lag).
+        Assert.Equal(OperationExecutor.CancelPoint.RollBack, OperationExecutor.CancelPointOf(state.Snapshot, Entry()).Point);
 
         // A learner on store 4: roll back with a removal at the range's current epoch.
         OperationsTestData.Applied(state, PutRange(Range(1, "", "m", 2, 2, 1, 2, 3)));
@@ -534,5 +539,9 @@ public sealed class OperationExecutorTests
         // Done (store 1 left): now.
         OperationsTestData.Applied(state, PutRange(Range(1, "", "m", 2, 5, 4, 2, 3)));
         Assert.Equal(OperationExecutor.CancelPoint.Now, OperationExecutor.CancelPointOf(state.Snapshot, Entry()).Point);
+
+        // A step not yet running (or of another kind): now.
+        var pending = state.Snapshot.Operations["m"] with { Steps = [OperationsTestData.Step(0, 1)] };
+        Assert.Equal(OperationExecutor.CancelPoint.Now, OperationExecutor.CancelPointOf(state.Snapshot, pending).Point);
     }
 }
