@@ -43,7 +43,7 @@ public enum ReplicaRoleView
 
 public enum AuditActionView
 {
-    Unknown, Submitted, StepDone, Succeeded, Failed, CancelRequested, Cancelled, Override, Setting, Replanned,
+    Unknown, Submitted, StepDone, Succeeded, Failed, CancelRequested, Cancelled, Override, Setting, Replanned, Pruned,
 }
 
 /// <summary>Proto enums to view enums (and back where requests need it).</summary>
@@ -145,6 +145,7 @@ public static class ViewEnums
         AuditAction.Override => AuditActionView.Override,
         AuditAction.Setting => AuditActionView.Setting,
         AuditAction.Replanned => AuditActionView.Replanned,
+        AuditAction.Pruned => AuditActionView.Pruned,
         _ => AuditActionView.Unknown,
     };
 }

@@ -96,6 +96,7 @@ internal sealed class PlacementState
                 PlacementCommand.CommandOneofCase.SetStoreAdminState => OperationRules.SetStoreAdminState(before, command.SetStoreAdminState),
                 PlacementCommand.CommandOneofCase.SetStoreMaintenance => OperationRules.SetStoreMaintenance(before, command.SetStoreMaintenance),
                 PlacementCommand.CommandOneofCase.SetClusterSettings => OperationRules.SetClusterSettings(before, command.SetClusterSettings),
+                PlacementCommand.CommandOneofCase.PruneOperations => OperationRules.Prune(before, command.PruneOperations),
                 _ => (PlacementApplyResult.Refused(PlacementErrorCode.PlacementErrorInvalidArgument,
                     "the placement command names no operation; this node may be older than the proposer: upgrade it"), before),
             };
@@ -410,6 +411,18 @@ internal sealed class PlacementState
             return (PlacementApplyResult.Refused(PlacementErrorCode.PlacementErrorInvalidArgument, error), s);
         }
 
+        if (c.Split is { } origin && OperationRules.CheckSplitOrigin(c.Range.RangeId, origin) is { } badOrigin)
+        {
+            return (PlacementApplyResult.Refused(PlacementErrorCode.PlacementErrorInvalidArgument, badOrigin), s);
+        }
+
+        var (result, after) = PutRangeOnly(s, c);
+        return c.Split is null ? (result, after) : OperationRules.RecordSplit(result, after, c.Range.RangeId, c.Split);
+    }
+
+    /// <summary>The directory part of a PutRange (checked well-formed): the higher epoch wins; a stale one is a no-op.</summary>
+    private static (PlacementApplyResult, PlacementSnapshot) PutRangeOnly(PlacementSnapshot s, PutRangeCommand c)
+    {
         var range = c.Range.Clone();
         if (s.RangesById.TryGetValue(range.RangeId, out var existing) && !EpochGreater(range.Epoch, existing.Epoch))
         {

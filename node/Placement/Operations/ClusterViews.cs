@@ -60,6 +60,9 @@ internal static class ClusterViews
                 downSince));
         }
 
-        return ClusterView.Create(stores, ranges, (int)snapshot.ReplicationFactor);
+        return ClusterView.Create(stores, ranges, (int)snapshot.ReplicationFactor) with
+        {
+            Splits = [.. snapshot.Ops.Splits.Values.Select(r => new SplitView(new RangeId(r.Origin.LeftRangeId), new RangeId(r.RightRangeId), r.Origin.Reason, r.Origin.AtMs))],
+        };
     }
 }

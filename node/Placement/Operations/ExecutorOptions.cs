@@ -14,8 +14,23 @@ internal sealed record ExecutorOptions
     /// <summary>How often the executor looks at the operations even when nothing woke it.</summary>
     public TimeSpan IdleInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// A learner whose catch-up answers leave it at the same index this many times in a row is
+    /// reported "snapshot failing" (rather than "in progress"): its snapshot is not arriving.
+    /// </summary>
+    public int SnapshotFailingAfter { get; init; } = 3;
+
     /// <summary>The longest a proposal or read barrier may take before the attempt is retried.</summary>
     public TimeSpan ProposalTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Finished operations are pruned from placement this long after they finished (the audit log keeps their history).</summary>
+    public TimeSpan FinishedRetention { get; init; } = TimeSpan.FromMilliseconds(OperationRules.DefaultFinishedRetentionMs);
+
+    /// <summary>At most this many finished operations are kept; the oldest finished are pruned first.</summary>
+    public int MaxFinishedOperations { get; init; } = OperationRules.DefaultMaxFinished;
+
+    /// <summary>How often the leader checks whether finished operations are due for pruning.</summary>
+    public TimeSpan PruneInterval { get; init; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
     /// Test-only broken variant (a negative control): skip the preflight re-check before a step

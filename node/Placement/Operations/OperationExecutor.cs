@@ -23,7 +23,7 @@ namespace Kv.Node.Placement.Operations;
 /// <item>A cancel request takes effect between attempts: a step that was running is undone on its
 /// range first (a learner it added is removed; a move in its joint configuration is finished), so
 /// a cancelled operation leaves no half-done range behind, and a step that keeps failing does not
-/// hold the cancel up.</item>
+/// hold the cancel up: a cancel ends the backoff between attempts at once.</item>
 /// <item>Before a step that could lower a range's failure tolerance (removing or demoting a voter)
 /// the preflight is re-run against the current view; an unsafe step is not run (the range is
 /// recorded stuck with the reason, and checked again later) unless the operation was forced with a
@@ -71,6 +71,7 @@ internal sealed partial class OperationExecutor
         ArgumentNullException.ThrowIfNull(session);
         var drivers = new Dictionary<string, Task>(StringComparer.Ordinal);
         var term = new TermState(session);
+        long lastPruneMs = long.MinValue / 2;
         LogTermStarted(_logger, session.Term);
         try
         {
@@ -107,6 +108,12 @@ internal sealed partial class OperationExecutor
                     }
                 }
 
+                if (NowMs - lastPruneMs >= (long)_options.PruneInterval.TotalMilliseconds)
+                {
+                    lastPruneMs = NowMs;
+                    await PruneAsync(ct).ConfigureAwait(false);
+                }
+
                 await Task.WhenAny(wake, changed, Task.Delay(_options.IdleInterval, Time, ct)).ConfigureAwait(false);
             }
         }
@@ -117,6 +124,41 @@ internal sealed partial class OperationExecutor
         {
             await Task.WhenAll(drivers.Values).ConfigureAwait(false);
             LogTermEnded(_logger, session.Term);
+        }
+    }
+
+    /// <summary>
+    /// Proposes a prune of finished operations when one is due (checked on the applied state first,
+    /// so an idle cluster proposes nothing). A refusal or a lost proposal is tried again next time.
+    /// </summary>
+    private async Task PruneAsync(CancellationToken ct)
+    {
+        long now = NowMs;
+        long retention = (long)_options.FinishedRetention.TotalMilliseconds;
+        var ops = Group.State.Snapshot.Ops;
+        if (OperationRules.PruneCandidates(ops, now, retention, _options.MaxFinishedOperations).Count == 0 && OperationRules.PruneSplits(ops, now, retention).Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            var result = await ProposeAsync(new PlacementCommand
+            {
+                PruneOperations = new PruneOperationsCommand { AtMs = now, RetentionMs = retention, KeepFinished = (uint)_options.MaxFinishedOperations, Who = "executor" },
+            }, ct).ConfigureAwait(false);
+            if (result.Code == PlacementErrorCode.PlacementErrorNone)
+            {
+                LogPruned(_logger, result.Message);
+            }
+            else
+            {
+                LogProposalRefused(_logger, "(prune)", result.Message);
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // No quorum in time: the next round tries again.
         }
     }
 
@@ -205,8 +247,41 @@ internal sealed partial class OperationExecutor
             }
             else
             {
-                await Task.Delay(backoff.Next(), Time, ct).ConfigureAwait(false);
+                await BackOffAsync(id, backoff.Next(), ct).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>
+    /// Waits <paramref name="delay"/> before the next attempt, or less: a cancel request (or the
+    /// operation ending) ends the wait at once, so an operation whose step keeps answering
+    /// transient (its target store is down) stops promptly instead of after the longest backoff.
+    /// Other changes of the placement state do not end it (they are frequent: heartbeats).
+    /// </summary>
+    private async Task BackOffAsync(string id, TimeSpan delay, CancellationToken ct)
+    {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var elapsed = Task.Delay(delay, Time, wait.Token);
+        // A cancel already requested is being handled (a step finishing or rolling back): it does not shorten the wait again.
+        bool cancelBefore = Group.State.Snapshot.Operations.TryGetValue(id, out var before) && before.Header.CancelRequested;
+        try
+        {
+            while (!elapsed.IsCompleted)
+            {
+                var changed = Group.State.NextChange();
+                if (!Group.State.Snapshot.Operations.TryGetValue(id, out var entry) || entry.IsFinal || (entry.Header.CancelRequested && !cancelBefore))
+                {
+                    return;
+                }
+
+                await Task.WhenAny(elapsed, changed).ConfigureAwait(false);
+            }
+
+            await elapsed.ConfigureAwait(false);
+        }
+        finally
+        {
+            await wait.CancelAsync().ConfigureAwait(false);
         }
     }
 
@@ -258,14 +333,14 @@ internal sealed partial class OperationExecutor
         // 0. One operation at a time per range: the one created first goes first (so none waits forever).
         if (!_options.SkipRangeOwnership && BlockedBy(snapshot, entry, step.RangeId) is { } other)
         {
-            await RecordStuckAsync(entry, -1, step.RangeId, $"range mid-change: operation {other} works on range {step.RangeId} first; this one waits for it", ct).ConfigureAwait(false);
+            await RecordStuckAsync(entry, -1, step.RangeId, $"{StuckReasons.MidChange}: operation {other} works on range {step.RangeId} first; this one waits for it", ct).ConfigureAwait(false);
             return false;
         }
 
         // 1. The preflight again, against the cluster as it is now (a store may have failed since the plan).
         if (!h.Spec.Force && !_options.SkipStepPreflight && StepRisk(step, view) is { } risk)
         {
-            await RecordStuckAsync(entry, k, step.RangeId, $"preflight refusal: {risk}; the step waits until it is safe (or cancel the operation and resubmit with --force --reason)", ct).ConfigureAwait(false);
+            await RecordStuckAsync(entry, k, step.RangeId, $"{StuckReasons.PreflightRefusal}: {risk}; the step waits until it is safe (or cancel the operation and resubmit with --force --reason)", ct).ConfigureAwait(false);
             return false;
         }
 
@@ -296,6 +371,13 @@ internal sealed partial class OperationExecutor
         }
 
         LogStepOutcome(_logger, h.Id, k, step.RangeId, response.OutcomeCase, response.Message);
+        // The range's own word (a learner this step added, a joint configuration, leadership moved
+        // off mid-step): the directory learns it whatever the outcome, so a cancel decides from it.
+        if (response.OutcomeCase != ExecuteStepResponse.OutcomeOneofCase.Done && response.Range is { } seen && Group.State.Snapshot.WhyStale(seen) is null)
+        {
+            await ProposeAsync(new PlacementCommand { PutRange = new PutRangeCommand { Range = seen.Clone() } }, ct).ConfigureAwait(false);
+        }
+
         switch (response.OutcomeCase)
         {
             case ExecuteStepResponse.OutcomeOneofCase.Done:
@@ -326,12 +408,8 @@ internal sealed partial class OperationExecutor
                 return await FailAsync(entry, k, $"step {k} ({Describe(step)}) was refused by range {step.RangeId}: {response.Message}", ct).ConfigureAwait(false);
             case ExecuteStepResponse.OutcomeOneofCase.Transient:
                 var t = response.Transient;
-                string reason = t.Kind switch
-                {
-                    StepTransientKind.CatchingUp => $"snapshot or catch-up in progress: the learner on store {t.StoreId} is at index {t.MatchIndex} of {t.LastIndex}",
-                    StepTransientKind.MidChange => $"range mid-change: {response.Message}",
-                    _ => $"range unavailable: {response.Message}",
-                };
+                int stalled = t.Kind == StepTransientKind.CatchingUp ? term.CatchUpStalls(h.Id, k, t.MatchIndex) : 0;
+                string reason = StuckReasons.ForTransient(t, response.Message, stalled, _options.SnapshotFailingAfter);
                 await RecordStuckAsync(entry, k, step.RangeId, reason, ct).ConfigureAwait(false);
                 // A catch-up answer already waited StepWait on the node: ask again at once.
                 return t.Kind == StepTransientKind.CatchingUp;
@@ -383,7 +461,7 @@ internal sealed partial class OperationExecutor
         {
             // No store can take what is left now; a store may come back or be added: wait, saying why.
             var left = OperationRules.ReplicasOn(Group.State.Snapshot, h.Spec.StoreId, 1);
-            await RecordStuckAsync(entry, -1, left.Count > 0 ? left[0] : h.Spec.RangeId, $"no eligible store: {waiting.Message}", ct).ConfigureAwait(false);
+            await RecordStuckAsync(entry, -1, left.Count > 0 ? left[0] : h.Spec.RangeId, $"{StuckReasons.NoEligibleStore}: {waiting.Message}", ct).ConfigureAwait(false);
             return false;
         }
 
@@ -752,6 +830,15 @@ internal sealed partial class OperationExecutor
         }
 
         public void ClearAvoided(ulong rangeId) => _avoid.TryRemove(rangeId, out _);
+
+        // (operation id, step) -> the learner's match index at the last catching-up answer, and how
+        // many answers in a row it has not moved. A hint like the others: a new term counts again.
+        private readonly ConcurrentDictionary<(string, int), (ulong Match, int Stalls)> _catchUp = new();
+
+        /// <summary>How many catching-up answers in a row (before this one) left the learner at <paramref name="matchIndex"/>.</summary>
+        public int CatchUpStalls(string operationId, int step, ulong matchIndex) =>
+            _catchUp.AddOrUpdate((operationId, step), (matchIndex, 0),
+                (_, last) => last.Match == matchIndex ? (matchIndex, last.Stalls + 1) : (matchIndex, 0)).Stalls;
     }
 
     /// <summary>Exponential backoff between attempts that made no progress.</summary>
@@ -779,6 +866,9 @@ internal sealed partial class OperationExecutor
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Operations: {OperationId} step {Step} on range {RangeId}: {Outcome} ({Detail})")]
     private static partial void LogStepOutcome(ILogger logger, string operationId, int step, ulong rangeId, ExecuteStepResponse.OutcomeOneofCase outcome, string detail);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Operations: {Detail}")]
+    private static partial void LogPruned(ILogger logger, string detail);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Operations: {OperationId} failed: {Failure}")]
     private static partial void LogFailed(ILogger logger, string operationId, string failure);

@@ -32,6 +32,15 @@ internal static class OperationRules
     /// <summary>Longest maintenance window one command may set.</summary>
     public const long MaxMaintenanceMs = 7L * 24 * 60 * 60 * 1000;
 
+    /// <summary>Finished operations are kept at least this long after they finished (kv-node's default retention).</summary>
+    public const long DefaultFinishedRetentionMs = 7L * 24 * 60 * 60 * 1000;
+
+    /// <summary>At most this many finished operations are kept (the oldest finished are pruned first).</summary>
+    public const int DefaultMaxFinished = 10_000;
+
+    /// <summary>The shortest retention a prune may ask for: an operator must have time to look at what finished.</summary>
+    public const long MinFinishedRetentionMs = 60L * 60 * 1000;
+
     public const uint MinReplicationFactor = 1;
     public const uint MaxReplicationFactor = 7;
 
@@ -132,6 +141,15 @@ internal static class OperationRules
 
         var head = plan.Clone();
         head.Steps.Clear();
+        string reused = PrunedEarlier(s, stored.Id) is { } earlier
+            ? $"the id {stored.Id} was used by an earlier operation ({earlier}) that was pruned from the operations table; this is a new operation, " +
+              $"not a resubmit of that one (`kvctl audit list --operation {stored.Id}` shows both)"
+            : string.Empty;
+        if (reused.Length > 0)
+        {
+            head.Notes.Add(reused);
+        }
+
         var entry = new OperationEntry(stored, head, steps.ToImmutable());
         batch.Put(OperationsRecords.OperationKey(OperationsRecords.KindOperation, stored.Id), stored);
         batch.Put(OperationsRecords.OperationKey(OperationsRecords.KindPlanHead, stored.Id), head);
@@ -143,7 +161,7 @@ internal static class OperationRules
             Action = AuditAction.Submitted,
             OperationId = stored.Id,
             Kind = stored.Spec.Kind,
-            What = $"submitted {SpecText(stored.Spec)} with {entry.Steps.Count} step(s)",
+            What = $"submitted {SpecText(stored.Spec)} with {entry.Steps.Count} step(s){(reused.Length > 0 ? $"; {reused}" : string.Empty)}",
             RangeId = stored.Spec.RangeId,
             EpochBefore = stored.Spec.Epoch,
             Reason = stored.Reason,
@@ -165,7 +183,181 @@ internal static class OperationRules
             });
         }
 
-        return batch.Done($"submitted operation {stored.Id}: {SpecText(stored.Spec)}, {entry.Steps.Count} step(s)", entry);
+        if (stored.Spec.Kind == OperationKind.DrainStore && s.Ops.AdminState(stored.Spec.StoreId) == StoreAdminState.Active)
+        {
+            // The drain and its store's DRAINING are one apply (CheckSubmit checked the transition):
+            // there is never a drain of a store that still takes new replicas, nor a DRAINING
+            // store whose drain was lost between two proposals.
+            SetAdmin(batch, stored.Spec.StoreId, StoreAdminState.Draining, stored.RequestedBy, stored.Reason, c.AtMs,
+                $"store {stored.Spec.StoreId}: {StoreAdminState.Active} -> {StoreAdminState.Draining} (drain {stored.Id})");
+        }
+
+        return batch.Done($"submitted operation {stored.Id}: {SpecText(stored.Spec)}, {entry.Steps.Count} step(s){(reused.Length > 0 ? $"; {reused}" : string.Empty)}", entry);
+    }
+
+    /// <summary>
+    /// What the audit log remembers of an operation with <paramref name="id"/> that is no longer in
+    /// the table (it was pruned): its kind and how it ended; null when the log has no such entry.
+    /// Called only for ids not in the table, so a hit is always an earlier, pruned operation.
+    /// </summary>
+    private static string? PrunedEarlier(PlacementSnapshot s, string id)
+    {
+        for (int i = s.Ops.Audit.Count - 1; i >= 0; i--)
+        {
+            var entry = s.Ops.Audit[i];
+            if (entry.OperationId == id)
+            {
+                return $"{entry.Kind}, last audited {entry.Action} at {entry.AtMs}";
+            }
+        }
+
+        return null;
+    }
+
+    // ---- Split records (the scheduler's scatter rule) ----
+
+    /// <summary>Null when <paramref name="origin"/> may come with a PutRange of range <paramref name="rightRangeId"/>; otherwise what is wrong.</summary>
+    internal static string? CheckSplitOrigin(ulong rightRangeId, SplitOrigin origin) =>
+        origin.Reason is not (SplitReason.Size or SplitReason.Load)
+            ? $"range {rightRangeId}: split reason {origin.Reason} is not an automatic split's (size or load); an operator's split sends no split origin, and a node newer than this one may send reasons it does not know: upgrade it"
+        : origin.LeftRangeId == 0 || origin.LeftRangeId == rightRangeId
+            ? $"range {rightRangeId}: the split origin names left range {origin.LeftRangeId}; it must name the range that was split (not 0, not the right half itself)"
+        : origin.AtMs < 0 ? $"range {rightRangeId}: the split origin's at_ms {origin.AtMs} is negative: the reporting node sets it from its clock"
+        : null;
+
+    /// <summary>
+    /// Adds the split record of right half <paramref name="rightRangeId"/> to what a PutRange did,
+    /// when both halves are in the directory after it and the split is not recorded yet (a repeated
+    /// report changes nothing). Beyond <see cref="OperationsState.MaxSplitRecords"/> the oldest
+    /// (by at_ms, then range id) are dropped, deterministically on every member.
+    /// </summary>
+    internal static (PlacementApplyResult, PlacementSnapshot) RecordSplit(PlacementApplyResult put, PlacementSnapshot s, ulong rightRangeId, SplitOrigin origin)
+    {
+        if (s.Ops.Splits.ContainsKey(rightRangeId))
+        {
+            return (put, s);
+        }
+
+        if (!s.RangesById.ContainsKey(rightRangeId) || !s.RangesById.ContainsKey(origin.LeftRangeId))
+        {
+            return (PlacementApplyResult.Applied($"{put.Message}; split of range {origin.LeftRangeId} not recorded: both halves must be in the directory", put.Mutations), s);
+        }
+
+        var record = new SplitRecord { RightRangeId = rightRangeId, Origin = origin.Clone() };
+        var mutations = new List<KeyValuePair<byte[], byte[]?>>(put.Mutations) { new(OperationsRecords.SplitKey(rightRangeId), OperationsRecords.Encode(record)) };
+        var splits = s.Ops.Splits.SetItem(rightRangeId, record);
+        while (splits.Count > OperationsState.MaxSplitRecords)
+        {
+            var oldest = splits.Values.OrderBy(r => r.Origin.AtMs).ThenBy(r => r.RightRangeId).First();
+            splits = splits.Remove(oldest.RightRangeId);
+            mutations.Add(new(OperationsRecords.SplitKey(oldest.RightRangeId), null));
+        }
+
+        return (PlacementApplyResult.Applied($"{put.Message}; recorded range {rightRangeId} as the right half of a {origin.Reason} split of range {origin.LeftRangeId}", mutations),
+            s with { Ops = s.Ops with { Splits = splits } });
+    }
+
+    /// <summary>Split records a prune at <paramref name="atMs"/> deletes: splits older than the retention.</summary>
+    internal static List<SplitRecord> PruneSplits(OperationsState ops, long atMs, long retentionMs) =>
+        [.. ops.Splits.Values.Where(r => r.Origin.AtMs < atMs - retentionMs)];
+
+    // ---- Prune ----
+
+    /// <summary>
+    /// The finished operations a prune at <paramref name="atMs"/> deletes, oldest finished first:
+    /// those finished before atMs - retentionMs, then the oldest beyond <paramref name="keepFinished"/>.
+    /// The leader calls it to decide whether to propose a prune at all; the apply calls it to prune.
+    /// </summary>
+    internal static List<OperationEntry> PruneCandidates(OperationsState ops, long atMs, long retentionMs, int keepFinished)
+    {
+        var finished = ops.Operations.Values
+            .Where(e => e.IsFinal)
+            .OrderBy(e => e.Header.FinishedMs).ThenBy(e => e.Id, StringComparer.Ordinal)
+            .ToList();
+        int beyondCount = Math.Max(0, finished.Count - keepFinished);
+        var result = new List<OperationEntry>();
+        for (int i = 0; i < finished.Count; i++)
+        {
+            // Sorted oldest first: the first beyondCount go for the count bound, then any older than the retention.
+            if (i < beyondCount || finished[i].Header.FinishedMs < atMs - retentionMs)
+            {
+                result.Add(finished[i]);
+            }
+            else
+            {
+                break;
+            }
+        }
+
+        return result;
+    }
+
+    internal static (PlacementApplyResult, PlacementSnapshot) Prune(PlacementSnapshot s, PruneOperationsCommand c)
+    {
+        if (!s.IsBootstrapped)
+        {
+            return (PlacementState.NotBootstrapped(), s);
+        }
+
+        if (CheckSetting(c.Who, c.AtMs) is { } bad)
+        {
+            return Invalid(s, $"prune of finished operations refused: {bad}");
+        }
+
+        if (c.RetentionMs < MinFinishedRetentionMs)
+        {
+            return Invalid(s, $"prune of finished operations refused: a retention of {c.RetentionMs} ms is shorter than the minimum of {MinFinishedRetentionMs} ms (1 hour); operators need time to read what finished");
+        }
+
+        if (c.KeepFinished == 0 || c.KeepFinished > int.MaxValue)
+        {
+            return Invalid(s, $"prune of finished operations refused: keep_finished {c.KeepFinished} must be between 1 and {int.MaxValue}");
+        }
+
+        var pruned = PruneCandidates(s.Ops, c.AtMs, c.RetentionMs, (int)c.KeepFinished);
+        var oldSplits = PruneSplits(s.Ops, c.AtMs, c.RetentionMs);
+        if (pruned.Count == 0 && oldSplits.Count == 0)
+        {
+            return (PlacementApplyResult.Applied("no finished operation is due for pruning", []), s);
+        }
+
+        var batch = new Batch(s);
+        foreach (var split in oldSplits)
+        {
+            batch.Delete(OperationsRecords.SplitKey(split.RightRangeId));
+            batch.Ops = batch.Ops with { Splits = batch.Ops.Splits.Remove(split.RightRangeId) };
+        }
+
+        if (pruned.Count == 0)
+        {
+            return batch.Done($"pruned {oldSplits.Count} split record(s) older than the retention", null);
+        }
+
+        var operations = batch.Ops.Operations.ToBuilder();
+        foreach (var entry in pruned)
+        {
+            batch.Delete(OperationsRecords.OperationKey(OperationsRecords.KindOperation, entry.Id));
+            batch.Delete(OperationsRecords.OperationKey(OperationsRecords.KindPlanHead, entry.Id));
+            for (uint i = 0; i < entry.Steps.Count; i++)
+            {
+                batch.Delete(OperationsRecords.StepKey(entry.Id, i));
+            }
+
+            operations.Remove(entry.Id);
+        }
+
+        batch.Ops = batch.Ops with { Operations = operations.ToImmutable() };
+        string what = $"pruned {pruned.Count} finished operation(s) (finished {pruned[0].Header.FinishedMs} to {pruned[^1].Header.FinishedMs}; " +
+            $"retention {c.RetentionMs / 1000} s, at most {c.KeepFinished} kept): {string.Join(", ", pruned.Take(20).Select(e => e.Id))}{(pruned.Count > 20 ? ", ..." : string.Empty)}";
+        batch.Audit(new AuditEntry
+        {
+            AtMs = c.AtMs,
+            Who = c.Who,
+            Action = AuditAction.Pruned,
+            What = what,
+            Outcome = "pruned",
+        });
+        return batch.Done(what, null);
     }
 
     private static Refusal? CheckSubmit(PlacementSnapshot s, SubmitOperationCommand c)
@@ -210,6 +402,12 @@ internal static class OperationRules
         if (CheckSpecTargets(s, spec) is { } target)
         {
             return target;
+        }
+
+        if (spec.Kind == OperationKind.DrainStore && s.Ops.AdminState(spec.StoreId) == StoreAdminState.Active
+            && WhyNotTransition(s, spec.StoreId, StoreAdminState.Active, StoreAdminState.Draining) is { } noDrain)
+        {
+            return Precondition($"store {spec.StoreId} cannot start draining: {noDrain}");
         }
 
         for (int i = 0; i < op.Plan.Steps.Count; i++)
@@ -673,7 +871,19 @@ internal static class OperationRules
             Reason = c.Reason,
             Outcome = now ? "cancelled" : "cancel requested",
         });
-        return batch.Done(now ? $"cancelled operation {h.Id}" : $"requested the cancel of operation {h.Id}: the current step {h.CurrentStep} finishes or rolls back first", after);
+
+        bool undrain = h.Spec.Kind == OperationKind.DrainStore && s.Ops.AdminState(h.Spec.StoreId) == StoreAdminState.Draining;
+        if (undrain)
+        {
+            // A cancelled drain is an undrain, in the same apply: the store takes replicas again at
+            // once (otherwise the scheduler would see a DRAINING store without a drain and resume
+            // it). The step in flight may still move one replica off; the rest stay.
+            SetAdmin(batch, h.Spec.StoreId, StoreAdminState.Active, c.Who, c.Reason.Length > 0 ? c.Reason : $"drain {h.Id} cancelled", c.AtMs,
+                $"store {h.Spec.StoreId}: {StoreAdminState.Draining} -> {StoreAdminState.Active} (drain {h.Id} cancelled)");
+        }
+
+        string storeNote = undrain ? $"; store {h.Spec.StoreId} is ACTIVE again" : string.Empty;
+        return batch.Done(now ? $"cancelled operation {h.Id}{storeNote}" : $"requested the cancel of operation {h.Id}: the current step {h.CurrentStep} finishes or rolls back first{storeNote}", after);
     }
 
     // ---- Store admin state and maintenance ----
@@ -712,21 +922,27 @@ internal static class OperationRules
             return (PlacementApplyResult.Refused(PlacementErrorCode.PlacementErrorFailedPrecondition, $"store {c.StoreId} stays {from}: {refused}"), s);
         }
 
-        var record = s.Ops.StoreAdmin.TryGetValue(c.StoreId, out var old) ? old.Clone() : new StoreAdminRecord { StoreId = c.StoreId };
-        record.State = c.State;
-        record.UpdatedBy = c.Who;
-        record.Reason = c.Reason;
-        record.UpdatedMs = c.AtMs;
-        if (c.State == StoreAdminState.Removed)
+        var batch = new Batch(s);
+        SetAdmin(batch, c.StoreId, c.State, c.Who, c.Reason, c.AtMs, $"store {c.StoreId}: {from} -> {c.State}");
+        return batch.Done($"store {c.StoreId} is now {c.State} (was {from})", null);
+    }
+
+    /// <summary>Writes the store's admin state (the caller checked the transition) and audits it as a setting.</summary>
+    private static void SetAdmin(Batch batch, ulong storeId, StoreAdminState state, string who, string reason, long atMs, string what)
+    {
+        var record = batch.Ops.StoreAdmin.TryGetValue(storeId, out var old) ? old.Clone() : new StoreAdminRecord { StoreId = storeId };
+        record.State = state;
+        record.UpdatedBy = who;
+        record.Reason = reason;
+        record.UpdatedMs = atMs;
+        if (state == StoreAdminState.Removed)
         {
             record.MaintenanceUntilMs = 0;
         }
 
-        var batch = new Batch(s);
-        batch.Put(OperationsRecords.StoreAdminKey(c.StoreId), record);
-        batch.Ops = batch.Ops with { StoreAdmin = batch.Ops.StoreAdmin.SetItem(c.StoreId, record) };
-        batch.Audit(Setting(c.Who, c.AtMs, $"store {c.StoreId}: {from} -> {c.State}", c.Reason));
-        return batch.Done($"store {c.StoreId} is now {c.State} (was {from})", null);
+        batch.Put(OperationsRecords.StoreAdminKey(storeId), record);
+        batch.Ops = batch.Ops with { StoreAdmin = batch.Ops.StoreAdmin.SetItem(storeId, record) };
+        batch.Audit(Setting(who, atMs, what, reason));
     }
 
     /// <summary>Null when <paramref name="from"/> -> <paramref name="to"/> is allowed now; otherwise why not and what to do.</summary>
@@ -740,7 +956,12 @@ internal static class OperationRules
                     ? $"draining it would leave {others} active store(s) for a replication factor of {s.Ops.ReplicationFactor}, so its replicas would have nowhere to go: add a store first, or lower the replication factor"
                     : null;
             case (StoreAdminState.Draining, StoreAdminState.Active):
-                return null;
+                // A running drain keeps its store DRAINING: the store goes ACTIVE with the drain's
+                // cancel (one apply), never behind the drain's back, so no drain ever runs on a
+                // store that takes new replicas.
+                return s.Ops.Active.Values.FirstOrDefault(e => e.Header.Spec.Kind == OperationKind.DrainStore && e.Header.Spec.StoreId == storeId && !e.Header.CancelRequested) is { } drain
+                    ? $"its drain {drain.Id} is running: cancel the drain (`kvctl store undrain {storeId}` does, and makes the store ACTIVE in the same step)"
+                    : null;
             case (StoreAdminState.Draining, StoreAdminState.Drained):
             case (StoreAdminState.Drained, StoreAdminState.Removed):
                 var held = ReplicasOn(s, storeId, 5);

@@ -101,16 +101,6 @@ internal sealed class OperationsFront
             return (null, false, Refused(refusal));
         }
 
-        // A drain makes its store DRAINING: check that transition first (pure: applies to a copy),
-        // so a drain the store state machine would refuse is refused before anything is recorded.
-        var draining = spec.Kind == OperationKind.DrainStore && snapshot.StoreAdminState(spec.StoreId) == StoreAdminState.Active
-            ? new SetStoreAdminStateCommand { StoreId = spec.StoreId, State = StoreAdminState.Draining, Who = who, Reason = reason, AtMs = now }
-            : null;
-        if (draining is not null && OperationRules.SetStoreAdminState(snapshot, draining).Item1 is { Code: not PlacementErrorCode.PlacementErrorNone } refusedDrain)
-        {
-            return (null, false, Error(refusedDrain.Code, refusedDrain.Message));
-        }
-
         var record = new OperationRecord
         {
             Id = id,
@@ -127,15 +117,8 @@ internal sealed class OperationsFront
             return (result.Operation, false, Error(result.Code, result.Message));
         }
 
+        // A drain's store went DRAINING in the same apply as the submit (OperationRules.Submit).
         bool created = result.Changed;
-        if (created && draining is not null)
-        {
-            // The store goes DRAINING with its drain: no new replicas or leaders are sent to it from
-            // now on. Should this proposal be lost (leader change), the drain still moves
-            // everything off it; only new placements could still choose it meanwhile.
-            await Group.ProposeAsync(new PlacementCommand { SetStoreAdminState = draining }, ct).ConfigureAwait(false);
-        }
-
         OperationsChanged?.Invoke();
         return (Group.State.Snapshot.Operations.TryGetValue(id!, out var stored) ? stored.ToRecord() : result.Operation, created, null);
     }
@@ -242,17 +225,7 @@ internal sealed class OperationsFront
             return (result.Operation, Error(result.Code, result.Message));
         }
 
-        // A cancelled drain is an undrain: the store takes replicas again (otherwise the scheduler
-        // would see a DRAINING store without a drain and resume it).
-        var spec = result.Operation?.Spec;
-        if (spec is { Kind: OperationKind.DrainStore } && Group.State.Snapshot.StoreAdminState(spec.StoreId) == StoreAdminState.Draining)
-        {
-            await Group.ProposeAsync(new PlacementCommand
-            {
-                SetStoreAdminState = new SetStoreAdminStateCommand { StoreId = spec.StoreId, State = StoreAdminState.Active, Who = Caller(who), Reason = reason ?? $"drain {id} cancelled", AtMs = NowMs },
-            }, ct).ConfigureAwait(false);
-        }
-
+        // A cancelled drain's store went ACTIVE in the same apply as the cancel (OperationRules.Cancel).
         OperationsChanged?.Invoke();
         return (Group.State.Snapshot.Operations.TryGetValue(id!, out var after) ? after.ToRecord() : result.Operation, null);
     }
@@ -293,10 +266,15 @@ internal sealed class OperationsFront
             }
         }
 
-        var result = await Group.ProposeAsync(new PlacementCommand
-        {
-            SetStoreAdminState = new SetStoreAdminStateCommand { StoreId = storeId, State = StoreAdminState.Active, Who = Caller(who), Reason = reason ?? string.Empty, AtMs = NowMs },
-        }, ct).ConfigureAwait(false);
+        // A cancelled drain made the store ACTIVE in its own apply; only a DRAINING store without a
+        // drain (set directly, or a drain that failed) still needs this command. Not proposing a
+        // no-op keeps the window in which a lost leadership fails a call that already took effect small.
+        var result = Group.State.Snapshot.StoreAdminState(storeId) != StoreAdminState.Draining
+            ? PlacementApplyResult.Applied($"store {storeId} is ACTIVE", [])
+            : await Group.ProposeAsync(new PlacementCommand
+            {
+                SetStoreAdminState = new SetStoreAdminStateCommand { StoreId = storeId, State = StoreAdminState.Active, Who = Caller(who), Reason = reason ?? string.Empty, AtMs = NowMs },
+            }, ct).ConfigureAwait(false);
         OperationsChanged?.Invoke();
         return result.Code == PlacementErrorCode.PlacementErrorNone ? (Status(Group.State.Snapshot, session, storeId, NowMs), null) : (null, Error(result.Code, result.Message));
     }

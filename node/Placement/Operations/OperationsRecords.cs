@@ -16,6 +16,7 @@ namespace Kv.Node.Placement.Operations;
 ///   kind 0x31 + len + operation id     Plan without its steps (preflight, notes)
 ///   kind 0x32 + len + operation id + step index (4 bytes BE)   one PlanStep
 ///   kind 0x40 + seq (8 bytes BE)       AuditEntry; the newest 10,000 are kept
+///   kind 0x50 + range id (8 bytes BE)  SplitRecord of an automatic split's right half; the newest 1,000 are kept
 /// len is one byte, the id's length (ids are 1 to 128 ASCII characters), so no id's keys are a
 /// prefix of another's and a plan's steps sort in order.
 ///
@@ -31,6 +32,7 @@ internal static class OperationsRecords
     internal const byte KindPlanHead = 0x31;
     internal const byte KindPlanStep = 0x32;
     internal const byte KindAudit = 0x40;
+    internal const byte KindSplit = 0x50;
     private const byte RecordVersion = 1;
 
     internal static byte[] SettingsKey() => PlacementState.Key(KindSettings);
@@ -38,6 +40,8 @@ internal static class OperationsRecords
     internal static byte[] StoreAdminKey(ulong storeId) => PlacementState.Key(KindStoreAdmin, storeId);
 
     internal static byte[] AuditKey(ulong seq) => PlacementState.Key(KindAudit, seq);
+
+    internal static byte[] SplitKey(ulong rightRangeId) => PlacementState.Key(KindSplit, rightRangeId);
 
     internal static byte[] OperationKey(byte kind, string id)
     {
@@ -82,6 +86,7 @@ internal static class OperationsRecords
         private readonly Dictionary<string, SortedDictionary<uint, PlanStep>> _steps = new(StringComparer.Ordinal);
         private readonly ImmutableSortedDictionary<ulong, StoreAdminRecord>.Builder _admin = ImmutableSortedDictionary.CreateBuilder<ulong, StoreAdminRecord>();
         private readonly SortedDictionary<ulong, AuditEntry> _audit = [];
+        private readonly ImmutableSortedDictionary<ulong, SplitRecord>.Builder _splits = ImmutableSortedDictionary.CreateBuilder<ulong, SplitRecord>();
         private ClusterSettingsRecord? _settings;
 
         /// <summary>Takes the record when its kind is one of this file's; false when it is not. Throws <see cref="InvalidDataException"/> when it is but does not decode.</summary>
@@ -101,6 +106,11 @@ internal static class OperationsRecords
                     var entry = AuditEntry.Parser.ParseFrom(body);
                     CheckIdMatches(key, entry.Seq);
                     _audit[entry.Seq] = entry;
+                    return true;
+                case KindSplit when key.Length == 10:
+                    var split = SplitRecord.Parser.ParseFrom(body);
+                    CheckIdMatches(key, split.RightRangeId);
+                    _splits[split.RightRangeId] = split;
                     return true;
                 case KindOperation:
                     var header = OperationRecord.Parser.ParseFrom(body);
@@ -151,6 +161,7 @@ internal static class OperationsRecords
                 StoreAdmin = _admin.ToImmutable(),
                 Settings = _settings,
                 Audit = [.. _audit.Values],
+                Splits = _splits.ToImmutable(),
             };
             foreach (var id in _planHeads.Keys.Concat(_steps.Keys))
             {

@@ -30,6 +30,15 @@ internal sealed record OperationsState(
         null,
         []);
 
+    /// <summary>Most split records kept (the oldest are dropped at apply): the scheduler looks only at recent splits.</summary>
+    public const int MaxSplitRecords = 1_000;
+
+    /// <summary>
+    /// Right halves of automatic (size or load) splits, by the right range's id: what the
+    /// scheduler's scatter rule reads. Operator splits are never here.
+    /// </summary>
+    public ImmutableSortedDictionary<ulong, SplitRecord> Splits { get; init; } = ImmutableSortedDictionary<ulong, SplitRecord>.Empty;
+
     /// <summary>Replicas each range should have (1 to 7); the scheduler keeps it.</summary>
     public uint ReplicationFactor => Settings is { ReplicationFactor: > 0 } s ? s.ReplicationFactor : DefaultReplicationFactor;
 
@@ -119,6 +128,7 @@ internal sealed record OperationsState(
 
         Debug.Assert(Active.Keys.All(Operations.ContainsKey), "every active operation is an operation");
         Debug.Assert(Audit.Count <= MaxAuditEntries, "the audit log is bounded");
+        Debug.Assert(Splits.Count <= MaxSplitRecords, "the split records are bounded");
         // Checked where it can break (the newest pair; Load checks every pair), so a long log does not make every apply O(n).
         Debug.Assert(Audit.Count < 2 || Audit[^2].Seq < Audit[^1].Seq, "audit seqs increase");
     }

@@ -10,12 +10,14 @@ namespace Kv.Node.Placement.Scheduler;
 /// <param name="MaxSnapshotsPerStore">Moves and adds in flight into one store at most (each streams a snapshot into it).</param>
 /// <param name="MinBalanceSpread">Counts are balanced only when max - min exceeds max(this, BalanceSpreadPercent of the mean).</param>
 /// <param name="BalanceSpreadPercent">The proportional part of the balance tolerance.</param>
+/// <param name="ScatterWindowMs">An automatic split's halves are scattered for this long after the split; older splits are left to balancing.</param>
 internal sealed record SchedulerSettings(
     bool Paused = false,
     long StoreDownReplaceAfterMs = 30 * 60 * 1000,
     int MaxSnapshotsPerStore = 2,
     int MinBalanceSpread = 2,
-    int BalanceSpreadPercent = 5)
+    int BalanceSpreadPercent = 5,
+    long ScatterWindowMs = 60 * 60 * 1000)
 {
     public static readonly SchedulerSettings Default = new();
 }
@@ -40,6 +42,15 @@ internal sealed record SchedulerDecision(OperationSpec Spec, string Reason);
 /// voter on a Down store, a voter sharing a failure domain with another, a voter on the store with
 /// most replicas (never the leader's while another is possible). Down voters count as voters here:
 /// replacing them is rule 2's job, after its delay.</item>
+/// <item>Scatter: for the right half of a split placement recorded as automatic (by size or load;
+/// operator splits are not recorded) within ScatterWindowMs: when both halves are led from one
+/// store, the right half's leadership moves to another of its voters (Up, Active, out of
+/// maintenance; the one with fewest leaders) if leader counts stay within the tolerance; when both
+/// halves sit on exactly the same stores, one voter of the right half (never its leader's) moves
+/// to the emptiest store that may take it (snapshot budget, failure domains) if replica counts
+/// stay within the tolerance. A split's halves usually stay where the split left them, so a hot
+/// range split by load would keep its load on the same leader and stores. At most one scatter
+/// leader transfer and one scatter move per call; nothing on a guess (a leader not yet reported).</item>
 /// <item>Balance: when the replica counts of Up, Active stores out of maintenance spread by more than
 /// the tolerance, one voter moves from the fullest store to the emptiest that may take it; then,
 /// likewise, one leadership moves between such stores. The tolerance is max(MinBalanceSpread,
@@ -77,6 +88,7 @@ internal static class SchedulerRules
         var round = new Round(view, settings, activeOperations);
         ReplaceAndResumeDrains(round, nowMs, decisions);
         KeepReplicationFactor(round, decisions);
+        ScatterSplitHalves(round, nowMs, decisions);
         BalanceReplicas(round, decisions);
         BalanceLeaders(round, decisions);
         return decisions;
@@ -161,6 +173,102 @@ internal static class SchedulerRules
             : ordered.Shares ? $"it shares {round.Domains.Describe(ordered.Store)} with another voter"
             : $"its store holds the most replicas ({ordered.Replicas})";
         return (ordered.Store, why);
+    }
+
+    private static void ScatterSplitHalves(Round round, long nowMs, List<SchedulerDecision> decisions)
+    {
+        bool leaderMoved = false, replicaMoved = false;
+        var balanced = round.BalanceCandidates();
+        if (balanced.Count < 2)
+        {
+            return;
+        }
+
+        int leaderTolerance = round.Tolerance(balanced.Select(s => s.LeaderCount));
+        int replicaTolerance = round.Tolerance(balanced.Select(s => s.ReplicaCount));
+        var eligible = balanced.ToDictionary(s => s.Id);
+        // Newest splits first: the halves most likely still hot.
+        foreach (var split in round.View.Splits.OrderByDescending(x => x.AtMs).ThenBy(x => x.Right.Value))
+        {
+            if (leaderMoved && replicaMoved)
+            {
+                return;
+            }
+
+            if (split.Reason is not (SplitReason.Size or SplitReason.Load) || nowMs - split.AtMs > round.Settings.ScatterWindowMs
+                || !round.View.Ranges.TryGetValue(split.Left, out var left) || !round.View.Ranges.TryGetValue(split.Right, out var right)
+                || !round.Free(left) || !round.Free(right))
+            {
+                continue;
+            }
+
+            var leader = left.LeaderStore;
+            string origin = $"range {right.Id} is the right half of a {(split.Reason == SplitReason.Load ? "load" : "size")} split of range {left.Id} ({Minutes(Math.Max(0, nowMs - split.AtMs))} ago)";
+            if (!leaderMoved && leader.Value != 0 && right.LeaderStore == leader && round.View.Stores.TryGetValue(leader, out var source))
+            {
+                var target = right.Replicas
+                    .Where(r => r.IsVoter && r.Store != leader && eligible.ContainsKey(r.Store))
+                    .Select(r => eligible[r.Store])
+                    .OrderBy(t => t.LeaderCount).ThenBy(t => t.Id.Value)
+                    .FirstOrDefault();
+                // After the transfer the target leads one more and the source one fewer: that pair must stay within the tolerance.
+                if (target is not null && target.LeaderCount + 1 - (source.LeaderCount - 1) <= leaderTolerance)
+                {
+                    decisions.Add(new SchedulerDecision(
+                        new OperationSpec { Kind = OperationKind.TransferLeader, RangeId = right.Id.Value, StoreId = target.Id.Value, Epoch = right.Epoch.ToProto() },
+                        $"scatter: {origin} and both halves are led from store {leader}: moving range {right.Id}'s leadership to store {target.Id} " +
+                        $"(leaders: store {leader} {source.LeaderCount}, store {target.Id} {target.LeaderCount}; tolerance {leaderTolerance})"));
+                    round.Took(right, null);
+                    leaderMoved = true;
+                    continue;
+                }
+            }
+
+            if (!replicaMoved && SameStores(left, right) && ScatterMove(round, right, eligible, replicaTolerance) is { } move)
+            {
+                decisions.Add(new SchedulerDecision(
+                    new OperationSpec { Kind = OperationKind.MoveReplica, RangeId = right.Id.Value, FromStoreId = move.From.Id.Value, ToStoreId = move.To.Id.Value, Epoch = right.Epoch.ToProto() },
+                    $"scatter: {origin} and both halves are on the same stores: moving range {right.Id}'s replica from store {move.From.Id} to store {move.To.Id} " +
+                    $"(replicas: store {move.From.Id} {move.From.ReplicaCount}, store {move.To.Id} {move.To.ReplicaCount}; tolerance {replicaTolerance})"));
+                round.Took(right, move.To.Id);
+                replicaMoved = true;
+            }
+        }
+    }
+
+    private static bool SameStores(RangeView a, RangeView b) =>
+        a.Replicas.Select(r => r.Store.Value).Order().SequenceEqual(b.Replicas.Select(r => r.Store.Value).Order());
+
+    /// <summary>
+    /// One voter of <paramref name="right"/> (not its leader's) to move, from the fullest of its
+    /// stores to the emptiest eligible store that holds no replica of it, keeps the snapshot budget
+    /// and the failure domains, and leaves that pair's replica counts within the tolerance; null when none.
+    /// </summary>
+    private static (StoreView From, StoreView To)? ScatterMove(Round round, RangeView right, Dictionary<StoreId, StoreView> eligible, int tolerance)
+    {
+        var from = right.Replicas
+            .Where(r => r.IsVoter && r.Store != right.LeaderStore && round.View.Stores.ContainsKey(r.Store))
+            .Select(r => round.View.Stores[r.Store])
+            .OrderByDescending(v => v.ReplicaCount).ThenBy(v => v.Id.Value)
+            .FirstOrDefault();
+        if (from is null)
+        {
+            return null;
+        }
+
+        var staying = right.VoterStores.Where(v => v != from.Id).ToList();
+        foreach (var to in eligible.Values.OrderBy(v => v.ReplicaCount).ThenBy(v => v.Id.Value))
+        {
+            if (right.ReplicaOn(to.Id) is not null || round.SnapshotBudget(to) is not null || round.Domains.SharedWith(staying, to.Id) is not null)
+            {
+                continue;
+            }
+
+            // After the move the target holds one more and the source one fewer.
+            return to.ReplicaCount + 1 - (from.ReplicaCount - 1) <= tolerance ? (from, to) : null;
+        }
+
+        return null;
     }
 
     private static void BalanceReplicas(Round round, List<SchedulerDecision> decisions)

@@ -17,6 +17,10 @@ internal interface IChangePlacement
     /// <summary>The store as placement knows it (and teaches the node its address); null when placement could not answer.</summary>
     Task<TargetStore?> DescribeStoreAsync(ulong storeId, CancellationToken ct);
 
-    /// <summary>Best effort: reports a range's new descriptor now rather than at the next range heartbeat.</summary>
-    Task ReportRangeAsync(RangeDescriptor range, ReplicaDescriptor leader, CancellationToken ct);
+    /// <summary>
+    /// Best effort: reports a range's new descriptor now rather than at the next range heartbeat.
+    /// <paramref name="split"/> is given only by the automatic split path, for the right half of
+    /// its split (placement records it for the scheduler's scatter rule); null otherwise.
+    /// </summary>
+    Task ReportRangeAsync(RangeDescriptor range, ReplicaDescriptor leader, CancellationToken ct, SplitOrigin? split = null);
 }

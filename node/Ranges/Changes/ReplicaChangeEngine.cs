@@ -259,6 +259,34 @@ internal sealed class ReplicaChangeEngine(Store store, Func<ulong, RangeReplica?
         }
     }
 
+    /// <summary>
+    /// Best effort, for the automatic split path: reports the right half of a size or load split
+    /// with its origin, so placement's scheduler can scatter the halves. The right half is reported
+    /// led by its replica on this store (the left's leader's store, where it usually is at first);
+    /// the right half's own heartbeats correct that. A lost report costs only the scatter.
+    /// </summary>
+    public async Task ReportSplitAsync(RangeDescriptor right, ulong storeId, SplitOrigin origin, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(right);
+        ArgumentNullException.ThrowIfNull(origin);
+        var leader = right.Replicas.FirstOrDefault(r => r.StoreId == storeId);
+        if (leader is null)
+        {
+            return;
+        }
+
+        using var brief = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        brief.CancelAfter(TimeSpan.FromSeconds(2));
+        try
+        {
+            await placement.ReportRangeAsync(right, leader, brief.Token, origin).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // Placement did not answer in time: this split is not scattered.
+        }
+    }
+
     /// <summary>Best effort: tells placement about the shrunk left half now rather than at the next heartbeat.</summary>
     private async Task ReportAsync(RangeDescriptor left, ulong localReplicaId, CancellationToken ct)
     {

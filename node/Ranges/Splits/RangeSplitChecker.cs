@@ -100,6 +100,14 @@ internal sealed partial class RangeSplitChecker(
                     case StepOutcome.Done { Right: { } right }:
                         split++;
                         LogSplit(d.RangeId, reason, right.RangeId, qps);
+                        // Only this path says why a range split (an operator's split does not): the scheduler scatters these halves.
+                        var origin = new SplitOrigin
+                        {
+                            LeftRangeId = d.RangeId,
+                            Reason = reason == "size" ? SplitReason.Size : SplitReason.Load,
+                            AtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+                        };
+                        await changes.ReportSplitAsync(right, store.StoreId, origin, ct).ConfigureAwait(false);
                         break;
                     case var other:
                         var why = Describe(other);

@@ -238,6 +238,9 @@ internal sealed partial class NodeHost : IAsyncDisposable
     private GrpcRangeStepCaller? stepCaller;
     private Task leaderWork = Task.CompletedTask;
 
+    /// <summary>This node's placement group (tests read its applied state); null before start.</summary>
+    internal IPlacementGroup? PlacementGroup => placementGroup;
+
     /// <summary>The placement leader's executor and scheduler (started on placement members).</summary>
     internal PlacementLeaderWork? LeaderWork { get; private set; }
 

@@ -36,9 +36,9 @@ internal sealed class PlacementChangeDirectory(PlacementCaller placement, StoreD
         return new TargetStore(true, info.State, "");
     }
 
-    public Task ReportRangeAsync(RangeDescriptor range, ReplicaDescriptor leader, CancellationToken ct) =>
+    public Task ReportRangeAsync(RangeDescriptor range, ReplicaDescriptor leader, CancellationToken ct, SplitOrigin? split = null) =>
         placement.CallAsync(static (s, r, o) => s.Placement.RangeHeartbeatAsync(r, o),
-            new RangeHeartbeatRequest { Header = Header(), Range = range, Leader = leader }, r => r.Header, ct);
+            new RangeHeartbeatRequest { Header = Header(), Range = range, Leader = leader, Split = split }, r => r.Header, ct);
 
     private RequestHeader Header() => new() { ClusterId = clusterId() };
 }

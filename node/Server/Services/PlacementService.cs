@@ -184,9 +184,11 @@ public sealed class PlacementService : Kv.Proto.V1.Placement.PlacementBase
             }
 
             session.RangeLeaders.Report(range.RangeId, range.Epoch, leader, request.ApproximateSizeBytes, NowMs);
-            if (snapshot.WhyStale(range) is null)
+            // A split origin is proposed even with a descriptor already known: the apply records it.
+            bool newSplit = request.Split is not null && !snapshot.Ops.Splits.ContainsKey(range.RangeId);
+            if (snapshot.WhyStale(range) is null || newSplit)
             {
-                var result = await _group.ProposeAsync(new PlacementCommand { PutRange = new PutRangeCommand { Range = range.Clone() } }, ct);
+                var result = await _group.ProposeAsync(new PlacementCommand { PutRange = new PutRangeCommand { Range = range.Clone(), Split = request.Split?.Clone() } }, ct);
                 if (result.Code != PlacementErrorCode.PlacementErrorNone)
                 {
                     return Error(result.Code, result.Message);

@@ -278,6 +278,18 @@ public sealed class SplitTests
             Assert.True(DateTime.UtcNow < deadline, "the hot range was never split");
         }
 
+        // Placement learned that this split was by load (the scheduler scatters such halves): every
+        // placement member applied the right half's split record.
+        var rightId = ranges[1].Range.RangeId;
+        foreach (var group in c.Hosts.Select(h => h?.PlacementGroup).Where(g => g is { IsMember: true }))
+        {
+            while (!(group!.State.Snapshot.Ops.Splits.TryGetValue(rightId, out var record) && record.Origin.Reason == SplitReason.Load && record.Origin.LeftRangeId == ranges[0].Range.RangeId))
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"placement never recorded range {rightId} as the right half of a load split");
+                await group.State.NextChange().WaitAsync(TimeSpan.FromMilliseconds(200)).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+
         // The split key came from the requests: strictly between the hot keys' bounds.
         var boundary = ranges[1].Range.StartKey.ToStringUtf8();
         Assert.InRange(string.CompareOrdinal(boundary, "h00"), 1, int.MaxValue);

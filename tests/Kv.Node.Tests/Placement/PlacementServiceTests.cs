@@ -256,6 +256,42 @@ public sealed class PlacementServiceTests : IAsyncLifetime
         AssertError(backwards.Header, PlacementErrorCode.PlacementErrorInvalidArgument);
     }
 
+    /// <summary>
+    /// The automatic split path reports the right half with its origin (issue 13, gap 1): the
+    /// heartbeat is proposed even though the descriptor is already known, placement records the
+    /// split once, and a malformed origin is refused with what was wrong (nothing changes).
+    /// </summary>
+    [Fact]
+    public async Task A_range_heartbeat_with_a_split_origin_records_the_split_once()
+    {
+        await BootstrapAsync();
+        var left = PlacementTestData.Range(1, "", "m", 2, 1);
+        var right = PlacementTestData.Range(2, "m", "", 2, 1);
+        Assert.Null((await Call(static (s, r, o) => s.Placement.RangeHeartbeatAsync(r, o), new RangeHeartbeatRequest { Range = left, Leader = left.Replicas[0] })).Header.Error);
+        Assert.Null((await Call(static (s, r, o) => s.Placement.RangeHeartbeatAsync(r, o), new RangeHeartbeatRequest { Range = right, Leader = right.Replicas[0] })).Header.Error);
+        Assert.Empty(_group.State.Snapshot.Ops.Splits); // an operator's split (no origin) is not recorded
+        int applied = _group.Applied.Count;
+
+        var origin = new SplitOrigin { LeftRangeId = 1, Reason = SplitReason.Load, AtMs = T0 };
+        Assert.Null((await Call(static (s, r, o) => s.Placement.RangeHeartbeatAsync(r, o), new RangeHeartbeatRequest { Range = right, Leader = right.Replicas[0], Split = origin })).Header.Error);
+        Assert.Equal(applied + 1, _group.Applied.Count);
+        Assert.Equal(origin, _group.State.Snapshot.Ops.Splits[2].Origin);
+
+        // Again: already recorded, nothing proposed.
+        Assert.Null((await Call(static (s, r, o) => s.Placement.RangeHeartbeatAsync(r, o), new RangeHeartbeatRequest { Range = right, Leader = right.Replicas[0], Split = origin })).Header.Error);
+        Assert.Equal(applied + 1, _group.Applied.Count);
+
+        // A malformed origin (for a range not yet recorded) is refused and changes nothing.
+        var third = PlacementTestData.Range(3, "z", "", 3, 1);
+        var bad = await Call(static (s, r, o) => s.Placement.RangeHeartbeatAsync(r, o), new RangeHeartbeatRequest
+        {
+            Range = third, Leader = third.Replicas[0], Split = new SplitOrigin { LeftRangeId = 3, Reason = SplitReason.Size, AtMs = T0 },
+        });
+        AssertError(bad.Header, PlacementErrorCode.PlacementErrorInvalidArgument);
+        Assert.Contains("must name the range that was split", bad.Header.Error.Message, StringComparison.Ordinal);
+        Assert.False(_group.State.Snapshot.RangesById.ContainsKey(3));
+    }
+
     [Fact]
     public async Task AllocId_hands_out_disjoint_batches_and_refuses_a_bad_count()
     {

@@ -145,6 +145,9 @@ internal sealed record ClusterView(
     int ReplicationFactor,
     ImmutableArray<string> LocationLabels)
 {
+    /// <summary>Automatic (size or load) splits placement recorded, right half by right half: what the scheduler scatters.</summary>
+    public ImmutableArray<SplitView> Splits { get; init; } = [];
+
     /// <summary>The default label order, coarsest first.</summary>
     public static readonly ImmutableArray<string> DefaultLocationLabels = ["zone", "rack", "host"];
 
@@ -159,6 +162,13 @@ internal sealed record ClusterView(
     /// <summary>A copy with <paramref name="range"/> replacing the range of the same id.</summary>
     public ClusterView WithRange(RangeView range) => this with { Ranges = Ranges.SetItem(range.Id, range) };
 }
+
+/// <summary>An automatic split: <paramref name="Left"/> kept the left half, <paramref name="Right"/> is the new right half.</summary>
+/// <param name="Left">The range that was split.</param>
+/// <param name="Right">The new range (the right half).</param>
+/// <param name="Reason">Size or load (operator splits are never recorded).</param>
+/// <param name="AtMs">When it split (Unix ms, the reporting node's clock).</param>
+internal readonly record struct SplitView(RangeId Left, RangeId Right, SplitReason Reason, long AtMs);
 
 /// <summary>Orders store ids numerically (the planner's deterministic tie-break).</summary>
 internal sealed class StoreIdComparer : IComparer<StoreId>

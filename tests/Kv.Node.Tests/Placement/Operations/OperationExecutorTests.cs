@@ -87,12 +87,14 @@ public sealed class OperationExecutorTests
         Assert.True(result.Code == PlacementErrorCode.PlacementErrorNone, result.ToString());
     }
 
-    private OperationExecutor Executor(PlacementLeadership leadership, bool skipStepPreflight = false, bool skipRangeOwnership = false, bool skipAbortOnCancel = false) =>
+    private OperationExecutor Executor(PlacementLeadership leadership, bool skipStepPreflight = false, bool skipRangeOwnership = false, TimeSpan? backoff = null, TimeSpan? pruneInterval = null, bool skipAbortOnCancel = false) =>
         new(leadership, _steps, new ExecutorOptions
         {
-            MinBackoff = TimeSpan.FromMilliseconds(5),
-            MaxBackoff = TimeSpan.FromMilliseconds(50),
+            MinBackoff = backoff ?? TimeSpan.FromMilliseconds(5),
+            MaxBackoff = backoff ?? TimeSpan.FromMilliseconds(50),
             IdleInterval = TimeSpan.FromMilliseconds(20),
+            PruneInterval = pruneInterval ?? TimeSpan.FromMinutes(1),
+            FinishedRetention = TimeSpan.FromHours(1),
             SkipStepPreflight = skipStepPreflight,
             SkipRangeOwnership = skipRangeOwnership,
             SkipAbortOnCancel = skipAbortOnCancel,
@@ -371,6 +373,132 @@ public sealed class OperationExecutorTests
         finally
         {
             release.TrySetResult();
+            await cts.CancelAsync();
+            await run;
+        }
+    }
+
+    /// <summary>
+    /// The move's target store is down: its step answers transient every time. A cancel must stop
+    /// the operation promptly, between two retries, not after the backoff (an hour here, so a
+    /// loop that waits out its backoff before looking at the cancel fails this test).
+    /// </summary>
+    [Fact]
+    public async Task A_cancel_stops_an_operation_whose_step_keeps_answering_transient_without_waiting_out_the_backoff()
+    {
+        var range = Range(1, "", "", 2, 1, 1, 2, 3);
+        var (leadership, front) = Start(range);
+        Assert.Null((await front.SubmitAsync("move-1", new OperationSpec { Kind = OperationKind.MoveReplica, RangeId = 1, FromStoreId = 1, ToStoreId = 4 }, "alice", "rebalance", CancellationToken.None)).Error);
+        // The range never got a learner (store 4 is down): the cancel's undo (abort) finds nothing to undo.
+        _steps.Answer = (_, request) => request.Abort
+            ? Done(range)
+            : new ExecuteStepResponse
+            {
+                Transient = new StepTransient { Kind = StepTransientKind.Unavailable },
+                Message = "store 4 did not answer",
+            };
+
+        using var cts = new CancellationTokenSource();
+        var run = Executor(leadership, backoff: TimeSpan.FromHours(1)).RunTermAsync(leadership.Current()!, cts.Token);
+        try
+        {
+            var waiting = await WaitForAsync("move-1", r => r.Stuck.Count > 0, "the transient step to be recorded");
+            Assert.StartsWith("range unavailable: store 4 did not answer", waiting.Stuck[0].Reason, StringComparison.Ordinal);
+            Assert.Equal(StepState.Running, waiting.Plan.Steps[0].State);
+            int calls = _steps.Count;
+
+            Assert.Null((await front.CancelAsync("move-1", "bob", "store 4 is gone", CancellationToken.None)).Error);
+            var cancelled = await WaitForAsync("move-1", r => r.State != OperationState.Running, "the cancel to take effect");
+            Assert.Equal(OperationState.Cancelled, cancelled.State);
+            Assert.Equal("bob", cancelled.CancelledBy);
+            // Stopped between retries: no further attempt of the move was sent after the cancel, only the undo that confirms nothing is left.
+            Assert.Equal(calls, _steps.Calls.Count(c => !c.Abort));
+            Assert.True(_steps.Calls[^1].Abort);
+            Assert.Equal(StepState.Skipped, cancelled.Plan.Steps[0].State);
+        }
+        finally
+        {
+            await cts.CancelAsync();
+            await run;
+        }
+    }
+
+    /// <summary>
+    /// A learner whose catch-up answers stay at one index is reported "snapshot failing" after
+    /// SnapshotFailingAfter answers; while its index moves it is "in progress". Control: the
+    /// moving learner never gets the failing reason.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_learner_that_stops_catching_up_is_reported_snapshot_failing(bool stalled)
+    {
+        var range = Range(1, "", "", 2, 1, 1, 2, 3);
+        var (leadership, front) = Start(range);
+        Assert.Null((await front.SubmitAsync("move-1", new OperationSpec { Kind = OperationKind.MoveReplica, RangeId = 1, FromStoreId = 1, ToStoreId = 4 }, "alice", "rebalance", CancellationToken.None)).Error);
+        _steps.Answer = (i, _) => new ExecuteStepResponse
+        {
+            Transient = new StepTransient { Kind = StepTransientKind.CatchingUp, StoreId = 4, ReplicaId = 77, MatchIndex = stalled ? 10 : 10 + (ulong)i, LastIndex = 500 },
+            Message = "catching up",
+        };
+
+        using var cts = new CancellationTokenSource();
+        var run = Executor(leadership).RunTermAsync(leadership.Current()!, cts.Token);
+        try
+        {
+            if (stalled)
+            {
+                var failing = await WaitForAsync("move-1", r => r.Stuck.Count > 0 && r.Stuck[0].Reason.StartsWith(StuckReasons.SnapshotFailing, StringComparison.Ordinal), "the snapshot to be reported failing");
+                Assert.Contains("store 4 has stayed at index 10 of 500", failing.Stuck[0].Reason, StringComparison.Ordinal);
+                Assert.True(_steps.Count > 3, $"reported failing after {_steps.Count} answers");
+            }
+            else
+            {
+                await WaitForAsync("move-1", _ => _steps.Count >= 8, "several catch-up answers");
+                var record = _group.State.Snapshot.Operations["move-1"].ToRecord();
+                Assert.StartsWith(StuckReasons.SnapshotInProgress, Assert.Single(record.Stuck).Reason, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            await cts.CancelAsync();
+            await run;
+        }
+    }
+
+    /// <summary>The leader prunes finished operations past the retention by itself; a running one stays.</summary>
+    [Fact]
+    public async Task The_leader_prunes_finished_operations_past_the_retention_and_keeps_running_ones()
+    {
+        var range1 = Range(1, "", "m", 2, 1, 1, 2, 3);
+        var range2 = Range(2, "m", "", 2, 1, 1, 2, 3);
+        var (leadership, front) = Start(range1, range2);
+        Assert.Null((await front.SubmitAsync("done-move", new OperationSpec { Kind = OperationKind.MoveReplica, RangeId = 1, FromStoreId = 1, ToStoreId = 4 }, "alice", "rebalance", CancellationToken.None)).Error);
+        Assert.Null((await front.SubmitAsync("stuck-move", new OperationSpec { Kind = OperationKind.MoveReplica, RangeId = 2, FromStoreId = 1, ToStoreId = 5 }, "alice", "rebalance", CancellationToken.None)).Error);
+        _steps.Answer = (_, request) => request.OperationId == "done-move"
+            ? Done(Moved(_group.State.Snapshot.RangesById[1], 1, 4))
+            : new ExecuteStepResponse { Transient = new StepTransient { Kind = StepTransientKind.Unavailable }, Message = "store 5 is down" };
+
+        using var cts = new CancellationTokenSource();
+        var run = Executor(leadership, pruneInterval: TimeSpan.FromMilliseconds(10)).RunTermAsync(leadership.Current()!, cts.Token);
+        try
+        {
+            await WaitForAsync("done-move", r => r.State == OperationState.Succeeded, "the first move to finish");
+            Assert.True(_group.State.Snapshot.Operations.ContainsKey("done-move")); // within the retention: kept
+
+            _clock.Advance((long)TimeSpan.FromHours(2).TotalMilliseconds);
+            var deadline = DateTime.UtcNow + Patience;
+            while (_group.State.Snapshot.Operations.ContainsKey("done-move"))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "timed out waiting for the finished operation to be pruned");
+                await _group.State.NextChange().WaitAsync(TimeSpan.FromMilliseconds(100)).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+
+            Assert.Equal(OperationState.Running, _group.State.Snapshot.Operations["stuck-move"].State);
+            Assert.Contains(_group.State.Snapshot.AuditLog, a => a.Action == AuditAction.Pruned && a.What.Contains("done-move", StringComparison.Ordinal));
+        }
+        finally
+        {
             await cts.CancelAsync();
             await run;
         }

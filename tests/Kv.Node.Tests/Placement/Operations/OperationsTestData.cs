@@ -177,6 +177,11 @@ internal static class OperationsTestData
         }
 
         b.Append("settings=").Append(s.Ops.Settings).Append(" rf=").Append(s.ReplicationFactor).Append(" paused=").Append(s.SchedulerPaused).AppendLine();
+        foreach (var (id, split) in s.Ops.Splits)
+        {
+            b.Append("split ").Append(id).Append(' ').Append(split).AppendLine();
+        }
+
         foreach (var entry in s.AuditLog)
         {
             b.Append("audit ").Append(entry).AppendLine();
