@@ -273,6 +273,24 @@ public sealed class KvAdminClient : IAsyncDisposable
     }
 
     /// <summary>
+    /// Submits <paramref name="request"/> and waits for it to finish: the final record when it
+    /// succeeded. A refusal at submit is a <see cref="KvAdminException"/> (nothing was recorded);
+    /// an operation that failed or was cancelled is a <see cref="KvOperationFailedException"/>
+    /// carrying its final record (what its finished steps did stays done). The request is given an
+    /// id once (its own, or a fresh one) before the submit, so the client's own retries of the
+    /// submit are idempotent; a caller that retries RunAsync after an unknown outcome should pass
+    /// the same id (<see cref="OperationRequest.WithNewId"/>) to follow the first operation
+    /// instead of starting a second. Cancelling the token stops waiting, not the operation.
+    /// </summary>
+    public async Task<OperationView> RunAsync(OperationRequest request, IProgress<OperationView>? progress = null, CancellationToken cancellationToken = default)
+    {
+        Check(request);
+        var submitted = await SubmitAsync(request.Id is null ? request.WithNewId() : request, cancellationToken).ConfigureAwait(false);
+        var final = submitted.Operation.IsFinished ? submitted.Operation : await WaitAsync(submitted.Operation.Id, progress, cancellationToken).ConfigureAwait(false);
+        return final.State == OperationStateView.Succeeded ? final : throw new KvOperationFailedException(final);
+    }
+
+    /// <summary>
     /// Cancels: a pending operation at once; a running one after its current step finishes or rolls
     /// back (CancelRequested in the record). A finished one is refused (FAILED_PRECONDITION).
     /// </summary>

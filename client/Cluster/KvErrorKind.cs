@@ -57,4 +57,10 @@ public enum KvErrorKind
     /// content, an update expecting a state the record has left); nothing changed. Re-read, then decide.
     /// </summary>
     Conflict = 11,
+
+    /// <summary>
+    /// An operation the client submitted and waited for ended Failed or Cancelled (see
+    /// KvOperationFailedException for its final record); what its finished steps did stays done.
+    /// </summary>
+    OperationFailed = 12,
 }

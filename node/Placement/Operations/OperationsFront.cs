@@ -25,12 +25,18 @@ internal sealed class OperationsFront
     private readonly PlacementLeadership _leadership;
     private readonly SchedulerStatusBoard _scheduler;
 
-    public OperationsFront(PlacementLeadership leadership, SchedulerStatusBoard scheduler)
+    // The node's key limit (config max-key-bytes): a longer split key is refused before it is
+    // recorded, not left for the range leader to refuse the step of an accepted operation.
+    private readonly int _maxKeyBytes;
+
+    public OperationsFront(PlacementLeadership leadership, SchedulerStatusBoard scheduler, int maxKeyBytes = 4096)
     {
         ArgumentNullException.ThrowIfNull(leadership);
         ArgumentNullException.ThrowIfNull(scheduler);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxKeyBytes, 1);
         _leadership = leadership;
         _scheduler = scheduler;
+        _maxKeyBytes = maxKeyBytes;
     }
 
     /// <summary>Raised after an operation was submitted or cancelled (the executor wakes up).</summary>
@@ -48,6 +54,11 @@ internal sealed class OperationsFront
         if (spec is null)
         {
             return (null, Invalid("spec is required: say what the operation should do (kind and its targets)"));
+        }
+
+        if (CheckKeyLength(spec) is { } tooLong)
+        {
+            return (null, tooLong);
         }
 
         var (session, snapshot) = await ReadAsync(ct).ConfigureAwait(false);
@@ -72,6 +83,11 @@ internal sealed class OperationsFront
         if (spec is null)
         {
             return (null, false, Invalid("spec is required: say what the operation should do (kind and its targets)"));
+        }
+
+        if (CheckKeyLength(spec) is { } tooLong)
+        {
+            return (null, false, tooLong);
         }
 
         string who = string.IsNullOrWhiteSpace(requestedBy) ? UnknownCaller : requestedBy;
@@ -458,6 +474,11 @@ internal sealed class OperationsFront
         storeId == 0 ? Invalid("store_id is 0: name the store (`kvctl store list` shows the ids)")
         : !snapshot.Stores.ContainsKey(storeId) ? Error(PlacementErrorCode.PlacementErrorNotFound, $"store {storeId} is not registered: list stores (`kvctl store list`) and use a current id")
         : null;
+
+    private PlacementError? CheckKeyLength(OperationSpec spec) =>
+        spec.SplitKey.Length > _maxKeyBytes
+            ? Invalid($"the split key is {spec.SplitKey.Length} bytes; keys are at most {_maxKeyBytes} bytes (max-key-bytes): pick a shorter key inside the range")
+            : null;
 
     private static string Caller(string? who) => string.IsNullOrWhiteSpace(who) ? UnknownCaller : who;
 

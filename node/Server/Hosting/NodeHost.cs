@@ -163,7 +163,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         // drives steps through RangeAdmin on range leaders, and the scheduler; the leader work
         // runs the last two for each term this node leads.
         var schedulerBoard = new SchedulerStatusBoard(config.StoreDownReplaceAfterMs);
-        var front = new OperationsFront(placementService.Leadership, schedulerBoard);
+        var front = new OperationsFront(placementService.Leadership, schedulerBoard, config.MaxKeyBytes);
         stepCaller = new GrpcRangeStepCaller();
         var executor = new OperationExecutor(placementService.Leadership, stepCaller, new ExecutorOptions(), loggers.CreateLogger("kv-node.operations"));
         front.OperationsChanged += executor.Wake;
@@ -171,8 +171,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
             new SchedulerLoopOptions { Interval = TimeSpan.FromMilliseconds(config.SchedulerIntervalMs) }, loggers.CreateLogger("kv-node.scheduler"));
         LeaderWork = new PlacementLeaderWork(placementService.Leadership, executor, scheduler,
             TimeSpan.FromMilliseconds(Math.Max(config.TickIntervalMs, 10)), loggers.CreateLogger("kv-node.placement"));
-        var admin = new AdminService(changes, ident.StoreId, ranges.Get, directory,
-            new AdminOperationsContext(front, placementGroup, TimeSpan.FromSeconds(10)));
+        var admin = new AdminService(new AdminOperationsContext(front, placementGroup, TimeSpan.FromSeconds(10)));
         var rangeAdmin = new RangeAdminService(changes, ranges.Get, directory);
         var raft = new RaftTransportService(store, () => clusterId, storeLogger);
         server = await GrpcServer.StartAsync(new GrpcServerOptions

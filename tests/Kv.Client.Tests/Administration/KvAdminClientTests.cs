@@ -246,6 +246,72 @@ public sealed class KvAdminClientTests
     }
 
     /// <summary>IProgress that reports on the caller's thread (Progress&lt;T&gt; posts to the thread pool, which would race the assertion).</summary>
+    [Fact]
+    public async Task RunAsync_submits_once_with_a_valid_id_watches_that_id_and_returns_the_succeeded_record()
+    {
+        await using var leader = await TestAdminNode.StartAsync();
+        leader.On<SubmitOperationRequest, SubmitOperationResponse>(r => new SubmitOperationResponse { Operation = Record(r.Id, OperationState.Pending, 1), Created = true });
+        leader.Watch = async (request, stream, _) =>
+        {
+            await stream.WriteAsync(new WatchOperationResponse { Operation = Record(request.Id, OperationState.Running, 2, done: 1, left: 1) });
+            await stream.WriteAsync(new WatchOperationResponse { Operation = Record(request.Id, OperationState.Succeeded, 3, done: 2, left: 0) });
+        };
+        await using var admin = KvAdminClient.Connect([leader.Address], Fast);
+        var seen = new List<ulong>();
+
+        var final = await admin.RunAsync(OperationRequest.DrainStore(new StoreId(4)), new SyncProgress(v => seen.Add(v.Revision)));
+
+        Assert.Equal(OperationStateView.Succeeded, final.State);
+        Assert.Equal(3ul, final.Revision);
+        Assert.Equal([2ul, 3ul], seen);
+        var sent = Assert.Single(leader.Received<SubmitOperationRequest>());
+        Assert.True(OperationId.TryParse(sent.Id, out _, out var error), error);
+        Assert.All(leader.Received<WatchOperationRequest>(), w => Assert.Equal(sent.Id, w.Id));
+    }
+
+    [Theory]
+    [InlineData(OperationState.Failed)]
+    [InlineData(OperationState.Cancelled)]
+    public async Task RunAsync_throws_KvOperationFailedException_with_the_final_record_when_the_operation_does_not_succeed(OperationState end)
+    {
+        await using var leader = await TestAdminNode.StartAsync();
+        leader.On<SubmitOperationRequest, SubmitOperationResponse>(r => new SubmitOperationResponse { Operation = Record(r.Id, OperationState.Pending, 1), Created = true });
+        leader.Watch = async (request, stream, _) =>
+        {
+            var record = Record(request.Id, end, 2);
+            record.Failure = end == OperationState.Failed ? "no eligible store for range 7" : string.Empty;
+            record.CancelledBy = end == OperationState.Cancelled ? "bob" : string.Empty;
+            await stream.WriteAsync(new WatchOperationResponse { Operation = record });
+        };
+        await using var admin = KvAdminClient.Connect([leader.Address], Fast);
+        var request = OperationRequest.DrainStore(new StoreId(4)).WithNewId();
+
+        var e = await Assert.ThrowsAsync<KvOperationFailedException>(() => admin.RunAsync(request));
+
+        Assert.Equal(KvErrorKind.OperationFailed, e.Kind);
+        Assert.Equal(request.Id, e.Operation.Id);
+        Assert.Equal(end == OperationState.Failed ? OperationStateView.Failed : OperationStateView.Cancelled, e.Operation.State);
+        Assert.Contains(end == OperationState.Failed ? "no eligible store for range 7" : "cancelled by bob", e.Message, StringComparison.Ordinal);
+        Assert.Equal(request.Id!.Value.Value, Assert.Single(leader.Received<SubmitOperationRequest>()).Id); // the caller's id, kept
+    }
+
+    [Fact]
+    public async Task RunAsync_refused_at_submit_is_the_KvAdminException_and_watches_nothing()
+    {
+        await using var leader = await TestAdminNode.StartAsync();
+        leader.On<SubmitOperationRequest, SubmitOperationResponse>(_ => new SubmitOperationResponse
+        {
+            Error = new PlacementError { Code = PlacementErrorCode.PlacementErrorFailedPrecondition, Message = "range 1 would lose quorum if one more store failed" },
+        });
+        await using var admin = KvAdminClient.Connect([leader.Address], Fast);
+
+        var e = await Assert.ThrowsAsync<KvAdminException>(() => admin.RunAsync(OperationRequest.RemoveReplica(new RangeId(1), new StoreId(2))));
+
+        Assert.Equal(PlacementErrorCode.PlacementErrorFailedPrecondition, e.Code);
+        Assert.Contains("lose quorum", e.ServerMessage, StringComparison.Ordinal);
+        Assert.Empty(leader.Received<WatchOperationRequest>());
+    }
+
     private sealed class SyncProgress(Action<OperationView> report) : IProgress<OperationView>
     {
         public void Report(OperationView value) => report(value);

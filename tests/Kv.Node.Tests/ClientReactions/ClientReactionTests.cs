@@ -416,49 +416,4 @@ public sealed class ClientReactionTests : IAsyncLifetime
             await Task.Delay(5);
         }
     }
-
-    [Fact]
-    public async Task A_split_retried_after_a_lost_answer_and_refused_because_the_key_now_starts_a_range_returns_the_halves()
-    {
-        var split = false;
-        var before = Range(1, "", "", 1, 1);
-        var left = Range(1, "", "m", 2, 1);
-        var right = Range(2, "m", "", 2, 1);
-        PlacementOnN1(r => Info(split && r.Key.Span.SequenceCompareTo(B("m").Span) >= 0 ? right : split ? left : before, 1, _n1.Address));
-        _n1.On(PlacementMethods.GetRangeById, r => new GetRangeResponse { Header = Ok(), Range = Info(r.RangeId == 1 ? (split ? left : before) : right, 1, _n1.Address) });
-        _n1.On(AdminMethods.SplitRange, r =>
-        {
-            if (!split)
-            {
-                split = true; // applied, but the answer is lost
-                throw new RpcException(new Status(StatusCode.Unavailable, "connection reset after the split applied"));
-            }
-
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "split key m is the range's start key"));
-        });
-
-        await using var client = KvClient.Connect([_n1.Address], Options());
-        var halves = await client.SplitRangeAsync(K("m"));
-
-        Assert.Equal(2, _n1.Received(AdminMethods.SplitRange).Count);
-        Assert.Equal(1UL, halves.Left.RangeId);
-        Assert.Equal(B("m"), halves.Left.EndKey);
-        Assert.Equal(2UL, halves.Right.RangeId);
-        Assert.Equal(B("m"), halves.Right.StartKey);
-    }
-
-    [Fact]
-    public async Task A_split_refused_at_the_first_attempt_stays_refused()
-    {
-        var range = Range(2, "m", "", 2, 1);
-        PlacementOnN1(_ => Info(range, 1, _n1.Address));
-        _n1.On(AdminMethods.SplitRange, _ => throw new RpcException(new Status(StatusCode.InvalidArgument, "split key m is the range's start key")));
-
-        await using var client = KvClient.Connect([_n1.Address], Options());
-        var e = await Assert.ThrowsAsync<KvException>(() => client.SplitRangeAsync(K("m")));
-
-        Assert.Equal(KvErrorKind.InvalidArgument, e.Kind);
-        Assert.Contains("start key", e.Message, StringComparison.Ordinal);
-        Assert.Empty(_n1.Received(PlacementMethods.GetRangeById)); // no second guessing without a retry
-    }
 }

@@ -80,16 +80,6 @@ internal static class TxnKvMethods
 /// <summary>The methods of <c>kv.v1.Admin</c>, from the generated code.</summary>
 internal static class AdminMethods
 {
-    public static readonly Method<TransferLeaderRequest, TransferLeaderResponse> TransferLeader = WireMethods.Find<TransferLeaderRequest, TransferLeaderResponse>(Kv.Proto.V1.Admin.Descriptor, "TransferLeader");
-
-    public static readonly Method<SplitRangeRequest, SplitRangeResponse> SplitRange = WireMethods.Find<SplitRangeRequest, SplitRangeResponse>(Kv.Proto.V1.Admin.Descriptor, "SplitRange");
-
-    public static readonly Method<AddReplicaRequest, AddReplicaResponse> AddReplica = WireMethods.Find<AddReplicaRequest, AddReplicaResponse>(Kv.Proto.V1.Admin.Descriptor, "AddReplica");
-
-    public static readonly Method<RemoveReplicaRequest, RemoveReplicaResponse> RemoveReplica = WireMethods.Find<RemoveReplicaRequest, RemoveReplicaResponse>(Kv.Proto.V1.Admin.Descriptor, "RemoveReplica");
-
-    public static readonly Method<MoveReplicaRequest, MoveReplicaResponse> MoveReplica = WireMethods.Find<MoveReplicaRequest, MoveReplicaResponse>(Kv.Proto.V1.Admin.Descriptor, "MoveReplica");
-
     public static readonly Method<PlanOperationRequest, PlanOperationResponse> PlanOperation = WireMethods.Find<PlanOperationRequest, PlanOperationResponse>(Kv.Proto.V1.Admin.Descriptor, "PlanOperation");
 
     public static readonly Method<SubmitOperationRequest, SubmitOperationResponse> SubmitOperation = WireMethods.Find<SubmitOperationRequest, SubmitOperationResponse>(Kv.Proto.V1.Admin.Descriptor, "SubmitOperation");

@@ -1,6 +1,10 @@
 using Google.Protobuf;
 using Grpc.Core;
+using Kv.Client;
+using Kv.Client.Administration;
 using Kv.Client.Cluster;
+using Kv.Client.Views;
+using Kv.Node.Tests.TestSupport;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Tests.Cluster;
@@ -120,24 +124,31 @@ public sealed class ClusterTests
         var before = await c.WaitForRangeLeaderAsync(1);
         var target = before.Leader.StoreId % 3 + 1;
         await using var client = KvClient.Connect(c.Addresses);
+        await using var ops = RangeOperations.Connect(c.Addresses);
 
-        var leader = await client.TransferLeaderAsync(1, target);
-        Assert.Equal(target, leader.StoreId);
+        // Leadership moves through a TransferLeader operation (the synchronous Admin.TransferLeader
+        // RPC is gone); its step completes only once the target leads.
+        var done = await ops.TransferLeadershipAsync(1, target);
+        Assert.Equal(OperationStateView.Succeeded, done.State);
         // The target itself now serves linearizable reads: it really leads.
         var got = await c.GetAsync(c.Addresses[target - 1], "anything");
         Assert.Null(got.Error);
 
-        var noReplica = await Assert.ThrowsAsync<KvException>(() => client.TransferLeaderAsync(1, 99));
-        Assert.Equal(KvErrorKind.InvalidArgument, noReplica.Kind);
-        Assert.Contains("no replica on store 99", noReplica.Message, StringComparison.Ordinal);
+        // A store that cannot lead the range is refused at submit, and nothing is recorded. (The
+        // old RPC said InvalidArgument "no replica on store 99"; the planner checks the store
+        // first, so an unknown store is NotFound naming it.)
+        var noReplica = await Assert.ThrowsAsync<KvAdminException>(() => ops.Admin.SubmitAsync(OperationRequest.TransferLeader(new RangeId(1), new StoreId(99))));
+        Assert.Equal(PlacementErrorCode.PlacementErrorNotFound, noReplica.Code);
+        Assert.Contains("store 99 is unknown", noReplica.ServerMessage, StringComparison.Ordinal);
 
-        var stale = await c.Channel(c.Addresses[target - 1]).Admin.TransferLeaderAsync(new TransferLeaderRequest
-        {
-            Context = new RangeContext { RangeId = 1, Epoch = new RangeEpoch { ConfVer = 9, Version = 9 } },
-            ToStoreId = before.Leader.StoreId,
-        });
-        Assert.NotNull(stale.Error?.EpochNotMatch);
+        // A request fenced on an epoch the range is not at is refused (was: RangeError EpochNotMatch
+        // from the RPC; now the planner's FAILED_PRECONDITION naming both epochs) and changes nothing.
+        var stale = await Assert.ThrowsAsync<KvAdminException>(() => ops.Admin.SubmitAsync(
+            OperationRequest.TransferLeader(new RangeId(1), new StoreId(before.Leader.StoreId)) with { Epoch = new EpochView(9, 9) }));
+        Assert.Equal(PlacementErrorCode.PlacementErrorFailedPrecondition, stale.Code);
+        Assert.Contains("as the request saw", stale.ServerMessage, StringComparison.Ordinal);
         Assert.Null((await c.GetAsync(c.Addresses[target - 1], "anything")).Error);
+        Assert.Single(await ops.ListOwnAsync()); // only the transfer above was recorded
 
         await client.PutAsync("after-transfer"u8.ToArray(), "1"u8.ToArray());
         Assert.Equal("1"u8.ToArray(), await client.GetAsync("after-transfer"u8.ToArray()));

@@ -3,6 +3,7 @@ using Grpc.Core;
 using Grpc.Health.V1;
 using Kv.Client.Cluster;
 using Kv.Node.Server.Hosting;
+using Kv.Node.Tests.TestSupport;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Tests.Cluster;
@@ -140,7 +141,8 @@ public sealed class JoiningAndReplicationTests
         }, "range 1 to report the ~100 KB written (unflushed)");
 
         // A split copies the parent's replicas: the right half is on the same three stores.
-        var split = await client.SplitRangeAsync("k050"u8.ToArray());
+        await using var ops = RangeOperations.Connect(c.Addresses);
+        var split = await ops.SplitAsync("k050"u8.ToArray());
         Assert.Equal([1ul, 2ul, 3ul], split.Left.Replicas.Select(r => r.StoreId).Order());
         Assert.Equal([1ul, 2ul, 3ul], split.Right.Replicas.Select(r => r.StoreId).Order());
         var right = await c.WaitForRangeLeaderAsync(split.Right.RangeId);

@@ -2,8 +2,12 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Google.Protobuf;
+using Kv.Client;
+using Kv.Client.Administration;
 using Kv.Client.Cluster;
+using Kv.Client.Views;
 using Kv.Node.Raft;
+using Kv.Node.Tests.TestSupport;
 using Kv.Proto.V1;
 using Xunit.Abstractions;
 
@@ -82,7 +86,8 @@ public sealed class ReplicaAddMoveTests(ITestOutputHelper output)
         using var stop = new CancellationTokenSource();
         var writer = Task.Run(() => WriteUntilAsync(client, "live", stop.Token));
         var started = Stopwatch.GetTimestamp();
-        var range = await client.AddReplicaAsync(1, fourth, TimeSpan.FromMinutes(10));
+        await using var ops = RangeOperations.Connect(c.Addresses.Take(3).ToArray());
+        var range = await ops.AddAsync(1, fourth, patience: TimeSpan.FromMinutes(10));
         var took = Stopwatch.GetElapsedTime(started);
         await stop.CancelAsync();
         var acked = await writer;
@@ -102,7 +107,8 @@ public sealed class ReplicaAddMoveTests(ITestOutputHelper output)
         Assert.Equal(range, ReplicaChangeTests.DescriptorOn(c, 3));
 
         // 4. It really is a voter with the data: it can lead and serve reads.
-        Assert.Equal(fourth, (await client.TransferLeaderAsync(1, fourth)).StoreId);
+        await ops.TransferLeadershipAsync(1, fourth);
+        Assert.Equal(3, await ReplicaChangeTests.LeaderNodeAsync(c)); // node 3 runs the fourth store
         Assert.Equal(value, await client.GetAsync(Key("load-00000")));
         if (acked.Count > 0)
         {
@@ -134,7 +140,8 @@ public sealed class ReplicaAddMoveTests(ITestOutputHelper output)
         var leader = (await c.WaitForRangeLeaderAsync(1)).Leader.StoreId;
         using var stop = new CancellationTokenSource();
         var writer = Task.Run(() => WriteUntilAsync(client, "live", stop.Token));
-        var moved = await client.MoveReplicaAsync(1, leader, fourth, TimeSpan.FromMinutes(5));
+        await using var ops = RangeOperations.Connect(c.Addresses.Take(3).ToArray());
+        var moved = await ops.MoveAsync(1, leader, fourth, patience: TimeSpan.FromMinutes(5));
         await stop.CancelAsync();
         var acked = await writer;
         Assert.Equal(3, moved.Replicas.Count);
@@ -156,13 +163,21 @@ public sealed class ReplicaAddMoveTests(ITestOutputHelper output)
         {
             Context = new ReplicaChange { ExpectedConfVer = 4, Replicas = { new ReplicaDescriptor { ReplicaId = 9001, StoreId = target, Role = ReplicaRole.Learner } } }.ToByteArray(),
         }).WaitAsync(TimeSpan.FromSeconds(20));
-        var resumed = await client.MoveReplicaAsync(1, source, target, TimeSpan.FromMinutes(5));
+        var move = OperationRequest.MoveReplica(new RangeId(1), new StoreId(source), new StoreId(target)).WithNewId();
+        await ops.RunAsync(move, TimeSpan.FromMinutes(5));
+        var resumed = await ops.RangeAsync(1);
         Assert.Contains(resumed.Replicas, r => r.StoreId == target && r.ReplicaId == 9001 && r.Role == ReplicaRole.Voter);
         Assert.DoesNotContain(resumed.Replicas, r => r.StoreId == source);
         Assert.Equal(3, resumed.Replicas.Count);
         Assert.Equal(7ul, resumed.Epoch.ConfVer); // the learner, joint, leave joint
 
-        // 3. Calling the finished move again answers with the range and changes nothing.
-        Assert.Equal(resumed, await client.MoveReplicaAsync(1, source, target, TimeSpan.FromMinutes(1)));
+        // 3. Submitting the finished move again (its id: how an operation is retried after an
+        //    unknown outcome) answers with its record and changes nothing. (The old RPC was
+        //    retried by calling it again with the same stores.)
+        var again = await ops.Admin.SubmitAsync(move);
+        Assert.False(again.Created);
+        Assert.Equal(OperationStateView.Succeeded, again.Operation.State);
+        Assert.Equal(resumed, await ops.RangeAsync(1));
+        Assert.Single(await ops.Admin.ListAsync(), o => o.Id == move.Id);
     }
 }

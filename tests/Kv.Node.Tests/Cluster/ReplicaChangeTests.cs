@@ -1,8 +1,12 @@
 using Google.Protobuf;
+using Kv.Client;
+using Kv.Client.Administration;
 using Kv.Client.Cluster;
+using Kv.Client.Views;
 using Kv.Node.Raft;
 using Kv.Node.Ranges;
 using Kv.Node.Storage;
+using Kv.Node.Tests.TestSupport;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Tests.Cluster;
@@ -43,8 +47,14 @@ public sealed class ReplicaChangeTests
         await WaitForAsync(() => Enumerable.Range(0, 3).All(i => HasData(c, i, "k")), "k on every store");
 
         // 1. A follower: the descriptor drops it (conf_ver 2) and its store destroys its replica and data.
+        //    Replica changes are operations now (the synchronous Admin RPCs are gone), so taking a
+        //    three-voter range to two meets the preflight: refused unless forced with a reason.
+        await using var ops = RangeOperations.Connect(c.Addresses);
         var follower = leader % 3 + 1;
-        var after = await client.RemoveReplicaAsync(1, follower);
+        var unsafeRemove = await Assert.ThrowsAsync<KvAdminException>(() => ops.Admin.SubmitAsync(OperationRequest.RemoveReplica(new RangeId(1), new StoreId(follower))));
+        Assert.Equal(PlacementErrorCode.PlacementErrorFailedPrecondition, unsafeRemove.Code);
+        Assert.Empty(await ops.ListOwnAsync());
+        var after = await ops.RemoveAsync(1, follower, forceReason: "test: remove a follower of a three-voter range");
         Assert.Equal(2ul, after.Epoch.ConfVer);
         Assert.DoesNotContain(after.Replicas, r => r.StoreId == follower);
         await WaitForAsync(() => c.Hosts[NodeOf(follower)]!.Ranges.Get(1) is null, $"store {follower} to destroy its removed replica");
@@ -52,7 +62,7 @@ public sealed class ReplicaChangeTests
         Assert.False(HasData(c, NodeOf(follower), "k"));
 
         // 2. The leader's own replica: leadership moves to the other voter, which removes it.
-        after = await client.RemoveReplicaAsync(1, leader);
+        after = await ops.RemoveAsync(1, leader);
         var survivor = after.Replicas.Single();
         Assert.Equal(3ul, after.Epoch.ConfVer);
         Assert.NotEqual(leader, survivor.StoreId);
@@ -60,10 +70,11 @@ public sealed class ReplicaChangeTests
         Assert.Equal(after, DescriptorOn(c, NodeOf(survivor.StoreId)));
         Assert.Equal("v"u8.ToArray(), await client.GetAsync("k"u8.ToArray()));
 
-        // 3. The last voter stays: refused with the reason, nothing changes, writes go on.
-        var last = await Assert.ThrowsAsync<KvException>(() => client.RemoveReplicaAsync(1, survivor.StoreId));
-        Assert.Equal(KvErrorKind.Refused, last.Kind);
-        Assert.Contains("last voter", last.Message, StringComparison.Ordinal);
+        // 3. The last voter stays: refused at submit with the reason (was Refused "last voter" from
+        //    the RPC; the planner calls it INVALID_ARGUMENT "the only voter"), nothing changes, writes go on.
+        var last = await Assert.ThrowsAsync<KvAdminException>(() => ops.RemoveAsync(1, survivor.StoreId, forceReason: "test: even forced"));
+        Assert.Equal(KvErrorKind.InvalidArgument, last.Kind);
+        Assert.Contains("only voter", last.Message, StringComparison.Ordinal);
         Assert.Equal(after, DescriptorOn(c, NodeOf(survivor.StoreId)));
         await client.PutAsync("k2"u8.ToArray(), "v2"u8.ToArray());
         Assert.Equal("v2"u8.ToArray(), await client.GetAsync("k2"u8.ToArray()));
@@ -80,65 +91,95 @@ public sealed class ReplicaChangeTests
         var info = await c.WaitForRangeLeaderAsync(1);
         var leaderNode = await LeaderNodeAsync(c);
         await using var client = KvClient.Connect(c.Addresses.Take(3).ToArray());
+        await using var ops = RangeOperations.Connect(c.Addresses.Take(3).ToArray());
         var before = DescriptorOn(c, leaderNode)!;
+        var range = new RangeId(1);
+        static StoreId S(ulong id) => new(id);
 
-        // Malformed requests are InvalidArgument (kvctl exit 2); well-formed ones the cluster's
-        // state makes unsafe are Refused (FAILED_PRECONDITION, kvctl exit 3).
-        async Task RefusedAsync(Func<Task> call, string reason, KvErrorKind kind = KvErrorKind.Refused)
+        // Replica changes are operations now (the synchronous Admin RPCs are gone): a bad one is
+        // refused at submit by the planner, and nothing is recorded. Malformed requests are
+        // INVALID_ARGUMENT or NOT_FOUND (kvctl exit 2 / 4); well-formed ones the cluster's state
+        // rules out are FAILED_PRECONDITION (kvctl exit 3).
+        async Task RefusedAsync(OperationRequest request, string reason, PlacementErrorCode code)
         {
-            var e = await Assert.ThrowsAsync<KvException>(call);
-            Assert.Equal(kind, e.Kind);
-            Assert.Contains(reason, e.Message, StringComparison.Ordinal);
+            var e = await Assert.ThrowsAsync<KvAdminException>(() => ops.Admin.SubmitAsync(request));
+            Assert.Equal(code, e.Code);
+            Assert.Contains(reason, e.ServerMessage, StringComparison.Ordinal);
         }
 
-        // A store that already holds a replica; an unknown store; a move onto itself; a move from
-        // a store without a replica.
-        await RefusedAsync(() => client.AddReplicaAsync(1, info.Leader.StoreId % 3 + 1, TimeSpan.FromSeconds(20)), "already holds replica");
-        await RefusedAsync(() => client.AddReplicaAsync(1, 4242, TimeSpan.FromSeconds(20)), "store 4242 is not known to placement");
-        await RefusedAsync(() => client.MoveReplicaAsync(1, 2, 2, TimeSpan.FromSeconds(20)), "two different stores", KvErrorKind.InvalidArgument);
-        await RefusedAsync(() => client.MoveReplicaAsync(1, fourth, 4244, TimeSpan.FromSeconds(20)), $"no replica on store {fourth}", KvErrorKind.InvalidArgument);
+        // A store that already holds a replica; an unknown store; a move onto itself (the client
+        // refuses it before any call); a move from a store without a replica.
+        await RefusedAsync(OperationRequest.AddReplica(range, S(info.Leader.StoreId % 3 + 1)), "already holds a voter", PlacementErrorCode.PlacementErrorInvalidArgument);
+        await RefusedAsync(OperationRequest.AddReplica(range, S(4242)), "store 4242 is unknown", PlacementErrorCode.PlacementErrorNotFound);
+        var self = await Assert.ThrowsAsync<ArgumentException>(() => ops.Admin.SubmitAsync(OperationRequest.MoveReplica(range, S(2), S(2))));
+        Assert.Contains("same store", self.Message, StringComparison.Ordinal);
+        await RefusedAsync(OperationRequest.MoveReplica(range, S(fourth), S(4244)), $"store {fourth} holds no replica", PlacementErrorCode.PlacementErrorInvalidArgument);
 
         // A move whose source holds nothing and whose target already holds a voter is the state a
-        // finished move leaves: it is answered with the range as it is, and changes nothing.
-        Assert.Equal(before, await client.MoveReplicaAsync(1, fourth, 1, TimeSpan.FromSeconds(20)));
-        await RefusedAsync(() => client.RemoveReplicaAsync(1, fourth, TimeSpan.FromSeconds(20)), $"no replica on store {fourth}", KvErrorKind.InvalidArgument);
+        // finished move leaves. The old RPC answered it with the range as it is; an operation is
+        // resumed by resubmitting its id instead, so a new move from a store that holds nothing is
+        // refused "nothing to move". Either way nothing changes.
+        await RefusedAsync(OperationRequest.MoveReplica(range, S(fourth), S(1)), "nothing to move", PlacementErrorCode.PlacementErrorInvalidArgument);
+        await RefusedAsync(OperationRequest.RemoveReplica(range, S(fourth)), $"store {fourth} holds no replica", PlacementErrorCode.PlacementErrorInvalidArgument);
 
         // A Down store: neither added to nor moved to.
         await c.StopNodeAsync(3);
         await WaitForDownAsync(c, fourth);
-        await RefusedAsync(() => client.AddReplicaAsync(1, fourth, TimeSpan.FromSeconds(20)), $"store {fourth} is Down");
-        await RefusedAsync(() => client.MoveReplicaAsync(1, 1, fourth, TimeSpan.FromSeconds(20)), $"store {fourth} is Down");
+        await RefusedAsync(OperationRequest.AddReplica(range, S(fourth)), $"store {fourth} is down", PlacementErrorCode.PlacementErrorFailedPrecondition);
+        await RefusedAsync(OperationRequest.MoveReplica(range, S(1), S(fourth)), $"store {fourth} is down", PlacementErrorCode.PlacementErrorFailedPrecondition);
         Assert.Equal(before, DescriptorOn(c, leaderNode));
 
-        // A stale epoch is fenced (by whichever node leads now).
-        leaderNode = await LeaderNodeAsync(c);
-        var stale = await c.Channel(c.Addresses[leaderNode]).Admin.RemoveReplicaAsync(new RemoveReplicaRequest
-        {
-            Context = new RangeContext { RangeId = 1, Epoch = new RangeEpoch { ConfVer = 9, Version = 1 } },
-            StoreId = 1,
-        });
-        Assert.NotNull(stale.Error?.EpochNotMatch);
+        // A stale epoch is fenced (was RangeError EpochNotMatch from the RPC; now the planner's
+        // FAILED_PRECONDITION naming both epochs).
+        await RefusedAsync(OperationRequest.RemoveReplica(range, S(1)) with { Epoch = new EpochView(9, 1), Force = true, Reason = "test: fenced" },
+            "as the request saw", PlacementErrorCode.PlacementErrorFailedPrecondition);
         Assert.Equal(before, DescriptorOn(c, leaderNode));
+        Assert.Empty(await ops.ListOwnAsync());
 
-        // Mid-change: a learner (on a store that never answers, so it stays one) is present.
+        // Mid-change: a learner (on the Down store, so it stays one) is present.
         leaderNode = await LeaderNodeAsync(c);
         var store = c.Hosts[leaderNode]!.Store!;
         await store.ProposeConfChangeAsync(1, ConfChange.Single(ConfChangeType.AddLearnerNode, 777) with
         {
-            Context = new ReplicaChange { ExpectedConfVer = 1, Replicas = { new ReplicaDescriptor { ReplicaId = 777, StoreId = 4243, Role = ReplicaRole.Learner } } }.ToByteArray(),
+            Context = new ReplicaChange { ExpectedConfVer = 1, Replicas = { new ReplicaDescriptor { ReplicaId = 777, StoreId = fourth, Role = ReplicaRole.Learner } } }.ToByteArray(),
         }).WaitAsync(TimeSpan.FromSeconds(20));
         var mid = DescriptorOn(c, leaderNode)!;
         Assert.Equal(2ul, mid.Epoch.ConfVer);
-        await RefusedAsync(() => client.RemoveReplicaAsync(1, info.Leader.StoreId % 3 + 1, TimeSpan.FromSeconds(20)), "mid-change: replica 777 on store 4243 is a learner");
-        await RefusedAsync(() => client.MoveReplicaAsync(1, 1, 2, TimeSpan.FromSeconds(20)), "already holds replica");
-        await RefusedAsync(() => client.MoveReplicaAsync(1, info.Leader.StoreId % 3 + 1, 4244, TimeSpan.FromSeconds(20)), "mid-change");
-        Assert.Equal(mid, DescriptorOn(c, leaderNode));
+        await WaitForDirectoryAsync(c, 2);
+
+        // A removal planned now cannot progress: the operation says the range is stuck mid-change
+        // (the RPC refused it FAILED_PRECONDITION "mid-change"), and cancelling it changes nothing.
+        var follower = info.Leader.StoreId % 3 + 1;
+        var stuck = (await ops.Admin.SubmitAsync(OperationRequest.RemoveReplica(range, S(follower)) with { Force = true, Reason = "test: mid-change" })).Operation.Id;
+        await WaitForStuckAsync(ops.Admin, stuck, "mid-change: replica 777 on store " + fourth + " is a learner");
+        await ops.Admin.CancelAsync(stuck, "test: it cannot progress");
+        Assert.Equal(OperationStateView.Cancelled, (await ops.Admin.WaitAsync(stuck)).State);
+        await RefusedAsync(OperationRequest.MoveReplica(range, S(1), S(2)), "already holds a replica", PlacementErrorCode.PlacementErrorFailedPrecondition);
+        Assert.Equal(mid, DescriptorOn(c, await LeaderNodeAsync(c)));
 
         // Removing the learner rolls the change back.
-        var rolledBack = await client.RemoveReplicaAsync(1, 4243, TimeSpan.FromSeconds(20));
+        var rolledBack = await ops.RemoveAsync(1, fourth, patience: TimeSpan.FromSeconds(60));
         Assert.Equal(3ul, rolledBack.Epoch.ConfVer);
         Assert.Equal(before.Replicas, rolledBack.Replicas);
         await client.PutAsync("still"u8.ToArray(), "writable"u8.ToArray());
+    }
+
+    /// <summary>Waits until the operation reports a stuck range whose reason contains <paramref name="reason"/>.</summary>
+    private static async Task WaitForStuckAsync(KvAdminClient admin, OperationId id, string reason)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            var op = await admin.GetAsync(id);
+            if (op.Stuck.Any(s => s.Reason.Contains(reason, StringComparison.Ordinal)))
+            {
+                return;
+            }
+
+            Assert.False(op.IsFinished, $"operation {id} finished ({op.State}: {op.Failure}) instead of waiting stuck on '{reason}'");
+            Assert.True(DateTime.UtcNow < deadline, $"operation {id} never reported '{reason}'; stuck: {string.Join("; ", op.Stuck.Select(s => s.Reason))}");
+            await Task.Delay(50);
+        }
     }
 
     [Fact]
@@ -155,7 +196,10 @@ public sealed class ReplicaChangeTests
         var leader = (await c.WaitForRangeLeaderAsync(1)).Leader.StoreId;
         var victim = leader == 3 ? 2ul : 3ul;
         await c.StopNodeAsync(NodeOf(victim));
-        var after = await client.RemoveReplicaAsync(1, victim);
+        // Forced: until placement marks the store Down, the preflight counts it as a live voter
+        // and would refuse taking a three-voter range to two.
+        await using var ops = RangeOperations.Connect(c.Addresses);
+        var after = await ops.RemoveAsync(1, victim, forceReason: "test: remove the replica of a stopped store");
         Assert.DoesNotContain(after.Replicas, r => r.StoreId == victim);
         await WaitForDirectoryAsync(c, after.Epoch.ConfVer);
 

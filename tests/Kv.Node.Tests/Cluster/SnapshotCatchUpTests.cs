@@ -1,5 +1,6 @@
 using Kv.Client.Cluster;
 using Kv.Node.Tests.Observability;
+using Kv.Node.Tests.TestSupport;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Tests.Cluster;
@@ -87,18 +88,16 @@ public sealed class SnapshotCatchUpTests
     /// <summary>Moves leadership to the node and reads every key through it.</summary>
     private static async Task AssertServesEverythingAsync(InProcessCluster c, int node)
     {
-        await using var client = KvClient.Connect(c.Addresses);
+        await using var ops = RangeOperations.Connect(c.Addresses);
         var storeId = c.Hosts[node]!.StoreId;
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
             try
             {
-                var leader = await client.TransferLeaderAsync(1, storeId);
-                if (leader.StoreId == storeId)
-                {
-                    break;
-                }
+                // A TransferLeader operation's step completes only once the target leads.
+                await ops.TransferLeadershipAsync(1, storeId, patience: TimeSpan.FromSeconds(60));
+                break;
             }
             catch (KvException) when (DateTime.UtcNow < deadline)
             {

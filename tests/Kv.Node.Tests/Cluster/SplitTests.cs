@@ -1,8 +1,11 @@
 using System.Collections.Concurrent;
 using System.Text;
 using Google.Protobuf;
-using Grpc.Core;
+using Kv.Client;
+using Kv.Client.Administration;
 using Kv.Client.Cluster;
+using Kv.Client.Views;
+using Kv.Node.Tests.TestSupport;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Tests.Cluster;
@@ -53,8 +56,9 @@ public sealed class SplitTests
     {
         await using var c = await StartBootstrappedAsync();
         await using var client = KvClient.Connect(c.Addresses);
+        await using var ops = RangeOperations.Connect(c.Addresses);
         await client.PutAsync("a"u8.ToArray(), "1"u8.ToArray());
-        var split = await client.SplitRangeAsync("m"u8.ToArray());
+        var split = await ops.SplitAsync("m"u8.ToArray());
         Assert.Equal(1ul, split.Left.RangeId);
         Assert.Equal(B("m"), split.Left.EndKey);
         Assert.Equal(B("m"), split.Right.StartKey);
@@ -64,45 +68,72 @@ public sealed class SplitTests
         Assert.Equal(split.Left.Replicas.Select(r => r.StoreId).Order(), split.Right.Replicas.Select(r => r.StoreId).Order());
         var before = await WaitForRangesAsync(c, 2);
         var right = before[1];
+        var rightId = new RangeId(right.Range.RangeId);
 
-        var ch = c.Channel(right.LeaderAddress);
-        async Task<RpcException> RefusedAsync(ByteString key, RangeEpoch epoch) =>
-            await Assert.ThrowsAsync<RpcException>(() => ch.Admin.SplitRangeAsync(new SplitRangeRequest { Context = new RangeContext { RangeId = right.Range.RangeId, Epoch = epoch }, SplitKey = key }).ResponseAsync);
+        // Splits are operations now (the synchronous Admin.SplitRange RPC is gone): a bad split is
+        // refused at submit by the planner with INVALID_ARGUMENT / NOT_FOUND / FAILED_PRECONDITION
+        // and what to do, and nothing is recorded. The RPC's separate "start key" and "outside the
+        // range" refusals are one planner refusal, "not strictly inside", naming the range's bounds.
+        async Task<KvAdminException> RefusedAsync(OperationRequest request) =>
+            await Assert.ThrowsAsync<KvAdminException>(() => ops.Admin.SubmitAsync(request));
 
-        var atStart = await RefusedAsync(B("m"), right.Range.Epoch);
-        Assert.Equal(StatusCode.InvalidArgument, atStart.StatusCode);
-        Assert.Contains("start key", atStart.Status.Detail, StringComparison.Ordinal);
-        var outside = await RefusedAsync(B("a"), right.Range.Epoch);
-        Assert.Equal(StatusCode.InvalidArgument, outside.StatusCode);
-        Assert.Contains("outside the range", outside.Status.Detail, StringComparison.Ordinal);
-        var empty = await RefusedAsync(ByteString.Empty, right.Range.Epoch);
-        Assert.Equal(StatusCode.InvalidArgument, empty.StatusCode);
-        Assert.Contains("empty", empty.Status.Detail, StringComparison.Ordinal);
-        var tooLong = await RefusedAsync(ByteString.CopyFrom(Enumerable.Repeat((byte)'x', 5000).ToArray()), right.Range.Epoch);
-        Assert.Equal(StatusCode.InvalidArgument, tooLong.StatusCode);
-        Assert.Contains("4096", tooLong.Status.Detail, StringComparison.Ordinal);
-        var noRange = await Assert.ThrowsAsync<RpcException>(() => ch.Admin.SplitRangeAsync(new SplitRangeRequest { SplitKey = B("q") }).ResponseAsync);
-        Assert.Equal(StatusCode.InvalidArgument, noRange.StatusCode);
+        var atStart = await RefusedAsync(OperationRequest.Split(rightId, "m"u8.ToArray()));
+        Assert.Equal(PlacementErrorCode.PlacementErrorInvalidArgument, atStart.Code);
+        Assert.Contains("not strictly inside", atStart.ServerMessage, StringComparison.Ordinal);
+        Assert.Contains("after its start key", atStart.ServerMessage, StringComparison.Ordinal);
+        var outside = await RefusedAsync(OperationRequest.Split(rightId, "a"u8.ToArray()));
+        Assert.Equal(PlacementErrorCode.PlacementErrorInvalidArgument, outside.Code);
+        Assert.Contains("not strictly inside", outside.ServerMessage, StringComparison.Ordinal);
+        var tooLong = await RefusedAsync(OperationRequest.Split(rightId, Enumerable.Repeat((byte)'x', 5000).ToArray()));
+        Assert.Equal(PlacementErrorCode.PlacementErrorInvalidArgument, tooLong.Code);
+        Assert.Contains("4096", tooLong.ServerMessage, StringComparison.Ordinal);
+        var noRange = await RefusedAsync(OperationRequest.Split(new RangeId(0), "q"u8.ToArray()));
+        Assert.Equal(PlacementErrorCode.PlacementErrorNotFound, noRange.Code);
+        var stale = await RefusedAsync(OperationRequest.Split(rightId, "q"u8.ToArray()) with { Epoch = new EpochView(right.Range.Epoch.ConfVer, 1) });
+        Assert.Equal(PlacementErrorCode.PlacementErrorFailedPrecondition, stale.Code);
+        Assert.Contains("as the request saw", stale.ServerMessage, StringComparison.Ordinal);
 
-        var stale = await ch.Admin.SplitRangeAsync(new SplitRangeRequest
-        {
-            Context = new RangeContext { RangeId = right.Range.RangeId, Epoch = new RangeEpoch { ConfVer = right.Range.Epoch.ConfVer, Version = 1 } },
-            SplitKey = B("q"),
-        });
-        Assert.NotNull(stale.Error?.EpochNotMatch);
-        Assert.Contains(stale.Error.EpochNotMatch.Current, d => d.RangeId == right.Range.RangeId && d.Epoch.Version == 2);
+        // An empty key: the client refuses it before any call; a peer that sends one anyway (the
+        // raw Admin API) is refused by the node.
+        await Assert.ThrowsAsync<ArgumentException>(() => ops.Admin.SubmitAsync(OperationRequest.Split(rightId, ReadOnlyMemory<byte>.Empty)));
+        var empty = await RawSubmitAsync(c, new OperationSpec { Kind = OperationKind.Split, RangeId = right.Range.RangeId });
+        Assert.Equal(PlacementErrorCode.PlacementErrorInvalidArgument, empty.Error?.Code);
+        Assert.Contains("empty", empty.Error!.Message, StringComparison.Ordinal);
 
-        // Through the client: the key that starts a range is refused with what to do.
-        var viaClient = await Assert.ThrowsAsync<KvException>(() => client.SplitRangeAsync("m"u8.ToArray()));
+        // Through the helper that finds the range holding the key: the key that starts a range is
+        // refused with what to do.
+        var viaClient = await Assert.ThrowsAsync<KvAdminException>(() => ops.SplitAsync("m"u8.ToArray()));
         Assert.Equal(KvErrorKind.InvalidArgument, viaClient.Kind);
         Assert.Contains("strictly inside", viaClient.Message, StringComparison.Ordinal);
 
-        // Nothing changed: the same two ranges at the same epochs, and both still serve.
+        // Nothing changed: the same two ranges at the same epochs, only the first split recorded,
+        // and both ranges still serve.
         var after = await WaitForRangesAsync(c, 2);
         Assert.Equal(before.Select(r => (r.Range.RangeId, r.Range.Epoch.Version, r.Range.Epoch.ConfVer)), after.Select(r => (r.Range.RangeId, r.Range.Epoch.Version, r.Range.Epoch.ConfVer)));
+        Assert.Single(await ops.ListOwnAsync());
         await client.PutAsync("z"u8.ToArray(), "2"u8.ToArray());
         Assert.Equal("1"u8.ToArray(), await client.GetAsync("a"u8.ToArray()));
         Assert.Equal("2"u8.ToArray(), await client.GetAsync("z"u8.ToArray()));
+    }
+
+    /// <summary>SubmitOperation on the raw Admin API (what any gRPC peer can send), at whichever node leads placement.</summary>
+    private static async Task<SubmitOperationResponse> RawSubmitAsync(InProcessCluster c, OperationSpec spec)
+    {
+        var deadline = DateTime.UtcNow + Deadline;
+        while (true)
+        {
+            foreach (var address in c.Addresses)
+            {
+                var r = await c.Channel(address).Admin.SubmitOperationAsync(new SubmitOperationRequest { Id = "raw-" + Guid.NewGuid().ToString("N"), Spec = spec, RequestedBy = "tests" });
+                if (r.Error?.Code is not (PlacementErrorCode.PlacementErrorNotLeader or PlacementErrorCode.PlacementErrorUnavailable))
+                {
+                    return r;
+                }
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "no node answered as the placement leader");
+            await Task.Delay(50);
+        }
     }
 
     [Fact]
@@ -157,11 +188,12 @@ public sealed class SplitTests
         }
 
         var load = Enumerable.Range(0, 4).Select(w => Task.Run(() => WriteAsync(w))).Append(Task.Run(ScanAsync)).ToList();
-        var splits = new List<RangeSplit>();
+        var splits = new List<(RangeDescriptor Left, RangeDescriptor Right)>();
+        await using var ops = RangeOperations.Connect(c.Addresses);
         foreach (var at in new[] { "k2", "k1", "k3-0005" })
         {
             await WaitUntilAsync(() => acked.Count >= 40 * (splits.Count + 1), "writers make progress");
-            splits.Add(await client.SplitRangeAsync(Encoding.UTF8.GetBytes(at)));
+            splits.Add(await ops.SplitAsync(Encoding.UTF8.GetBytes(at)));
         }
 
         await WaitUntilAsync(() => scans >= 3 && acked.Count >= 200, "writers and scanner make progress after the splits");
@@ -195,10 +227,11 @@ public sealed class SplitTests
         await using var c = await StartBootstrappedAsync();
         await using var stale = KvClient.Connect(c.Addresses);
         await using var admin = KvClient.Connect(c.Addresses);
+        await using var ops = RangeOperations.Connect(c.Addresses);
         await stale.PutAsync("a"u8.ToArray(), "1"u8.ToArray()); // caches range 1 as the whole key space
         var before = await c.WaitForRangeLeaderAsync(1);
 
-        var split = await admin.SplitRangeAsync("m"u8.ToArray());
+        var split = await ops.SplitAsync("m"u8.ToArray());
 
         // The left half's leader answers the old epoch with both halves.
         var leftLeader = await WaitForLeaderAddressAsync(c, 1, split.Left.Epoch.Version);
@@ -309,7 +342,8 @@ public sealed class SplitTests
 
         // 1. Node 3 is down while the range splits and both halves take writes.
         await c.StopNodeAsync(2);
-        var split = await client.SplitRangeAsync("m"u8.ToArray());
+        await using var ops = RangeOperations.Connect(c.Addresses, new KvClientOptions { RequestTimeout = Deadline });
+        var split = await ops.SplitAsync("m"u8.ToArray());
         await client.PutAsync("x"u8.ToArray(), "right"u8.ToArray());
         await client.PutAsync("b"u8.ToArray(), "left"u8.ToArray());
 

@@ -2,6 +2,7 @@ using System.Text;
 using Grpc.Core;
 using Kv.Client;
 using Kv.Client.Cluster;
+using Kv.Node.Tests.TestSupport;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Tests.Cluster;
@@ -25,6 +26,13 @@ public sealed class TransactionTests
 
     private static byte[] B(string s) => Encoding.UTF8.GetBytes(s);
 
+    /// <summary>Splits at the key through a Split operation (submitted and waited for).</summary>
+    private static async Task SplitAsync(InProcessCluster c, string key)
+    {
+        await using var ops = RangeOperations.Connect(c.Addresses);
+        await ops.SplitAsync(B(key));
+    }
+
     private static string S(byte[]? b) => b is null ? "(null)" : Encoding.UTF8.GetString(b);
 
     [Fact]
@@ -32,7 +40,7 @@ public sealed class TransactionTests
     {
         await using var c = await StartBootstrappedAsync();
         await using var client = KvClient.Connect(c.Addresses);
-        await client.SplitRangeAsync(B("m"));
+        await SplitAsync(c, "m");
 
         var setup = await client.BeginAsync();
         setup.Put(B("a"), B("100"));
@@ -188,7 +196,7 @@ public sealed class TransactionTests
     /// </summary>
     private static async Task<Timestamp> SetUpCrashedWriterAsync(InProcessCluster c, KvClient client, ulong ttlMs)
     {
-        await client.SplitRangeAsync(B("m"));
+        await SplitAsync(c, "m");
         var setup = await client.BeginAsync();
         setup.Put(B("a"), B("old"));
         setup.Put(B("z"), B("old"));

@@ -2,6 +2,7 @@ using Kv.Client.Transport;
 using Google.Protobuf;
 using Grpc.Core;
 using Kv.Client.Cluster;
+using Kv.Node.Tests.TestSupport;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Tests.Cluster;
@@ -73,8 +74,8 @@ public sealed class TxnKvServiceTests
     public async Task A_transaction_across_a_split_commits_and_reads_come_from_the_leader_only()
     {
         await using var c = await StartBootstrappedAsync();
-        await using var client = KvClient.Connect(c.Addresses);
-        var split = await client.SplitRangeAsync("m"u8.ToArray());
+        await using var ops = RangeOperations.Connect(c.Addresses);
+        var split = await ops.SplitAsync("m"u8.ToArray());
         var left = split.Left.RangeId;
         var right = split.Right.RangeId;
 
@@ -121,8 +122,8 @@ public sealed class TxnKvServiceTests
     public async Task Every_bad_input_is_refused_and_changes_nothing()
     {
         await using var c = await StartBootstrappedAsync();
-        await using var client = KvClient.Connect(c.Addresses);
-        var split = await client.SplitRangeAsync("m"u8.ToArray());
+        await using var ops = RangeOperations.Connect(c.Addresses);
+        var split = await ops.SplitAsync("m"u8.ToArray());
         var left = split.Left.RangeId;
         Assert.Empty((await PrewriteAsync(c, left, 10, "a", ("a", "1"))).Errors);
         Assert.Null((await CommitAsync(c, left, 10, 20, "a")).Error);
@@ -202,13 +203,15 @@ public sealed class TxnKvServiceTests
             await Task.Delay(20);
         }
 
-        await using var client = KvClient.Connect(c.Addresses);
+        await using var ops = RangeOperations.Connect(c.Addresses);
         var storeId = node.StoreId;
         while (true)
         {
             try
             {
-                if ((await client.TransferLeaderAsync(1, storeId)).StoreId == storeId && (await c.WaitForRangeLeaderAsync(1)).LeaderAddress == c.Addresses[follower])
+                // A TransferLeader operation's step completes only once the target leads.
+                await ops.TransferLeadershipAsync(1, storeId, patience: Deadline);
+                if ((await c.WaitForRangeLeaderAsync(1)).LeaderAddress == c.Addresses[follower])
                 {
                     break;
                 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Kv.Client;
+using Kv.Client.Administration;
 using Kv.Client.Cluster;
 using Kv.Proto.V1;
 using Kv.System.Tests.Cluster;
@@ -115,7 +116,12 @@ public sealed class CrashedClientTests(ITestOutputHelper output)
         var client = cluster.Client(ReaderDeadline);
         try
         {
-            await client.SplitRangeAsync(B(SplitKey));
+            // A Split operation of range 1 (the whole key space at the start), submitted and waited for.
+            await using (var admin = cluster.Admin(Ready))
+            {
+                await admin.RunAsync(OperationRequest.Split(new RangeId(1), B(SplitKey)));
+            }
+
             await Eventually.TrueAsync(async () =>
             {
                 var ranges = await client.ListRangesAsync();

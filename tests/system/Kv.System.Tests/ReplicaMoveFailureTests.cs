@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using Kv.Client.Cluster;
+using Kv.Client;
+using Kv.Client.Administration;
+using Kv.Client.Views;
 using Kv.Proto.V1;
 using Kv.System.Tests.Cluster;
 using Xunit.Abstractions;
@@ -44,8 +46,11 @@ public sealed class ReplicaMoveFailureTests(ITestOutputHelper output)
         var leader = await cluster.RangeLeaderNodeAsync(probe, Resume);
         var source = Enumerable.Range(1, 3).First(n => n != leader);
         Signal("STOP", cluster.Node(4)!.Pid);
-        await using var client = cluster.Client(TimeSpan.FromMinutes(4));
-        var move = client.MoveReplicaAsync(1, (ulong)source, target, TimeSpan.FromMinutes(4));
+        await using var client = cluster.Client(Resume);
+        await using var admin = cluster.Admin(Resume);
+        var move = OperationRequest.MoveReplica(new RangeId(1), new StoreId((ulong)source), new StoreId(target)).WithNewId();
+        var submitted = await admin.SubmitAsync(move);
+        output.WriteLine($"submitted move operation {submitted.Operation.Id}: {submitted.Operation.Plan.Steps.Count} step(s)");
         await Eventually.TrueAsync(async () =>
         {
             var range = await probe.RangeAsync(ReadOnlyMemory<byte>.Empty, DateTime.UtcNow + Resume);
@@ -57,18 +62,14 @@ public sealed class ReplicaMoveFailureTests(ITestOutputHelper output)
         Signal("CONT", cluster.Node(4)!.Pid);
         await load.WaitForMoreAcksAsync(20, Resume, $"after leader node {leader} was killed mid-move");
 
-        // 4. The move's call is retried by the client on the new leader, which continues it.
-        RangeDescriptor moved;
-        try
-        {
-            moved = await move;
-        }
-        catch (KvException e)
-        {
-            // The first call may give up (its leader died); the same call again continues it.
-            output.WriteLine($"first move call failed ({e.Kind}: {e.Message}); calling again");
-            moved = await client.MoveReplicaAsync(1, (ulong)source, target, TimeSpan.FromMinutes(3));
-        }
+        // 4. The operation goes on: placement's executor drives the step again on the range's new
+        //    leader (which continues with the learner already there), and a new placement leader
+        //    resumes it if the killed node led placement. The watch follows it across that failover.
+        using var patience = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        var final = await admin.WaitAsync(move.Id!.Value, cancellationToken: patience.Token);
+        output.WriteLine($"the move operation ended {final.State} after {final.Replans} replan(s): {final.Failure}");
+        Assert.Equal(OperationStateView.Succeeded, final.State);
+        var moved = (await client.GetRangeAsync(1))!.Range;
 
         output.WriteLine($"after the move: {moved}");
         Assert.Equal(3, moved.Replicas.Count);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Kv.Client.Administration;
 using Kv.Client.Cluster;
 using Kv.Proto.V1;
 using Xunit.Abstractions;
@@ -113,6 +114,9 @@ public sealed class TestCluster : IAsyncDisposable
 
     /// <summary>A Kv.Client cluster client of this cluster; requestTimeout bounds each operation, retries included.</summary>
     public KvClient Client(TimeSpan requestTimeout) => KvClient.Connect(Endpoints, new KvClientOptions { RequestTimeout = requestTimeout });
+
+    /// <summary>An admin client (operations) for the cluster; each call, and each reconnection of a watch, has requestTimeout.</summary>
+    public KvAdminClient Admin(TimeSpan requestTimeout) => KvAdminClient.Connect(Endpoints, new KvClientOptions { RequestTimeout = requestTimeout }, who: "system-tests");
 
     /// <summary>
     /// Waits until every running node answers, bootstraps (first time), and waits until every store is Up and range 1
