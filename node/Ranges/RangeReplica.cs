@@ -276,23 +276,29 @@ internal sealed class RangeReplica : IGroupStateMachine
     /// has no snapshot of yet: no replicas, no span, conf_ver 0) owns no data: its descriptor's
     /// empty span would read as [-inf, +inf) and wipe every range of the store, so it deletes nothing.
     /// </summary>
-    public void StageDestroy(WriteBatch batch)
+    public void StageDestroy(WriteBatch batch, IReadOnlyList<UserKeySpan> keep)
     {
         var d = Descriptor;
         batch.Delete(ColumnFamily.Meta, Keys.RangeDescriptor(d.RangeId));
-        if (d.Replicas.Count == 0)
+        if (DataSpan is not { } own)
         {
             return; // uninitialized: no data of its own (see above)
         }
 
-        batch.DeleteRange(ColumnFamily.Default, Keys.Data(d.StartKey.Span), d.EndKey.IsEmpty ? Keys.DataEnd : Keys.Data(d.EndKey.Span));
-        var txnLower = TxnKeys.SpanLower(d.StartKey.Span);
-        var txnUpper = TxnKeys.SpanUpper(d.EndKey.Span);
-        foreach (var cf in (ReadOnlySpan<ColumnFamily>)[ColumnFamily.Default, ColumnFamily.Lock, ColumnFamily.Write])
+        foreach (var piece in own.Minus(keep))
         {
-            batch.DeleteRange(cf, txnLower, txnUpper);
+            batch.DeleteRange(ColumnFamily.Default, Keys.Data(piece.Start.Span), piece.End.IsEmpty ? Keys.DataEnd : Keys.Data(piece.End.Span));
+            var txnLower = TxnKeys.SpanLower(piece.Start.Span);
+            var txnUpper = TxnKeys.SpanUpper(piece.End.Span);
+            foreach (var cf in (ReadOnlySpan<ColumnFamily>)[ColumnFamily.Default, ColumnFamily.Lock, ColumnFamily.Write])
+            {
+                batch.DeleteRange(cf, txnLower, txnUpper);
+            }
         }
     }
+
+    /// <inheritdoc/>
+    public UserKeySpan? DataSpan => Descriptor is { Replicas.Count: > 0 } d ? new UserKeySpan(d.StartKey.Memory, d.EndKey.Memory) : null;
 
     /// <summary>
     /// Null when split may apply to the range as described by d; otherwise why not. Deterministic

@@ -452,11 +452,23 @@ internal sealed partial class Store : IDisposable
         return true;
     });
 
-    private static void StageDestroy(RaftGroup g, WriteBatch batch)
+    private void StageDestroy(RaftGroup g, WriteBatch batch)
     {
         var (start, end) = RaftLogCodec.GroupBounds(g.GroupId);
         batch.DeleteRange(ColumnFamily.Raft, start, end);
-        g.Machine.StageDestroy(batch);
+        // The other replicas' spans are kept whatever g's descriptor says: live replicas never
+        // overlap, so this deletes nothing less in a healthy store, and a stale or wrongly
+        // created replica (one with the bootstrap's whole-key-space span, say) cannot wipe them.
+        var keep = new List<UserKeySpan>();
+        foreach (var other in groups.Values)
+        {
+            if (other != g && other.Machine.DataSpan is { } span)
+            {
+                keep.Add(span);
+            }
+        }
+
+        g.Machine.StageDestroy(batch, keep);
     }
 
     /// <summary>Driver thread, after a destroy is durable: the group leaves the store.</summary>

@@ -485,7 +485,10 @@ internal sealed partial class NodeHost : IAsyncDisposable
             health.Joined(clusterId);
         }
 
-        if (response.Bootstrapped && response.InitialRange is { } first && !ranges.Contains(first.RangeId)
+        // The first range is created from the bootstrap's descriptor (the whole key space) only on
+        // a store that holds no range yet: a store holding any range is past its bootstrap, and a
+        // replica created from that old descriptor would overlap every range it holds.
+        if (response.Bootstrapped && response.InitialRange is { } first && ranges.Count == 0
             && first.Replicas.Any(r => r.StoreId == ident.StoreId) && !store.GroupExists(first.RangeId))
         {
             LogCreatingFirstRange(first.RangeId);

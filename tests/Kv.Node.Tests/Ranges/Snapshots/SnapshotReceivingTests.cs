@@ -388,7 +388,7 @@ public sealed class SnapshotReceivingTests : IAsyncLifetime
         // And the replica itself: an uninitialized one stages no deletion of data.
         using (var batch = engine.NewWriteBatch())
         {
-            new RangeReplica(new RangeDescriptor { RangeId = 10 }, 2).StageDestroy(batch);
+            new RangeReplica(new RangeDescriptor { RangeId = 10 }, 2).StageDestroy(batch, []);
             engine.Write(batch, sync: false);
         }
 
