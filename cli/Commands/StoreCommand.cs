@@ -15,10 +15,14 @@ namespace Kv.Cli.Commands;
 /// </summary>
 internal static class StoreCommand
 {
+    /// <summary>
+    /// One store of <c>store list</c>. State is liveness (up, down); AdminState is what operators set
+    /// (active, draining, drained, removed; null when placement did not say), with the drain's operation.
+    /// </summary>
     internal sealed record StoreDocument(
         ulong Id, string Address, string State, uint Ranges, uint Leaders,
         ulong UsedBytes, ulong CapacityBytes, ulong AvailableBytes, string? LastHeartbeat, string? Version,
-        IReadOnlyDictionary<string, string> Labels);
+        IReadOnlyDictionary<string, string> Labels, string? AdminState = null, string? DrainOperation = null);
 
     /// <summary>The JSON/YAML document of <c>store list</c>; field names are a contract.</summary>
     internal sealed record StoreListDocument(string ApiVersion, string Kind, IReadOnlyList<StoreDocument> Items);
@@ -30,8 +34,8 @@ internal static class StoreCommand
         var output = OutputWriter.CreateOption();
         list.Options.Add(output);
         var connection = ClusterConnection.AddTo(list);
-        list.SetAction((parse, ct) => ClusterConnection.RunAsync(connection.Read(parse),
-            client => ListAsync(client, stdout, parse.GetValue(output), ct)));
+        list.SetAction((parse, ct) => ClusterConnection.RunBothAsync(connection.Read(parse),
+            (client, admin) => ListAsync(client, admin, stdout, parse.GetValue(output), ct)));
         store.Subcommands.Add(list);
         AddAdminVerbs(store, stdout);
         return store;
@@ -156,25 +160,33 @@ internal static class StoreCommand
     private static Task<int>? CheckStore(ulong store, ClusterConnection.Target target) =>
         store == 0 ? OperationCommand.Usage(target, "store id 0 names no store; store ids start at 1 (see `kvctl store list`)") : null;
 
-    public static async Task<int> ListAsync(KvClient client, TextWriter stdout, OutputFormat format, CancellationToken ct)
+    public static async Task<int> ListAsync(KvClient client, KvAdminClient admin, TextWriter stdout, OutputFormat format, CancellationToken ct)
     {
-        WriteList(stdout, format, await client.ListStoresAsync(ct));
+        var stores = await client.ListStoresAsync(ct);
+        var status = await admin.ListStoreStatusAsync(ct);
+        WriteList(stdout, format, stores, status.ToDictionary(v => v.Id.Value));
         return ExitCodes.Ok;
     }
 
-    public static void WriteList(TextWriter stdout, OutputFormat format, IReadOnlyList<StoreInfo> stores)
+    /// <summary>Writes <c>store list</c>; admin: each store's admin state by id (placement's store status), a store missing from it shows none.</summary>
+    public static void WriteList(TextWriter stdout, OutputFormat format, IReadOnlyList<StoreInfo> stores, IReadOnlyDictionary<ulong, StoreView>? admin = null)
     {
-        var items = stores.OrderBy(s => s.Store?.StoreId ?? 0).Select(ToDocument).ToList();
+        var items = stores.OrderBy(s => s.Store?.StoreId ?? 0)
+            .Select(s => admin is not null && admin.TryGetValue(s.Store?.StoreId ?? 0, out var v)
+                ? ToDocument(s) with { AdminState = v.AdminState.ToString().ToLowerInvariant(), DrainOperation = v.DrainOperationId }
+                : ToDocument(s))
+            .ToList();
         if (format != OutputFormat.Table)
         {
             OutputWriter.WriteDocument(stdout, format, new StoreListDocument("kvctl/v1", "StoreList", items));
             return;
         }
 
-        OutputWriter.WriteTable(stdout, ["ID", "ADDRESS", "STATE", "RANGES", "LEADERS", "USED/CAPACITY", "LAST HEARTBEAT", "LABELS"],
+        OutputWriter.WriteTable(stdout, ["ID", "ADDRESS", "STATE", "ADMIN", "RANGES", "LEADERS", "USED/CAPACITY", "LAST HEARTBEAT", "LABELS"],
             items.Select(s => (IReadOnlyList<string>)
             [
                 s.Id.ToString(CultureInfo.InvariantCulture), s.Address, s.State,
+                s.AdminState is null ? "-" : s.DrainOperation is { } op && s.AdminState == "draining" ? $"draining ({op})" : s.AdminState,
                 s.Ranges.ToString(CultureInfo.InvariantCulture), s.Leaders.ToString(CultureInfo.InvariantCulture),
                 $"{Size(s.UsedBytes)}/{Size(s.CapacityBytes)}", s.LastHeartbeat ?? "never",
                 s.Labels.Count == 0 ? "-" : StoreLabels.Format(s.Labels),

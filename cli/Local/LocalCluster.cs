@@ -142,7 +142,7 @@ internal static class LocalCluster
             string? notReady;
             while (true)
             {
-                var exited = record.Nodes.FirstOrDefault(node => !LocalProcesses.IsNode(node.Pid, LocalClusterRecord.DataDir(dir, node.Id)));
+                var exited = record.Nodes.FirstOrDefault(node => LocalProcesses.HasExited(node.Pid, LocalClusterRecord.DataDir(dir, node.Id)));
                 if (exited is not null)
                 {
                     var log = LocalClusterRecord.LogPath(dir, exited.Id);

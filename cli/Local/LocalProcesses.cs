@@ -131,6 +131,23 @@ internal static class LocalProcesses
         return commandLine is not null && IsNodeCommandLine(commandLine, dataDir);
     }
 
+    /// <summary>
+    /// Whether a node process started moments ago has exited: gone or a zombie, or alive as another
+    /// program (its pid reused). A process whose command line reads empty is in the middle of an
+    /// exec (setsid, then sh, then kv-node): still starting, not exited. <see cref="IsNode"/> would
+    /// call it not a node, and a check landing in that window must not fail a starting cluster.
+    /// </summary>
+    public static bool HasExited(int? pid, string dataDir)
+    {
+        if (pid is not { } p || IsZombieOrGone(p))
+        {
+            return true;
+        }
+
+        var commandLine = CommandLine(p);
+        return commandLine is not null && !IsNodeCommandLine(commandLine, dataDir);
+    }
+
     /// <summary>The check behind <see cref="IsNode"/>, on a command line (arguments separated by spaces).</summary>
     internal static bool IsNodeCommandLine(string commandLine, string dataDir)
     {

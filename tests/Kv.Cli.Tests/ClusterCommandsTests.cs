@@ -235,6 +235,38 @@ public sealed class ClusterCommandsTests : IDisposable
     }
 
     [Fact]
+    public void Store_list_shows_each_stores_admin_state_and_its_drain()
+    {
+        var stores = new[]
+        {
+            new StoreInfo { Store = new StoreDescriptor { StoreId = 1, Address = "n1:1" }, State = StoreState.Up, Stats = new StoreStats() },
+            new StoreInfo { Store = new StoreDescriptor { StoreId = 2, Address = "n2:1" }, State = StoreState.Up, Stats = new StoreStats() },
+            new StoreInfo { Store = new StoreDescriptor { StoreId = 3, Address = "n3:1" }, State = StoreState.Up, Stats = new StoreStats() },
+        };
+        var admin = new Dictionary<ulong, Kv.Client.Views.StoreView>
+        {
+            [1] = Kv.Client.Views.StoreView.From(new StoreStatus { Store = stores[0].Store, AdminState = StoreAdminState.Active }),
+            [2] = Kv.Client.Views.StoreView.From(new StoreStatus { Store = stores[1].Store, AdminState = StoreAdminState.Draining, DrainOperationId = "drain-2" }),
+        };
+
+        var json = new StringWriter();
+        StoreCommand.WriteList(json, OutputFormat.Json, stores, admin);
+        using var doc = JsonDocument.Parse(json.ToString());
+        var items = doc.RootElement.GetProperty("items");
+        Assert.Equal("active", items[0].GetProperty("adminState").GetString());
+        Assert.Equal("draining", items[1].GetProperty("adminState").GetString());
+        Assert.Equal("drain-2", items[1].GetProperty("drainOperation").GetString());
+        Assert.False(items[2].TryGetProperty("adminState", out var none) && none.ValueKind != JsonValueKind.Null);
+
+        var table = new StringWriter();
+        StoreCommand.WriteList(table, OutputFormat.Table, stores, admin);
+        var lines = table.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains("ADMIN", lines[0], StringComparison.Ordinal);
+        Assert.Contains("active", lines[1], StringComparison.Ordinal);
+        Assert.Contains("draining (drain-2)", lines[2], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Kv_commands_against_a_node_get_put_scan_and_report_a_missing_key_as_4()
     {
         await using var node = await ScriptedNode.StartAsync();

@@ -122,6 +122,24 @@ public sealed class LocalClusterRecordTests : IDisposable
         Assert.False(LocalProcesses.IsNode(Environment.ProcessId, "/d/node1/data")); // alive, but the test host, not a node
     }
 
+    /// <summary>
+    /// While `up` waits for readiness, a node counts as exited only when it is gone or runs another
+    /// program. A process whose command line reads empty is mid-exec (setsid, sh, kv-node) and still
+    /// starting: here a kernel thread (pid 2, kthreadd: alive, empty command line) stands for one.
+    /// IsNode, which the startup check used, calls it not a node: the false "exited while the cluster
+    /// was starting" seen under load.
+    /// </summary>
+    [Fact]
+    public void A_starting_node_mid_exec_has_not_exited_but_a_gone_or_other_process_has()
+    {
+        Assert.Empty(File.ReadAllBytes("/proc/2/cmdline"));
+        Assert.False(LocalProcesses.HasExited(2, "/d/node1/data"));
+        Assert.False(LocalProcesses.IsNode(2, "/d/node1/data")); // the old check: taken for exited
+        Assert.True(LocalProcesses.HasExited(Environment.ProcessId, "/d/node1/data")); // another program
+        Assert.True(LocalProcesses.HasExited(null, "/d/node1/data"));
+        Assert.True(LocalProcesses.HasExited(int.MaxValue, "/d/node1/data")); // no such process
+    }
+
     [Fact]
     public void kv_node_is_found_next_to_kvctl_first_then_through_KV_NODE_BIN()
     {

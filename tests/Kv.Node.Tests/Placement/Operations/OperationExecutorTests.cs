@@ -26,7 +26,19 @@ public sealed class OperationExecutorTests
     {
         private readonly Lock _lock = new();
 
-        public List<ExecuteStepRequest> Calls { get; } = [];
+        private readonly List<ExecuteStepRequest> _calls = [];
+
+        /// <summary>The calls so far: a copy, safe to enumerate while the executor keeps calling.</summary>
+        public List<ExecuteStepRequest> Calls
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return [.. _calls];
+                }
+            }
+        }
 
         /// <summary>Answers a call (its index, the request); default: done with the range the step leaves.</summary>
         public Func<int, ExecuteStepRequest, ExecuteStepResponse>? Answer { get; set; }
@@ -37,7 +49,7 @@ public sealed class OperationExecutorTests
             {
                 lock (_lock)
                 {
-                    return Calls.Count;
+                    return _calls.Count;
                 }
             }
         }
@@ -50,8 +62,8 @@ public sealed class OperationExecutorTests
             int index;
             lock (_lock)
             {
-                index = Calls.Count;
-                Calls.Add(request.Clone());
+                index = _calls.Count;
+                _calls.Add(request.Clone());
             }
 
             if (index == 0 && FirstCallGate is { } gate)
