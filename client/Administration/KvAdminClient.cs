@@ -45,24 +45,7 @@ public sealed class KvAdminClient : IAsyncDisposable
         Who = who;
         _channels = new ChannelPool(options.Channel);
         _placement = new PlacementClient(_channels, endpoints);
-#pragma warning disable CA5394 // jitter, not security
-        if (options.RandomSeed is { } seed)
-        {
-            var random = new Random(seed);
-            var gate = new object();
-            _random = () =>
-            {
-                lock (gate)
-                {
-                    return random.NextDouble();
-                }
-            };
-        }
-        else
-        {
-            _random = Random.Shared.NextDouble;
-        }
-#pragma warning restore CA5394
+        _random = Backoff.Jitter(options.RandomSeed);
     }
 
     public IReadOnlyList<string> Endpoints { get; }

@@ -7,6 +7,30 @@ namespace Kv.Client.Cluster;
 /// </summary>
 internal static class Backoff
 {
+    /// <summary>
+    /// The jitter draws a client uses: seeded (reproducible in tests, thread-safe) when seed is
+    /// set, else the shared generator.
+    /// </summary>
+    public static Func<double> Jitter(int? seed)
+    {
+        if (seed is not { } s)
+        {
+            return Random.Shared.NextDouble;
+        }
+
+#pragma warning disable CA5394 // jitter, not security
+        var random = new Random(s);
+#pragma warning restore CA5394
+        var gate = new object();
+        return () =>
+        {
+            lock (gate)
+            {
+                return random.NextDouble();
+            }
+        };
+    }
+
     /// <param name="attempt">0 for the first retry.</param>
     /// <param name="baseDelay">The first step's ceiling.</param>
     /// <param name="maxDelay">The cap on every step's ceiling.</param>

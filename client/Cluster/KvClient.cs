@@ -36,24 +36,7 @@ public sealed partial class KvClient : IAsyncDisposable
         _channels = new ChannelPool(options.Channel);
         _placement = new PlacementClient(_channels, endpoints);
         _timestamps = new TimestampBatcher(FetchTimestampsAsync, options.MaxTimestampBatch);
-        if (options.RandomSeed is { } seed)
-        {
-#pragma warning disable CA5394 // jitter, not security
-            var random = new Random(seed);
-            var gate = new object();
-            _random = () =>
-            {
-                lock (gate)
-                {
-                    return random.NextDouble();
-                }
-            };
-        }
-        else
-        {
-            _random = Random.Shared.NextDouble;
-#pragma warning restore CA5394
-        }
+        _random = Backoff.Jitter(options.RandomSeed);
     }
 
     /// <summary>The endpoints given to <see cref="Connect"/>, normalized to host:port.</summary>
