@@ -383,10 +383,9 @@ internal sealed partial class OperationExecutor
             case ExecuteStepResponse.OutcomeOneofCase.Done:
                 return await StepDoneAsync(entry, k, response, ct).ConfigureAwait(false);
             case ExecuteStepResponse.OutcomeOneofCase.NotLeader:
-                term.Hint(step.RangeId, response.NotLeader.LeaderAddress);
-                if (response.NotLeader.LeaderAddress.Length == 0)
+                if (term.FollowNotLeader(step.RangeId, address, response.NotLeader.LeaderAddress) is { } notFollowed)
                 {
-                    term.Avoid(step.RangeId, address);
+                    await RecordStuckAsync(entry, k, step.RangeId, $"{StuckReasons.Unavailable}: {notFollowed}", ct).ConfigureAwait(false);
                     return false;
                 }
 
@@ -626,6 +625,11 @@ internal sealed partial class OperationExecutor
                     WaitMs = (uint)_options.StepWait.TotalMilliseconds,
                     Abort = abort,
                 }, call.Token).ConfigureAwait(false);
+                if (response.OutcomeCase != ExecuteStepResponse.OutcomeOneofCase.NotLeader)
+                {
+                    term.Reached(step.RangeId);
+                }
+
                 return (response, address);
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
@@ -666,12 +670,8 @@ internal sealed partial class OperationExecutor
 
                 return true;
             case ExecuteStepResponse.OutcomeOneofCase.NotLeader:
-                term.Hint(step.RangeId, response.NotLeader.LeaderAddress);
-                if (response.NotLeader.LeaderAddress.Length == 0)
-                {
-                    term.Avoid(step.RangeId, address);
-                }
-
+                // The caller backs off either way; only the next address changes.
+                _ = term.FollowNotLeader(step.RangeId, address, response.NotLeader.LeaderAddress);
                 return false;
             case ExecuteStepResponse.OutcomeOneofCase.RangeNotFound:
                 term.Avoid(step.RangeId, address);
@@ -804,7 +804,58 @@ internal sealed partial class OperationExecutor
 
         public ConcurrentDictionary<ulong, string> Hints { get; } = new();
 
-        public void Hint(ulong rangeId, string address) => Hints[rangeId] = address;
+        // range -> NotLeader answers followed in a row without reaching a node that answered
+        // otherwise; bounds the redirects between replicas that name each other.
+        private readonly ConcurrentDictionary<ulong, int> _redirects = new();
+
+        /// <summary>At most this many NotLeader hints are followed at once before backing off.</summary>
+        public const int MaxRedirects = 3;
+
+        /// <summary>
+        /// Takes a NotLeader answer from <paramref name="asked"/> naming <paramref name="leaderAddress"/>
+        /// (empty: no leader known). Null when the hint is worth asking at once; otherwise why not, and
+        /// the caller backs off. A follower's word is only a belief: one that names a node which did
+        /// not answer (killed, partitioned) or names itself is behind, and following it at once would
+        /// spin on the same answer until the range elects a leader and the follower hears of it.
+        /// </summary>
+        public string? FollowNotLeader(ulong rangeId, string asked, string leaderAddress)
+        {
+            if (leaderAddress.Length == 0)
+            {
+                Avoid(rangeId, asked);
+                return $"the node at {asked} does not lead range {rangeId} and knows no leader (an election in progress?); trying its other replicas";
+            }
+
+            if (leaderAddress == asked)
+            {
+                Hints.TryRemove(rangeId, out _);
+                return $"the node at {asked} names itself the leader of range {rangeId} but is not ready to lead yet; asking again after a backoff";
+            }
+
+            if (Avoided(rangeId, leaderAddress))
+            {
+                // Its belief is stale: ask the range's other replicas, which may know the new leader.
+                Avoid(rangeId, asked);
+                return $"the node at {asked} names the node at {leaderAddress} as the leader of range {rangeId}, and that node did not answer; " +
+                    "waiting for the range to elect a leader its replicas know";
+            }
+
+            if (_redirects.AddOrUpdate(rangeId, 1, (_, n) => n + 1) > MaxRedirects)
+            {
+                _redirects.TryRemove(rangeId, out _);
+                Hint(rangeId, leaderAddress);
+                return $"{MaxRedirects + 1} nodes in a row named another node as the leader of range {rangeId} (last {asked} named {leaderAddress}); " +
+                    "the range's leadership is moving: asking again after a backoff";
+            }
+
+            Hint(rangeId, leaderAddress);
+            return null;
+        }
+
+        /// <summary>A node answered other than NotLeader: the redirect count starts again.</summary>
+        public void Reached(ulong rangeId) => _redirects.TryRemove(rangeId, out _);
+
+        private void Hint(ulong rangeId, string address) => Hints[rangeId] = address;
 
         public void Avoid(ulong rangeId, string address)
         {

@@ -28,6 +28,23 @@ public sealed class OperationExecutorTests
 
         private readonly List<ExecuteStepRequest> _calls = [];
 
+        private readonly List<(string Address, long At)> _sent = [];
+
+        /// <summary>Where each call went and when (Stopwatch ticks): a copy.</summary>
+        public List<(string Address, long At)> Sent
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return [.. _sent];
+                }
+            }
+        }
+
+        /// <summary>When set, answers instead of <see cref="Answer"/>, given the address called; may throw (the node did not answer).</summary>
+        public Func<int, string, ExecuteStepRequest, ExecuteStepResponse>? AnswerAt { get; set; }
+
         /// <summary>The calls so far: a copy, safe to enumerate while the executor keeps calling.</summary>
         public List<ExecuteStepRequest> Calls
         {
@@ -64,6 +81,7 @@ public sealed class OperationExecutorTests
             {
                 index = _calls.Count;
                 _calls.Add(request.Clone());
+                _sent.Add((address, System.Diagnostics.Stopwatch.GetTimestamp()));
             }
 
             if (index == 0 && FirstCallGate is { } gate)
@@ -71,7 +89,7 @@ public sealed class OperationExecutorTests
                 await gate.WaitAsync(ct);
             }
 
-            return Answer!(index, request);
+            return AnswerAt is { } at ? at(index, address, request) : Answer!(index, request);
         }
     }
 
@@ -427,6 +445,110 @@ public sealed class OperationExecutorTests
             Assert.Equal(calls, _steps.Calls.Count(c => !c.Abort));
             Assert.True(_steps.Calls[^1].Abort);
             Assert.Equal(StepState.Skipped, cancelled.Plan.Steps[0].State);
+        }
+        finally
+        {
+            await cts.CancelAsync();
+            await run;
+        }
+    }
+
+    /// <summary>
+    /// The range's leader node is killed: its followers keep naming it until they elect another.
+    /// The executor must not follow that stale hint in a tight loop (the bug: a follower naming an
+    /// address that had failed was asked again at once, thousands of times a second, for as long
+    /// as it stayed behind); it backs off after every such answer, says why in the record, and goes
+    /// on once a node answers. Control: the same answers with the leader elected at once succeed
+    /// without a stuck reason.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_follower_naming_a_dead_leader_is_asked_again_only_after_a_backoff(bool electionTakesAWhile)
+    {
+        var range = Range(1, "", "", 2, 1, 1, 2, 3);
+        var (leadership, front) = Start(range);
+        Assert.Null((await front.SubmitAsync("move-1", new OperationSpec { Kind = OperationKind.MoveReplica, RangeId = 1, FromStoreId = 1, ToStoreId = 4 }, "alice", "rebalance", CancellationToken.None)).Error);
+        var elected = new TaskCompletionSource();
+        if (!electionTakesAWhile)
+        {
+            elected.SetResult();
+        }
+
+        _steps.AnswerAt = (_, address, _) => address switch
+        {
+            "127.0.0.1:7002" => throw new IOException("connection refused (node 2 was killed)"),
+            "127.0.0.1:7003" when elected.Task.IsCompleted => Done(Moved(range, 1, 4)),
+            _ => new ExecuteStepResponse
+            {
+                NotLeader = new StepNotLeader { Leader = new ReplicaDescriptor { ReplicaId = 2, StoreId = 2 }, LeaderAddress = "127.0.0.1:7002" },
+                Message = "this store does not lead range 1; its leader is replica 2 on store 2",
+            },
+        };
+
+        var backoff = TimeSpan.FromMilliseconds(100);
+        using var cts = new CancellationTokenSource();
+        var run = Executor(leadership, backoff: backoff).RunTermAsync(leadership.Current()!, cts.Token);
+        try
+        {
+            if (electionTakesAWhile)
+            {
+                var stuck = await WaitForAsync("move-1", r => r.Stuck.Any(s => s.Reason.Contains("names the node at 127.0.0.1:7002", StringComparison.Ordinal)), "the stale hint to be reported");
+                Assert.StartsWith(StuckReasons.Unavailable, stuck.Stuck[0].Reason, StringComparison.Ordinal);
+                await WaitForAsync("move-1", _ => _steps.Count >= 8, "several attempts");
+                elected.SetResult();
+            }
+
+            var done = await WaitForAsync("move-1", r => r.State != OperationState.Running && r.State != OperationState.Pending, "the move to end");
+            Assert.Equal(OperationState.Succeeded, done.State);
+            var sent = _steps.Sent;
+            if (!electionTakesAWhile)
+            {
+                Assert.Empty(done.Stuck);
+            }
+
+            // A stale NotLeader answer is followed at most by one call to the node it names (which
+            // fails): never by another call to the followers sooner than the backoff (Task.Delay
+            // never ends early, so this holds under load).
+            for (int i = 0; i < sent.Count - 1; i++)
+            {
+                if (sent[i].Address != "127.0.0.1:7002" && sent[i + 1].Address != "127.0.0.1:7002")
+                {
+                    var gap = System.Diagnostics.Stopwatch.GetElapsedTime(sent[i].At, sent[i + 1].At);
+                    Assert.True(gap >= backoff * 0.9, $"call {i + 1} to {sent[i + 1].Address} came {gap.TotalMilliseconds:0.#} ms after a stale NotLeader from {sent[i].Address}; calls: {string.Join(", ", sent.Select(s => s.Address))}");
+                }
+            }
+        }
+        finally
+        {
+            await cts.CancelAsync();
+            await run;
+        }
+    }
+
+    /// <summary>Replicas that name each other as leader (leadership moving) are followed a few times in a row, then backed off from with a reason.</summary>
+    [Fact]
+    public async Task Replicas_naming_each_other_are_followed_a_bounded_number_of_times_before_a_backoff()
+    {
+        var range = Range(1, "", "", 2, 1, 1, 2, 3);
+        var (leadership, front) = Start(range);
+        Assert.Null((await front.SubmitAsync("move-1", new OperationSpec { Kind = OperationKind.MoveReplica, RangeId = 1, FromStoreId = 1, ToStoreId = 4 }, "alice", "rebalance", CancellationToken.None)).Error);
+        _steps.AnswerAt = (_, address, _) => new ExecuteStepResponse
+        {
+            NotLeader = address == "127.0.0.1:7001"
+                ? new StepNotLeader { Leader = new ReplicaDescriptor { ReplicaId = 3, StoreId = 3 }, LeaderAddress = "127.0.0.1:7003" }
+                : new StepNotLeader { Leader = new ReplicaDescriptor { ReplicaId = 1, StoreId = 1 }, LeaderAddress = "127.0.0.1:7001" },
+            Message = "not the leader",
+        };
+
+        using var cts = new CancellationTokenSource();
+        var run = Executor(leadership, backoff: TimeSpan.FromHours(1)).RunTermAsync(leadership.Current()!, cts.Token);
+        try
+        {
+            var stuck = await WaitForAsync("move-1", r => r.Stuck.Count > 0, "the redirects to be reported");
+            Assert.Contains("named another node as the leader of range 1", stuck.Stuck[0].Reason, StringComparison.Ordinal);
+            // The first call, then the MaxRedirects hints followed at once; the next redirect waits out the hour-long backoff.
+            Assert.Equal(1 + 3, _steps.Count);
         }
         finally
         {
