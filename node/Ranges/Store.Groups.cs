@@ -47,12 +47,16 @@ internal sealed partial class Store : IGroupHost
         created.Add((group, storage));
     }
 
-    /// <summary>The synthetic snapshot at <see cref="InitialIndex"/> every new group starts from, its hard state and applied index.</summary>
-    private static void StageInitialState(WriteBatch batch, EngineRaftStorage storage, ulong groupId, ConfState confState)
+    /// <summary>
+    /// The synthetic snapshot at <see cref="InitialIndex"/> every new group starts from, its hard
+    /// state and applied index. A hard state already persisted (<paramref name="prior"/>; empty for a
+    /// new group) with a later term keeps that term and its vote.
+    /// </summary>
+    private static void StageInitialState(WriteBatch batch, EngineRaftStorage storage, ulong groupId, ConfState confState, HardState prior = default)
     {
         var snap = new Snapshot(new SnapshotMetadata(InitialIndex, InitialIndex, confState), ReadOnlyMemory<byte>.Empty);
         storage.StageSnapshot(batch, snap);
-        storage.StageHardState(batch, new HardState(InitialIndex, 0, InitialIndex));
+        storage.StageHardState(batch, prior.Term > InitialIndex ? new HardState(prior.Term, prior.Vote, InitialIndex) : new HardState(InitialIndex, 0, InitialIndex));
         StageApplied(batch, groupId, InitialIndex);
     }
 

@@ -319,6 +319,24 @@ internal sealed partial class Store : IDisposable
     public bool GroupExists(ulong groupId) =>
         engine.Get(ColumnFamily.Raft, RaftLogCodec.StateKey(groupId, RaftLogCodec.KindHardState)) is not null;
 
+    /// <summary>
+    /// Whether <see cref="OpenGroupAsync"/> with an initial configuration would create the group:
+    /// it is not open and has no log or snapshot here. A hard state alone does not count: an
+    /// uninitialized replica killed before its snapshot leaves one, and a bootstrap member must
+    /// still create its replica from the bootstrap then (else, with no replica open, it drops the
+    /// vote requests of its range and the range can lose its quorum). Answers on the driver.
+    /// </summary>
+    public Task<bool> CanCreateGroupAsync(ulong groupId) => InvokeAsync(() =>
+    {
+        if (groups.ContainsKey(groupId))
+        {
+            return false;
+        }
+
+        var storage = new EngineRaftStorage(engine, groupId);
+        return storage.LastIndex() == 0 && storage.Snapshot().IsEmpty;
+    });
+
     private RaftGroup OpenGroup(ulong groupId, ulong localMemberId, IGroupStateMachine machine, Func<ulong, ulong> storeOfMember, ulong[]? initialVoters, Action<WriteBatch>? initialize)
     {
         if (groups.ContainsKey(groupId))
@@ -327,15 +345,19 @@ internal sealed partial class Store : IDisposable
         }
 
         var storage = new EngineRaftStorage(engine, groupId);
-        if (storage.LastIndex() == 0 && storage.HardState.IsEmpty)
+        bool noLog = storage.LastIndex() == 0 && storage.Snapshot().IsEmpty;
+        if (noLog && (storage.HardState.IsEmpty || initialVoters is not null))
         {
             if (initialVoters is null)
             {
                 throw new InvalidOperationException($"group {groupId} has no state on store {StoreId} and no initial configuration was given");
             }
 
+            // A hard state without a log is what an uninitialized replica leaves (created by a
+            // leader's message before this creation, killed before its snapshot): its term and
+            // vote are kept, so a vote it cast is never cast again in the same term.
             using var batch = engine.NewWriteBatch();
-            StageInitialState(batch, storage, groupId, ConfState.OfVoters(initialVoters));
+            StageInitialState(batch, storage, groupId, ConfState.OfVoters(initialVoters), storage.HardState);
             initialize?.Invoke(batch);
             engine.Write(batch, sync: true);
             storage.OnPersisted();

@@ -489,7 +489,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         // a store that holds no range yet: a store holding any range is past its bootstrap, and a
         // replica created from that old descriptor would overlap every range it holds.
         if (response.Bootstrapped && response.InitialRange is { } first && ranges.Count == 0
-            && first.Replicas.Any(r => r.StoreId == ident.StoreId) && !store.GroupExists(first.RangeId))
+            && first.Replicas.Any(r => r.StoreId == ident.StoreId) && await store.CanCreateGroupAsync(first.RangeId).ConfigureAwait(false))
         {
             LogCreatingFirstRange(first.RangeId);
             await OpenRangeAsync(first, create: true).ConfigureAwait(false);

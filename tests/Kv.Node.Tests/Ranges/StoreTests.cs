@@ -1,6 +1,7 @@
 using System.Text;
 using Kv.Node.Raft;
 using Kv.Node.Ranges;
+using Kv.Node.Ranges.RaftLog;
 using Kv.Node.Storage;
 using Kv.Node.Tests.TestSupport;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -142,8 +143,26 @@ public sealed class StoreMessageAdmissionTests
 {
     private sealed class Recorder : IRaftMessageSender
     {
+        private readonly List<Message> _sent = [];
+
+        /// <summary>The messages sent so far: a copy.</summary>
+        public List<Message> Sent
+        {
+            get
+            {
+                lock (_sent)
+                {
+                    return [.. _sent];
+                }
+            }
+        }
+
         public void Send(ulong toStore, ulong groupId, Message message)
         {
+            lock (_sent)
+            {
+                _sent.Add(message);
+            }
         }
 
         public void Flush()
@@ -154,6 +173,51 @@ public sealed class StoreMessageAdmissionTests
     private sealed class Nothing : IGroupStateMachine
     {
         public (ulong ProposalId, object? Result) Apply(in Entry entry, WriteBatch batch) => (0, null);
+    }
+
+    /// <summary>
+    /// A bootstrap member of a range whose replica was uninitialized in an earlier life (a
+    /// leader's message created it before its own bootstrap creation; it was killed before its
+    /// snapshot) has a hard state and no log. Its replica must still be created from the bootstrap
+    /// (before, nothing opened it and it dropped its range's vote requests: the range could lose
+    /// its quorum), and the vote it cast must stand.
+    /// </summary>
+    [Fact]
+    public async Task A_group_whose_earlier_uninitialized_replica_left_only_a_hard_state_is_created_keeping_its_term_and_vote()
+    {
+        using var dir = new TempDirectory();
+        using var engine = Engine.Open(dir.Sub("db"));
+        using (var batch = engine.NewWriteBatch())
+        {
+            new EngineRaftStorage(engine, 5).StageHardState(batch, new HardState(9, 3, 0)); // voted for member 3 in term 9
+            engine.Write(batch, sync: true);
+        }
+
+        var sent = new Recorder();
+        using var store = new Store(engine, 1, new StoreOptions { TickInterval = TimeSpan.FromHours(1) }, sent, NullLogger.Instance,
+            (message, e) => throw new InvalidOperationException(message, e));
+        store.Start();
+        Assert.True(store.GroupExists(5));
+        Assert.True(await store.CanCreateGroupAsync(5));
+
+        await store.OpenGroupAsync(5, 1, new Nothing(), id => id, [1, 2, 3]);
+        Assert.False(await store.CanCreateGroupAsync(5));
+        var voters = await store.InvokeAsync(() => store.ConfStateOf(5)!.Voters.ToArray());
+        Assert.Equal(new ulong[] { 1, 2, 3 }, voters);
+        Assert.Equal(9UL, (await store.StatusAsync()).Single().Term);
+
+        // Member 2 asks for a vote in term 9 with a log as long as anyone's: refused, member 3 has it.
+        store.StepMessage(2, 5, new Message { Type = MessageType.Vote, From = 2, To = 1, Term = 9, LogTerm = 5, Index = 5 });
+        store.StepMessage(3, 5, new Message { Type = MessageType.Vote, From = 3, To = 1, Term = 9, LogTerm = 5, Index = 5 });
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (sent.Sent.Count(m => m.Type == MessageType.VoteResp) < 2)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"no answers to both vote requests: {string.Join("; ", sent.Sent)}");
+            await Task.Delay(5);
+        }
+
+        Assert.True(sent.Sent.Single(m => m.Type == MessageType.VoteResp && m.To == 2).Reject);
+        Assert.False(sent.Sent.Single(m => m.Type == MessageType.VoteResp && m.To == 3).Reject);
     }
 
     [Fact]
