@@ -19,7 +19,7 @@ public static class KvCertificates
     private static readonly Oid ClientAuth = new("1.3.6.1.5.5.7.3.2");
 
     /// <summary>A self-signed CA certificate (with its private key) valid from now (less 5 minutes of clock skew) for <paramref name="validity"/>.</summary>
-    public static X509Certificate2 CreateAuthority(string name, TimeSpan validity)
+    public static X509Certificate2 CreateAuthority(string name, TimeSpan validity, DateTimeOffset? notBefore = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -28,7 +28,7 @@ public static class KvCertificates
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
         var now = DateTimeOffset.UtcNow;
-        using var created = request.CreateSelfSigned(now.AddMinutes(-5), now + validity);
+        using var created = request.CreateSelfSigned(notBefore ?? now.AddMinutes(-5), now + validity);
         return Usable(created);
     }
 
@@ -172,6 +172,11 @@ public static class KvCertificates
         if (from < caStart)
         {
             from = caStart;
+        }
+
+        if (from >= until)
+        {
+            throw new ArgumentException($"the certificate would be valid from {from:u} to {until:u}, which is empty (the CA is valid {caStart:u} to {caEnd:u})");
         }
 
         var serial = new byte[12];

@@ -211,7 +211,9 @@ public sealed class GrpcServer : IAsyncDisposable
     private static void ListenSecure(ListenOptions listen, GrpcServerOptions options)
     {
         var certificate = options.ServerCertificate ?? throw new ArgumentException("secure mode (Authorization) needs a ServerCertificate");
-        listen.Protocols = HttpProtocols.Http1AndHttp2;
+        // HTTP/2 only: without TLS Kestrel would read Http1AndHttp2 as HTTP/1.1 (no ALPN to tell),
+        // and the cleartext path must speak gRPC to be able to say why it refuses.
+        listen.Protocols = HttpProtocols.Http2;
         Microsoft.AspNetCore.Connections.ConnectionDelegate? afterTls = null;
         listen.Use(next => async connection =>
         {
