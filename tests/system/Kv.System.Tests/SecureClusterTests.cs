@@ -57,7 +57,7 @@ public sealed class SecureClusterTests(ITestOutputHelper output) : IDisposable
             await data.PutAsync(Key($"k{i:D2}"), Key($"v{i}"));
         }
 
-        Assert.Equal("v7", global::System.Text.Encoding.UTF8.GetString((await data.GetAsync(Key("k07")))!));
+        Assert.Equal("secure/v7", global::System.Text.Encoding.UTF8.GetString((await data.GetAsync(Key("k07")))!));
 
         // 3. An admin operation: split range 1 at k10; the executor drives it on the range leader (node to node).
         await using var adminClient = cluster.Admin(TimeSpan.FromSeconds(30));
@@ -79,7 +79,7 @@ public sealed class SecureClusterTests(ITestOutputHelper output) : IDisposable
 
         await using (var appData = KvClient.Connect(cluster.Endpoints, new KvClientOptions { RequestTimeout = TimeSpan.FromSeconds(10), Channel = appChannel }))
         {
-            Assert.Equal("v15", global::System.Text.Encoding.UTF8.GetString((await appData.GetAsync(Key("k15")))!));
+            Assert.Equal("secure/v15", global::System.Text.Encoding.UTF8.GetString((await appData.GetAsync(Key("k15")))!));
         }
 
         // 5. Plaintext to the secure nodes: UNAUTHENTICATED with the reason; the write is not applied.
@@ -92,7 +92,7 @@ public sealed class SecureClusterTests(ITestOutputHelper output) : IDisposable
 
         var rightAfter = await probe.RangeAsync(Key("k15"), DateTime.UtcNow + Ready);
         Assert.Equal(right.Range.Epoch, rightAfter.Range.Epoch);
-        Assert.Equal("v15", global::System.Text.Encoding.UTF8.GetString((await data.GetAsync(Key("k15")))!));
+        Assert.Equal("secure/v15", global::System.Text.Encoding.UTF8.GetString((await data.GetAsync(Key("k15")))!));
     }
 
     public void Dispose()
