@@ -1,6 +1,4 @@
 using System.Security.Cryptography.X509Certificates;
-using Kv.Cli;
-using Kv.Cli.Commands;
 using Kv.Client.Security;
 
 namespace Kv.Cli.Tests;
