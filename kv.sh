@@ -152,17 +152,18 @@ tour() {
 }
 
 demo() {
-  DEMO_BIN="$ROOT/artifacts/bin" DEMO_DIR="$ROOT/.kv/demo"
+  # Its own directory: a secure cluster, and a cluster keeps its mode (an earlier cleartext demo in .kv/demo stays as it is).
+  DEMO_BIN="$ROOT/artifacts/bin" DEMO_DIR="$ROOT/.kv/demo-secure"
   # The demo's own kvctl context, so it does not replace yours (~/.kv/kvctl-context.json).
   export KVCTL_CONTEXT="$DEMO_DIR/kvctl-context.json"
   say "the tour: binaries in $DEMO_BIN, a 4-node cluster (3 placement members; the 4th store gives a drain somewhere to go) with its data in $DEMO_DIR"
   tour kvctl version
   show "$DEMO_BIN/kv-node" storage check --data-dir "$DEMO_DIR/storage-check"
 
-  say "an embedded 4-node cluster: real kv-node processes on 127.0.0.1"
+  say "an embedded 4-node cluster: real kv-node processes on 127.0.0.1, secure (mutual TLS only; a CA, a node and an admin certificate in $DEMO_DIR/certs)"
   # If the tour stops half way, do not leave the nodes running.
   trap 'rc=$?; if [ $rc -ne 0 ]; then say "stopping the demo cluster"; "$DEMO_BIN/kvctl" local down --dir "$DEMO_DIR" >&2 || true; fi' EXIT
-  tour kvctl local up --nodes 4 --dir "$DEMO_DIR"
+  tour kvctl local up --nodes 4 --dir "$DEMO_DIR" --secure
   tour kvctl local status --dir "$DEMO_DIR"
 
   say "every other command finds the cluster through the kvctl context that 'local up' wrote ($KVCTL_CONTEXT)"
@@ -197,6 +198,14 @@ demo() {
   tour kvctl operation show demo-drain-3 -o json
   tour kvctl audit list --since 1h
   tour kvctl store undrain 3 --reason "demo: back in service" --dry-run
+
+  say "roles: every certificate carries one (node, admin or client); an application certificate (role client) may use keys but not operations"
+  local certs="$DEMO_DIR/certs"
+  tour kvctl cert create-client --dir "$certs" --role client --name demo-app --force
+  tour kvctl kv get fruit/apple --ca "$certs/ca.crt" --cert "$certs/demo-app.crt" --key "$certs/demo-app.key"
+  tour expect 1 kvctl operation list --ca "$certs/ca.crt" --cert "$certs/demo-app.crt" --key "$certs/demo-app.key"
+  say "and a plaintext caller is refused with the reason"
+  tour expect 1 kvctl kv get fruit/apple --endpoint "$(sed -n 's/.*"\(127\.0\.0\.1:[0-9]*\)".*/\1/p' "$KVCTL_CONTEXT" | head -1)" --context "$DEMO_DIR/no-context.json"
 
   say "stopping the nodes cleanly; the data stays in $DEMO_DIR for the next 'local up'"
   tour kvctl local down --dir "$DEMO_DIR"

@@ -23,6 +23,7 @@ internal static class KvctlApp
         root.Subcommands.Add(KvCommand.Build(stdout));
         root.Subcommands.Add(TxnCommand.Build(stdout, Console.In));
         root.Subcommands.Add(LocalCommand.Build(stdout));
+        root.Subcommands.Add(CertCommand.Build(stdout));
         return root;
     }
 

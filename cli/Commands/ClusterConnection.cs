@@ -2,6 +2,8 @@ using System.CommandLine;
 using Kv.Cli.Context;
 using Kv.Client.Administration;
 using Kv.Client.Cluster;
+using Kv.Client.Security;
+using Kv.Client.Transport;
 
 namespace Kv.Cli.Commands;
 
@@ -20,14 +22,29 @@ internal static class ClusterConnection
     public const string NoCluster = "no cluster: run `kvctl local up` or pass --endpoint host:port";
 
     /// <summary>The connection options of one command.</summary>
-    internal sealed record Options(Option<string?> Endpoint, Option<string?> Context, Option<double> Timeout)
+    internal sealed record Options(Option<string?> Endpoint, Option<string?> Context, Option<double> Timeout, Option<string?> Ca, Option<string?> Cert, Option<string?> Key)
     {
         public Target Read(ParseResult parse) =>
-            new(parse.GetValue(Endpoint), parse.GetValue(Context), parse.GetValue(Timeout), parse.InvocationConfiguration.Error);
+            new(parse.GetValue(Endpoint), parse.GetValue(Context), parse.GetValue(Timeout), parse.InvocationConfiguration.Error)
+            {
+                Ca = parse.GetValue(Ca),
+                Cert = parse.GetValue(Cert),
+                Key = parse.GetValue(Key),
+            };
     }
 
     /// <summary>Where and how one invocation connects, and where its errors go.</summary>
-    internal sealed record Target(string? Endpoint, string? ContextPath, double TimeoutSeconds, TextWriter Stderr);
+    internal sealed record Target(string? Endpoint, string? ContextPath, double TimeoutSeconds, TextWriter Stderr)
+    {
+        /// <summary>--ca: the CA certificate file; overrides the context's.</summary>
+        public string? Ca { get; init; }
+
+        /// <summary>--cert: the client certificate file; overrides the context's.</summary>
+        public string? Cert { get; init; }
+
+        /// <summary>--key: the client certificate's key file.</summary>
+        public string? Key { get; init; }
+    }
 
     public static Options AddTo(Command command)
     {
@@ -44,10 +61,16 @@ internal static class ClusterConnection
             Description = "Seconds one request may take, retries included",
             DefaultValueFactory = _ => 10,
         };
+        var ca = new Option<string?>("--ca") { Description = "CA certificate (PEM) of a secure cluster: dial TLS and trust only it; overrides the kvctl context" };
+        var cert = new Option<string?>("--cert") { Description = "Client certificate (PEM, role admin or client) for a secure cluster; with --key" };
+        var key = new Option<string?>("--key") { Description = "Private key (PEM) of --cert" };
         command.Options.Add(endpoint);
         command.Options.Add(context);
         command.Options.Add(timeout);
-        return new Options(endpoint, context, timeout);
+        command.Options.Add(ca);
+        command.Options.Add(cert);
+        command.Options.Add(key);
+        return new Options(endpoint, context, timeout, ca, cert, key);
     }
 
     /// <summary>Connects as the target says and runs body; maps every failure to an exit code and a message on stderr.</summary>
@@ -89,7 +112,23 @@ internal static class ClusterConnection
             return ExitCodes.Unavailable;
         }
 
-        var options = new KvClientOptions { RequestTimeout = TimeSpan.FromSeconds(target.TimeoutSeconds) };
+        KvChannelOptions? channel;
+        try
+        {
+            channel = ResolveTls(target);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or KvCertificateException)
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            return ExitCodes.Failed;
+        }
+        catch (ArgumentException e)
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            return ExitCodes.Usage;
+        }
+
+        var options = new KvClientOptions { RequestTimeout = TimeSpan.FromSeconds(target.TimeoutSeconds), Channel = channel };
         KvClient? data = null;
         KvAdminClient? admin = null;
         try
@@ -127,6 +166,38 @@ internal static class ClusterConnection
                 return ExitCodes.Interrupted;
             }
         }
+    }
+
+    /// <summary>
+    /// The TLS settings of one invocation: --ca/--cert/--key when any is given (then the context's
+    /// are ignored, so a flag never mixes with a file from elsewhere), else the context's; null
+    /// (cleartext) when neither names a CA or certificate.
+    /// </summary>
+    internal static KvChannelOptions? ResolveTls(Target target)
+    {
+        string? ca = target.Ca, cert = target.Cert, key = target.Key;
+        if (ca is null && cert is null && key is null
+            && KvctlContext.Load(target.ContextPath ?? KvctlContext.DefaultPath) is { } context)
+        {
+            (ca, cert, key) = (context.CaCertificate, context.ClientCertificate, context.ClientKey);
+        }
+
+        if ((cert is null) != (key is null))
+        {
+            throw new ArgumentException($"{(cert is null ? "--key" : "--cert")} is given without {(cert is null ? "--cert" : "--key")}: a client certificate needs both its certificate and its key file");
+        }
+
+        if (ca is null && cert is null)
+        {
+            return null;
+        }
+
+        if (ca is null)
+        {
+            throw new ArgumentException("--cert needs --ca too: the CA certificate the nodes' certificates chain to (kvctl trusts only that CA, never the system store)");
+        }
+
+        return cert is null ? new KvChannelOptions { TrustedRoot = KvCertificates.LoadCertificate(ca) } : KvChannelOptions.MutualTls(ca, cert, key!);
     }
 
     public static int ExitCodeOf(KvErrorKind kind) => kind switch

@@ -38,13 +38,18 @@ internal static class LocalCommand
         var dir = DirOption();
         var timeout = TimeoutOption("Seconds to wait until the cluster is ready (default 60)");
         var output = OutputWriter.CreateOption();
+        var secure = new Option<bool>("--secure")
+        {
+            Description = "A new cluster serves mutual TLS only: a CA, a node and an admin certificate are made in DIR/certs, and the kvctl context carries the CA and the admin certificate",
+        };
         var command = new Command("up", "Start the local cluster (create and bootstrap it the first time), wait until it is ready, print its endpoints, and point kvctl's context at it");
         command.Options.Add(nodes);
         command.Options.Add(dir);
         command.Options.Add(timeout);
         command.Options.Add(output);
+        command.Options.Add(secure);
         command.SetAction((parse, ct) => LocalCluster.UpAsync(
-            new LocalOptions { Nodes = parse.GetValue(nodes), Dir = parse.GetValue(dir), Timeout = Seconds(parse.GetValue(timeout)), Output = parse.GetValue(output) },
+            new LocalOptions { Secure = parse.GetValue(secure), Nodes = parse.GetValue(nodes), Dir = parse.GetValue(dir), Timeout = Seconds(parse.GetValue(timeout)), Output = parse.GetValue(output) },
             stdout, parse.InvocationConfiguration.Error, ct));
         return command;
     }

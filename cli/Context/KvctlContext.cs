@@ -18,6 +18,15 @@ internal sealed record KvctlContext
     /// <summary>host:port of the nodes; any of them will do, the client finds the leaders.</summary>
     public required IReadOnlyList<string> Endpoints { get; init; }
 
+    /// <summary>The CA certificate (PEM) the nodes' certificates chain to; set: dial TLS and trust only it.</summary>
+    public string? CaCertificate { get; init; }
+
+    /// <summary>The client certificate (PEM) presented for mutual TLS; its role decides what kvctl may do.</summary>
+    public string? ClientCertificate { get; init; }
+
+    /// <summary>The private key (PEM) of <see cref="ClientCertificate"/>.</summary>
+    public string? ClientKey { get; init; }
+
     /// <summary>The data directory of the embedded local cluster that wrote this context, if any.</summary>
     public string? LocalDir { get; init; }
 

@@ -19,11 +19,14 @@ internal sealed class ClusterReadiness : IDisposable
     private string? _leader; // the placement leader's address when known
     private readonly int _members; // the first _members endpoints are the placement members
     private bool _bootstrapSent;
+    private readonly KvChannelOptions _channel;
 
     /// <param name="endpoints">Every node's address, the placement members first.</param>
     /// <param name="placementMembers">How many of the endpoints (the first ones) are placement members; null: all.</param>
-    public ClusterReadiness(IReadOnlyList<string> endpoints, int? placementMembers = null)
+    /// <param name="channel">TLS settings of a secure cluster (the CA and an admin certificate); null: cleartext.</param>
+    public ClusterReadiness(IReadOnlyList<string> endpoints, int? placementMembers = null, KvChannelOptions? channel = null)
     {
+        _channel = channel ?? new KvChannelOptions();
         _endpoints = endpoints;
         _members = Math.Clamp(placementMembers ?? endpoints.Count, 1, endpoints.Count);
     }
@@ -164,7 +167,7 @@ internal sealed class ClusterReadiness : IDisposable
     {
         if (!_channels.TryGetValue(endpoint, out var channel))
         {
-            channel = new NodeStubs(KvChannels.Create(new Uri("http://" + endpoint), new KvChannelOptions { ConnectTimeout = CallTimeout }));
+            channel = new NodeStubs(KvChannels.ForHostPort(endpoint, _channel with { ConnectTimeout = CallTimeout }));
             _channels.Add(endpoint, channel);
         }
 

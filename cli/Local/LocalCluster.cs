@@ -1,6 +1,8 @@
 using System.Globalization;
 using Kv.Cli.Context;
 using Kv.Cli.Output;
+using Kv.Client.Security;
+using Kv.Client.Transport;
 
 namespace Kv.Cli.Local;
 
@@ -17,6 +19,9 @@ internal sealed record LocalOptions
     public TimeSpan? Timeout { get; init; }
 
     public OutputFormat Output { get; init; } = OutputFormat.Table;
+
+    /// <summary>--secure (up): a new cluster serves mutual TLS only, with a CA and certificates made in DIR/certs.</summary>
+    public bool Secure { get; init; }
 
     /// <summary>The kvctl context file to write (up) or to find the cluster through (down, status); null: KvctlContext.DefaultPath.</summary>
     public string? ContextPath { get; init; }
@@ -95,8 +100,27 @@ internal static class LocalCluster
                 return ExitCodes.Failed;
             }
 
-            record = LocalClusterRecord.Create(LocalPorts.PickFree(options.Nodes ?? DefaultNodes), DateTimeOffset.UtcNow);
+            record = LocalClusterRecord.Create(LocalPorts.PickFree(options.Nodes ?? DefaultNodes), DateTimeOffset.UtcNow) with { Secure = options.Secure };
             LocalClusterRecord.Save(dir, record);
+        }
+        else if (options.Secure && !record.Secure)
+        {
+            stderr.WriteLine($"error: the local cluster in {dir} was created without --secure and serves cleartext; a cluster keeps its mode. " +
+                $"Run `kvctl local up --dir {dir}` without --secure, or `kvctl local down --dir {dir}`, move {dir} away and run `kvctl local up --secure` for a new secure cluster");
+            return ExitCodes.Usage;
+        }
+
+        if (record.Secure)
+        {
+            try
+            {
+                LocalCertificates.Ensure(LocalClusterRecord.CertDir(dir));
+            }
+            catch (Exception e) when (e is KvCertificateException or IOException or UnauthorizedAccessException)
+            {
+                stderr.WriteLine($"error: cannot make the secure cluster's certificates in {LocalClusterRecord.CertDir(dir)}: {e.Message}");
+                return ExitCodes.Failed;
+            }
         }
 
         // Which nodes to start: those whose recorded process is not (still) their kv-node.
@@ -134,10 +158,14 @@ internal static class LocalCluster
 
         // The context first, so the cluster is reachable with no flags even while it gets ready (or if it does not).
         var contextPath = options.ContextPath ?? KvctlContext.DefaultPath;
-        KvctlContext.Save(contextPath, new KvctlContext { Endpoints = record.Endpoints(), LocalDir = dir });
+        var certs = LocalClusterRecord.CertDir(dir);
+        KvctlContext.Save(contextPath, record.Secure
+            ? new KvctlContext { Endpoints = record.Endpoints(), LocalDir = dir, CaCertificate = LocalCertificates.Ca(certs), ClientCertificate = LocalCertificates.AdminCertificate(certs), ClientKey = LocalCertificates.AdminKey(certs) }
+            : new KvctlContext { Endpoints = record.Endpoints(), LocalDir = dir });
+        var channel = record.Secure ? KvChannelOptions.MutualTls(LocalCertificates.Ca(certs), LocalCertificates.AdminCertificate(certs), LocalCertificates.AdminKey(certs)) : null;
 
         var deadline = DateTime.UtcNow + timeout;
-        using (var readiness = new ClusterReadiness(record.Endpoints(), LocalClusterRecord.PlacementMemberCount(record.Nodes.Count)))
+        using (var readiness = new ClusterReadiness(record.Endpoints(), LocalClusterRecord.PlacementMemberCount(record.Nodes.Count), channel))
         {
             string? notReady;
             while (true)
@@ -192,6 +220,10 @@ internal static class LocalCluster
         {
             stdout.WriteLine();
             stdout.WriteLine($"ready. kvctl context {contextPath} points at {string.Join(",", record.Endpoints())}; other kvctl commands need no --endpoint.");
+            if (record.Secure)
+            {
+                stdout.WriteLine($"secure: mutual TLS only; the context carries the CA and an admin certificate from {certs} (kvctl cert create-client --dir {certs} --role client makes an application certificate).");
+            }
         }
 
         return ExitCodes.Ok;
@@ -289,7 +321,15 @@ internal static class LocalCluster
     internal static IReadOnlyList<string> NodeArguments(LocalClusterRecord record, string dir, LocalNodeRecord node)
     {
         var address = LocalClusterRecord.Address(node.Port);
-        return ["serve", "--data-dir", LocalClusterRecord.DataDir(dir, node.Id), "--listen", address, "--advertise", address, "--join", record.JoinList(), "--labels", DefaultLabels(node.Id)];
+        List<string> arguments = ["serve", "--data-dir", LocalClusterRecord.DataDir(dir, node.Id), "--listen", address, "--advertise", address, "--join", record.JoinList(), "--labels", DefaultLabels(node.Id)];
+        if (record.Secure)
+        {
+            // Every local node shares one node certificate: they all answer on 127.0.0.1.
+            var certs = LocalClusterRecord.CertDir(dir);
+            arguments.AddRange(["--tls-cert", LocalCertificates.NodeCertificate(certs), "--tls-key", LocalCertificates.NodeKey(certs), "--tls-client-ca", LocalCertificates.Ca(certs)]);
+        }
+
+        return arguments;
     }
 
     /// <summary>The labels of local node <paramref name="id"/>: <c>host=node{id}</c>.</summary>

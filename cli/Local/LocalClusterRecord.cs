@@ -33,6 +33,12 @@ internal sealed record LocalClusterRecord
 
     public required IReadOnlyList<LocalNodeRecord> Nodes { get; init; }
 
+    /// <summary>True for a cluster made by <c>up --secure</c>: its nodes serve mutual TLS only, with the certificates in <see cref="CertDir"/>; a cluster keeps it for life.</summary>
+    public bool Secure { get; init; }
+
+    /// <summary>Where <c>up --secure</c> keeps the cluster's CA and certificates.</summary>
+    public static string CertDir(string dir) => Path.Combine(dir, "certs");
+
     private static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,

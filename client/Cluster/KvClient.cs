@@ -338,8 +338,10 @@ public sealed partial class KvClient : IAsyncDisposable
             {
                 response = await call(_channels.Get(address), build(route), options).ConfigureAwait(false);
             }
-            catch (RpcException e) when (unknownOutcome is not null && e.StatusCode is not (StatusCode.InvalidArgument or StatusCode.OutOfRange or StatusCode.ResourceExhausted or StatusCode.Unimplemented))
+            catch (RpcException e) when (unknownOutcome is not null && e.StatusCode is not (StatusCode.InvalidArgument or StatusCode.OutOfRange or StatusCode.ResourceExhausted or StatusCode.Unimplemented
+                or StatusCode.Unauthenticated or StatusCode.PermissionDenied))
             {
+                // (A secure node refuses an unauthenticated or unauthorized call before any handler runs: its outcome is known, nothing was applied.)
                 // The request may have been applied: the caller decides (a transaction's primary commit is never retried blindly).
                 throw unknownOutcome(address, e);
             }

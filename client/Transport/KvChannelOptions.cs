@@ -8,7 +8,7 @@ namespace Kv.Client.Transport;
 /// (4 MiB receive limit, no send limit); the HTTP/2 settings are tuned for many concurrent calls
 /// to few servers (a client talks to a handful of nodes, each over several connections).
 /// </summary>
-public sealed class KvChannelOptions
+public sealed record KvChannelOptions
 {
     /// <summary>Largest response message accepted; larger ones end the call with RESOURCE_EXHAUSTED.</summary>
     public int MaxReceiveMessageSize { get; init; } = 4 * 1024 * 1024;
@@ -53,6 +53,32 @@ public sealed class KvChannelOptions
     /// not apply to it.
     /// </summary>
     public HttpMessageHandler? HttpHandler { get; init; }
+
+    /// <summary>
+    /// When set, every call carries the value as the <c>kv-cluster-id</c> header (<see cref="KvChannels.ClusterIdHeader"/>):
+    /// node-to-node channels set it so a secure peer can refuse a stream from another cluster that
+    /// shares its CA. An empty value (the node has not learned its cluster yet) sends no header.
+    /// </summary>
+    public Func<string>? ClusterId { get; init; }
+
+    /// <summary>
+    /// Mutual TLS options from files: the CA certificate the nodes chain to, and this caller's
+    /// certificate and private key (PEM, as <c>kvctl cert</c> writes them). Throws
+    /// <see cref="Kv.Client.Security.KvCertificateException"/> naming a file that cannot be used.
+    /// </summary>
+    public static KvChannelOptions MutualTls(string caCertificatePath, string certificatePath, string keyPath)
+    {
+        var root = Kv.Client.Security.KvCertificates.LoadCertificate(caCertificatePath);
+        try
+        {
+            return new KvChannelOptions { TrustedRoot = root, ClientCertificate = Kv.Client.Security.KvCertificates.LoadWithKey(certificatePath, keyPath) };
+        }
+        catch
+        {
+            root.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>True when the options configure TLS: addresses given as host:port are then dialled over https.</summary>
     public bool UsesTls => TrustedRoot is not null || ClientCertificate is not null || ServerCertificateValidation is not null;

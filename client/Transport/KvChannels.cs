@@ -23,7 +23,7 @@ public static class KvChannels
         options ??= new KvChannelOptions();
         return GrpcChannel.ForAddress(address, new GrpcChannelOptions
         {
-            HttpHandler = options.HttpHandler ?? CreateHandler(options),
+            HttpHandler = options.HttpHandler ?? WithClusterId(CreateHandler(options), options.ClusterId),
             DisposeHttpClient = options.HttpHandler is null,
             MaxReceiveMessageSize = options.MaxReceiveMessageSize,
             MaxSendMessageSize = options.MaxSendMessageSize,
@@ -33,9 +33,30 @@ public static class KvChannels
         });
     }
 
+    /// <summary>The header node-to-node calls carry their cluster id in (see <see cref="KvChannelOptions.ClusterId"/>).</summary>
+    public const string ClusterIdHeader = "kv-cluster-id";
+
     /// <summary>A channel to a node's "host:port": https when the options configure TLS, else cleartext.</summary>
     public static GrpcChannel ForHostPort(string hostPort, KvChannelOptions? options = null) =>
         Create(new Uri($"{(options is { UsesTls: true } ? Uri.UriSchemeHttps : Uri.UriSchemeHttp)}://{hostPort}"), options);
+
+    private static HttpMessageHandler WithClusterId(SocketsHttpHandler handler, Func<string>? clusterId) =>
+        clusterId is null ? handler : new ClusterIdHandler(clusterId) { InnerHandler = handler };
+
+    /// <summary>Adds the cluster id header to every request (HTTP/2 headers are what gRPC metadata is).</summary>
+    private sealed class ClusterIdHandler(Func<string> clusterId) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var id = clusterId();
+            if (id.Length > 0)
+            {
+                request.Headers.TryAddWithoutValidation(ClusterIdHeader, id);
+            }
+
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
 
     /// <summary>
     /// The transport under every channel. EnableMultipleHttp2Connections: when a connection's

@@ -24,6 +24,16 @@ public sealed class ConnectKvClusterCommand : PSCmdlet, IDisposable
     [ValidateNotNullOrEmpty]
     public string? CaCertificate { get; set; }
 
+    /// <summary>With -CaCertificate: the client certificate (PEM) for a secure cluster; its role (admin or client) decides what the session may do.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ClientCertificate { get; set; }
+
+    /// <summary>The private key (PEM) of -ClientCertificate.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ClientKey { get; set; }
+
     public void Dispose()
     {
         _stopping.Dispose();
@@ -35,7 +45,8 @@ public sealed class ConnectKvClusterCommand : PSCmdlet, IDisposable
         KvConnection connection;
         try
         {
-            connection = KvConnection.Open(Endpoint, CaCertificate is null ? null : GetUnresolvedProviderPathFromPSPath(CaCertificate));
+            connection = KvConnection.Open(Endpoint, CaCertificate is null ? null : GetUnresolvedProviderPathFromPSPath(CaCertificate),
+                ClientCertificate is null ? null : GetUnresolvedProviderPathFromPSPath(ClientCertificate), ClientKey is null ? null : GetUnresolvedProviderPathFromPSPath(ClientKey));
         }
         catch (Exception e) when (e is not RuntimeException)
         {

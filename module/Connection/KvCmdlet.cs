@@ -28,6 +28,16 @@ public abstract class KvCmdlet : PSCmdlet, IDisposable
     [ValidateNotNullOrEmpty]
     public string? CaCertificate { get; set; }
 
+    /// <summary>With -Endpoint and -CaCertificate: the client certificate (PEM) for a secure cluster.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ClientCertificate { get; set; }
+
+    /// <summary>The private key (PEM) of -ClientCertificate.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ClientKey { get; set; }
+
     /// <summary>Cancelled when the user presses Ctrl+C (StopProcessing).</summary>
     protected CancellationToken StopToken => _stopping.Token;
 
@@ -44,12 +54,13 @@ public abstract class KvCmdlet : PSCmdlet, IDisposable
             if (Endpoint is { Length: > 0 })
             {
                 // A relative path is relative to PowerShell's location, not the process's directory.
-                return _own = KvConnection.Open(Endpoint, CaCertificate is null ? null : GetUnresolvedProviderPathFromPSPath(CaCertificate));
+                return _own = KvConnection.Open(Endpoint, CaCertificate is null ? null : GetUnresolvedProviderPathFromPSPath(CaCertificate),
+                    ClientCertificate is null ? null : GetUnresolvedProviderPathFromPSPath(ClientCertificate), ClientKey is null ? null : GetUnresolvedProviderPathFromPSPath(ClientKey));
             }
 
-            if (CaCertificate is not null)
+            if (CaCertificate is not null || ClientCertificate is not null || ClientKey is not null)
             {
-                throw new PSArgumentException("-CaCertificate goes with -Endpoint; to use TLS for the session, run Connect-KvCluster -Endpoint host:port -CaCertificate path");
+                throw new PSArgumentException("-CaCertificate, -ClientCertificate and -ClientKey go with -Endpoint; to use TLS for the session, run Connect-KvCluster -Endpoint host:port -CaCertificate path [-ClientCertificate path -ClientKey path]");
             }
 
             return KvSession.Current ?? throw new NotConnectedException();

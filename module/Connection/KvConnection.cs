@@ -1,8 +1,10 @@
 using System.Management.Automation.Runspaces;
 using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Kv.Client.Administration;
 using Kv.Client.Cluster;
+using Kv.Client.Security;
 using Kv.Client.Transport;
 
 namespace Kv.PowerShell.Connection;
@@ -47,8 +49,20 @@ public sealed class KvConnection : IDisposable
     /// Opens a connection (no I/O). Throws ArgumentException for a malformed endpoint, and
     /// FileNotFoundException / CryptographicException for a CA file that is missing or not a certificate.
     /// </summary>
-    internal static KvConnection Open(IReadOnlyList<string> endpoints, string? caCertificatePath)
+    internal static KvConnection Open(IReadOnlyList<string> endpoints, string? caCertificatePath, string? clientCertificatePath = null, string? clientKeyPath = null)
     {
+        if ((clientCertificatePath is null) != (clientKeyPath is null))
+        {
+            throw new ArgumentException(clientCertificatePath is null
+                ? "-ClientKey is given without -ClientCertificate: pass both, the certificate (PEM) and its private key (PEM)"
+                : "-ClientCertificate is given without -ClientKey: pass both, the certificate (PEM) and its private key (PEM)");
+        }
+
+        if (clientCertificatePath is not null && string.IsNullOrWhiteSpace(caCertificatePath))
+        {
+            throw new ArgumentException("-ClientCertificate needs -CaCertificate too: the CA the nodes' certificates chain to (only that CA is trusted)");
+        }
+
         var parts = Split(endpoints);
         X509Certificate2? ca = null;
         string? fullPath = null;
@@ -63,7 +77,21 @@ public sealed class KvConnection : IDisposable
             ca = X509CertificateLoader.LoadCertificateFromFile(fullPath);
         }
 
-        var options = new KvClientOptions { Channel = ca is null ? null : new KvChannelOptions { TrustedRoot = ca } };
+        X509Certificate2? client = null;
+        if (clientCertificatePath is not null)
+        {
+            try
+            {
+                client = KvCertificates.LoadWithKey(Path.GetFullPath(clientCertificatePath), Path.GetFullPath(clientKeyPath!));
+            }
+            catch (KvCertificateException e)
+            {
+                ca?.Dispose();
+                throw new CryptographicException(e.Message, e);
+            }
+        }
+
+        var options = new KvClientOptions { Channel = ca is null ? null : new KvChannelOptions { TrustedRoot = ca, ClientCertificate = client } };
         try
         {
             var admin = KvAdminClient.Connect(parts, options);

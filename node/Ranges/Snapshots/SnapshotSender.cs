@@ -248,10 +248,13 @@ internal sealed partial class SnapshotSender : ISnapshotSender, IAsyncDisposable
         return ok;
     }
 
+    /// <summary>Channel settings for peers (secure mode: the node certificate, the cluster CA, the cluster id header); cleartext by default.</summary>
+    public KvChannelOptions PeerChannel { get; init; } = new();
+
     /// <summary>Steps 3 and 4 once: Begin, then stream from the answered resume point.</summary>
     private async Task<SnapshotSendResult> TransferAsync(string address, SnapshotHeader header, string dir, int attempt, CancellationToken ct)
     {
-        using var channel = KvChannels.Create(new Uri($"http://{address}"), new KvChannelOptions
+        using var channel = KvChannels.ForHostPort(address, PeerChannel with
         {
             ConnectTimeout = TimeSpan.FromSeconds(2),
             KeepAlivePingDelay = TimeSpan.FromSeconds(5),

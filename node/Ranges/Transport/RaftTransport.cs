@@ -43,6 +43,9 @@ internal sealed partial class RaftTransport : IRaftMessageSender, IAsyncDisposab
         this.logger = logger;
     }
 
+    /// <summary>Channel settings for peers (secure mode: the node certificate, the cluster CA, the cluster id header); cleartext by default.</summary>
+    public KvChannelOptions PeerChannel { get; init; } = new();
+
     /// <summary>The descriptor of the local replica of a range group (null: none), put into each envelope's span and epoch. Set before use.</summary>
     public Func<ulong, Kv.Proto.V1.RangeDescriptor?>? RangeOf { get; init; }
 
@@ -170,7 +173,7 @@ internal sealed partial class RaftTransport : IRaftMessageSender, IAsyncDisposab
                     {
                         channel?.Dispose();
                         channelAddress = address;
-                        channel = KvChannels.Create(new Uri($"http://{address}"), new KvChannelOptions
+                        channel = KvChannels.ForHostPort(address, owner.PeerChannel with
                         {
                             ConnectTimeout = TimeSpan.FromSeconds(2),
                             KeepAlivePingDelay = TimeSpan.FromSeconds(5),

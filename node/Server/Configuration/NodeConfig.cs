@@ -72,6 +72,18 @@ internal sealed record NodeConfig
     /// <summary>The default metrics port's distance from the RPC port (TiKV's 20160/20180 convention).</summary>
     public const int MetricsPortOffset = 20;
 
+    /// <summary>Secure mode: this node's certificate (PEM, role node), used to serve and to dial peers. Set with <see cref="TlsKey"/> and <see cref="TlsClientCa"/>, or none of them.</summary>
+    public string? TlsCert { get; init; }
+
+    /// <summary>Secure mode: the private key of <see cref="TlsCert"/> (PEM).</summary>
+    public string? TlsKey { get; init; }
+
+    /// <summary>Secure mode: the cluster CA (PEM); callers' certificates and peers' server certificates must chain to it (the system trust store is never used).</summary>
+    public string? TlsClientCa { get; init; }
+
+    /// <summary>True when the node serves mutual TLS only (the three --tls-* settings are given).</summary>
+    public bool Secure => TlsCert is not null;
+
     public string AdvertiseAddress => Advertise ?? Listen;
 
     /// <summary>1-based position of this node in Join, or 0 when it is not a placement member.</summary>

@@ -20,7 +20,7 @@ internal static class NodeConfigLoader
         "store-heartbeat-interval-ms", "store-down-after-ms", "max-key-bytes", "max-value-bytes",
         "range-split-size-mb", "range-split-qps", "range-split-check-interval-ms",
         "raft-log-compact-threshold", "max-concurrent-snapshots", "metrics-addr", "labels",
-        "store-down-replace-after", "scheduler-interval-ms",
+        "store-down-replace-after", "scheduler-interval-ms", "tls-cert", "tls-key", "tls-client-ca",
     ];
 
     public const string Usage = """
@@ -52,6 +52,11 @@ internal static class NodeConfigLoader
           --range-split-check-interval-ms N  how often leaders check their ranges' size and load (default 10000)
           --raft-log-compact-threshold N  applied entries a range's Raft log keeps before it is compacted; a follower
                                           further behind gets a snapshot (default 10000)
+          --tls-cert FILE                 secure mode: this node's certificate (PEM, role node; `kvctl cert create-node`);
+                                          with --tls-key and --tls-client-ca, all three or none. The node then serves
+                                          mutual TLS only and checks every caller's role (docs/SECURITY.md)
+          --tls-key FILE                  the private key of --tls-cert (PEM)
+          --tls-client-ca FILE            the cluster CA (PEM): callers and peers must present certificates it signed
           --max-concurrent-snapshots N    snapshots a store sends at once, and (a separate limit) receives at once (default 4)
         Every setting can also come from the environment: KV_NODE_DATA_DIR, KV_NODE_JOIN, ...
         Precedence: flags, then environment, then the file, then defaults.
@@ -264,8 +269,24 @@ internal static class NodeConfigLoader
             labels = parsed ?? throw new NodeConfigException($"labels from {v["labels"].Source}: {labelError}");
         }
 
+        var tlsCert = Str("tls-cert");
+        var tlsKey = Str("tls-key");
+        var tlsCa = Str("tls-client-ca");
+        if (tlsCert is not null || tlsKey is not null || tlsCa is not null)
+        {
+            var missing = new[] { ("tls-cert", tlsCert), ("tls-key", tlsKey), ("tls-client-ca", tlsCa) }.Where(t => t.Item2 is null).Select(t => "--" + t.Item1).ToList();
+            if (missing.Count > 0)
+            {
+                var given = new[] { ("tls-cert", tlsCert), ("tls-key", tlsKey), ("tls-client-ca", tlsCa) }.Where(t => t.Item2 is not null).Select(t => $"--{t.Item1} (from {v[t.Item1].Source})");
+                throw new NodeConfigException($"secure mode needs --tls-cert, --tls-key and --tls-client-ca together; {string.Join(" and ", given)} given but {string.Join(" and ", missing)} missing: give {(missing.Count == 1 ? "it" : "them")} too, or none of the three to serve cleartext");
+            }
+        }
+
         var config = new NodeConfig
         {
+            TlsCert = tlsCert,
+            TlsKey = tlsKey,
+            TlsClientCa = tlsCa,
             Labels = labels,
             DataDir = dataDir,
             Listen = listen,

@@ -8,7 +8,8 @@ using Kv.Proto.V1;
 namespace Kv.Node.Server.Hosting;
 
 /// <summary>RangeAdmin.ExecuteStep over gRPC, one channel per address (kept for the node's life).</summary>
-internal sealed class GrpcRangeStepCaller : IRangeStepCaller, IDisposable
+/// <param name="peer">The node's channel settings for peers (secure mode: its node certificate and the cluster CA); null for cleartext.</param>
+internal sealed class GrpcRangeStepCaller(KvChannelOptions? peer = null) : IRangeStepCaller, IDisposable
 {
     private readonly ConcurrentDictionary<string, (GrpcChannel Channel, RangeAdmin.RangeAdminClient Client)> _clients = new(StringComparer.OrdinalIgnoreCase);
 
@@ -16,7 +17,7 @@ internal sealed class GrpcRangeStepCaller : IRangeStepCaller, IDisposable
     {
         var client = _clients.GetOrAdd(address, a =>
         {
-            var channel = KvChannels.Create(new Uri($"http://{a}"));
+            var channel = KvChannels.ForHostPort(a, peer);
             return (channel, new RangeAdmin.RangeAdminClient(channel));
         }).Client;
         return await client.ExecuteStepAsync(request, new CallOptions(cancellationToken: ct)).ConfigureAwait(false);

@@ -78,6 +78,11 @@ public sealed class GrpcServer : IAsyncDisposable
             app.UseRouting();
             // After routing (it needs the endpoint), before the endpoints run.
             app.Use(RefuseMalformedTimeoutAsync);
+            if (options.Authorization is { } authorization)
+            {
+                app.Use((context, next) => AuthorizeAsync(authorization, context, next));
+            }
+
             map(app);
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
             var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -125,6 +130,28 @@ public sealed class GrpcServer : IAsyncDisposable
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Secure mode: the call goes on only when <see cref="Security.CallAuthorizer"/> lets it;
+    /// otherwise a trailers-only response with its status, before any handler runs. A request
+    /// that is not a gRPC method (an unknown path) is refused the same way, unless its connection
+    /// is authenticated (it then gets the usual not-found answer).
+    /// </summary>
+    private static Task AuthorizeAsync(Security.CallAuthorizer authorization, HttpContext context, RequestDelegate next)
+    {
+        var method = context.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>()?.Method;
+        var status = authorization.Check(context, method?.ServiceName ?? "", method?.Name ?? "");
+        if (status is not { } refused || (method is null && refused.StatusCode == Grpc.Core.StatusCode.PermissionDenied))
+        {
+            return next(context);
+        }
+
+        var response = context.Response;
+        response.ContentType = "application/grpc";
+        response.Headers["grpc-status"] = ((int)refused.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        response.Headers["grpc-message"] = Security.CallAuthorizer.EncodeMessage(refused.Detail);
+        return Task.CompletedTask;
+    }
+
     private static bool IsWellFormedTimeout(StringValues values) =>
         values is [{ Length: >= 2 and <= 9 } value]
         && !value.AsSpan(0, value.Length - 1).ContainsAnyExceptInRange('0', '9')
@@ -146,6 +173,12 @@ public sealed class GrpcServer : IAsyncDisposable
         kestrel.Limits.Http2.KeepAlivePingTimeout = options.KeepAlivePingTimeout;
         kestrel.Listen(options.EndPoint, listen =>
         {
+            if (options.Authorization is not null)
+            {
+                ListenSecure(listen, options);
+                return;
+            }
+
             if (options.ServerCertificate is not { } certificate)
             {
                 listen.Protocols = HttpProtocols.Http2;
@@ -163,6 +196,45 @@ public sealed class GrpcServer : IAsyncDisposable
             }
 
             listen.UseHttps(https);
+        });
+    }
+
+    /// <summary>
+    /// Secure mode's listener: TLS with a required client certificate, and a cleartext path kept
+    /// only so that a plaintext caller hears why it is refused. The first byte of a connection
+    /// tells them apart (a TLS ClientHello starts with 0x16, an HTTP/2 preface with 'P');
+    /// cleartext connections skip the TLS middleware and reach the HTTP layer without a TLS
+    /// feature, where <see cref="Security.CallAuthorizer"/> answers every call UNAUTHENTICATED.
+    /// The handshake accepts any client certificate so that a wrong one is refused by the
+    /// authorizer with a reason, not by a handshake failure the caller cannot read.
+    /// </summary>
+    private static void ListenSecure(ListenOptions listen, GrpcServerOptions options)
+    {
+        var certificate = options.ServerCertificate ?? throw new ArgumentException("secure mode (Authorization) needs a ServerCertificate");
+        // HTTP/2 only: without TLS Kestrel would read Http1AndHttp2 as HTTP/1.1 (no ALPN to tell),
+        // and the cleartext path must speak gRPC to be able to say why it refuses.
+        listen.Protocols = HttpProtocols.Http2;
+        Microsoft.AspNetCore.Connections.ConnectionDelegate? afterTls = null;
+        listen.Use(next => async connection =>
+        {
+            var read = await connection.Transport.Input.ReadAsync(connection.ConnectionClosed).ConfigureAwait(false);
+            var tls = read.Buffer.IsEmpty || read.Buffer.FirstSpan[0] == 0x16;
+            // Nothing consumed: the next reader sees the same bytes.
+            connection.Transport.Input.AdvanceTo(read.Buffer.Start);
+            await (tls ? next(connection) : afterTls!(connection)).ConfigureAwait(false);
+        });
+        listen.UseHttps(new HttpsConnectionAdapterOptions
+        {
+            ServerCertificate = certificate,
+            ClientCertificateMode = ClientCertificateMode.RequireCertificate,
+            ClientCertificateValidation = (_, _, _) => true,
+        });
+        // Built before the middlewares above (the pipeline is built inside out): remembers the
+        // HTTP layer so cleartext connections can be handed to it directly.
+        listen.Use(next =>
+        {
+            afterTls = next;
+            return next;
         });
     }
 

@@ -20,6 +20,15 @@ public sealed class GrpcServerOptions
     /// <summary>Mutual TLS when set: every client must present a certificate chaining to this root.</summary>
     public X509Certificate2? ClientCertificateAuthority { get; init; }
 
+    /// <summary>
+    /// Secure mode (kv-node --tls-*): requires <see cref="ServerCertificate"/>; every connection
+    /// must present a client certificate, and every call is checked by this authorizer (chain to
+    /// the cluster CA, validity, role, cluster id) before it is routed. A plaintext connection is
+    /// answered, call by call, with UNAUTHENTICATED and how to connect instead of a dropped
+    /// connection. <see cref="ClientCertificateAuthority"/> is ignored when this is set.
+    /// </summary>
+    internal Security.CallAuthorizer? Authorization { get; init; }
+
     /// <summary>Largest request message accepted; larger ones end the call with RESOURCE_EXHAUSTED.</summary>
     public int MaxReceiveMessageSize { get; init; } = 4 * 1024 * 1024;
 

@@ -1,6 +1,7 @@
 using Grpc.Health.V1;
 using Grpc.HealthCheck;
 using Kv.Client;
+using Kv.Client.Transport;
 using Kv.Node.Placement;
 using Kv.Node.Placement.Operations;
 using Kv.Node.Placement.Scheduler;
@@ -10,6 +11,7 @@ using Kv.Node.Ranges.Splits;
 using Kv.Node.Ranges.Snapshots;
 using Kv.Node.Server.Configuration;
 using Kv.Node.Server.Observability;
+using Kv.Node.Server.Security;
 using Kv.Node.Server.Services;
 using Kv.Node.Storage;
 using Kv.Proto.V1;
@@ -38,6 +40,10 @@ internal sealed partial class NodeHost : IAsyncDisposable
     private SnapshotSender? snapshotSender;
     private SnapshotService? snapshotService;
     private GrpcServer? server;
+
+    // Secure mode's certificates (null: cleartext), and the settings of every channel to a peer.
+    private NodeTls? tls;
+    private KvChannelOptions peerChannel = new();
 
     // grpc.health.v1 for standard tools and Kubernetes gRPC probes: SERVING exactly when /readyz
     // says ready (NodeHealth: the store is open, the server serves, and a heartbeat answer showed
@@ -81,6 +87,12 @@ internal sealed partial class NodeHost : IAsyncDisposable
     /// <summary>Test hook: replaces the store's fatal handler (which otherwise stops the process). Set before StartAsync.</summary>
     internal Action<string, Exception?>? OnStoreFailure { get; set; }
 
+    /// <summary>
+    /// Test hook, never configuration: false skips the role check of secure mode (the negative
+    /// control that shows a wrong-role test would catch a missing check). Set before StartAsync.
+    /// </summary>
+    internal bool CheckRoles { get; set; } = true;
+
     /// <summary>Test hook: passed to <see cref="Store.AfterSnapshotIngest"/>. Set before StartAsync.</summary>
     internal Action<ulong>? AfterSnapshotIngest { get; set; }
 
@@ -90,16 +102,23 @@ internal sealed partial class NodeHost : IAsyncDisposable
     /// <summary>Starts everything; throws <see cref="NodeConfigException"/> when this data directory cannot serve with this configuration.</summary>
     public async Task StartAsync(CancellationToken ct)
     {
+        // Certificates first: a half-given or unreadable --tls-* stops the node before it opens anything.
+        tls = NodeTls.Load(config);
+        if (tls is not null)
+        {
+            peerChannel = tls.PeerChannel(() => clusterId);
+        }
+
         Directory.CreateDirectory(config.DataDir);
         await StartObservabilityAsync(ct).ConfigureAwait(false);
         engine = Engine.Open(Path.Combine(config.DataDir, "db"));
         engine.Metrics = metrics.Storage;
-        placement = new PlacementCaller(config.Join);
+        placement = new PlacementCaller(config.Join, peerChannel);
         ident = await LoadIdentityAsync(engine, ct).ConfigureAwait(false);
         clusterId = ident.ClusterId;
         directory = new StoreDirectory(config.Join);
         var storeLogger = loggers.CreateLogger("kv-node.store");
-        transport = new Kv.Node.Ranges.Transport.RaftTransport(ident.StoreId, directory, () => clusterId, storeLogger) { RangeOf = id => ranges.Get(id)?.Descriptor };
+        transport = new Kv.Node.Ranges.Transport.RaftTransport(ident.StoreId, directory, () => clusterId, storeLogger) { RangeOf = id => ranges.Get(id)?.Descriptor, PeerChannel = peerChannel };
         var storeOptions = new StoreOptions
         {
             TickInterval = TimeSpan.FromMilliseconds(config.TickIntervalMs),
@@ -115,7 +134,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         var sendLimiter = new SnapshotLimiter(storeOptions.MaxConcurrentSnapshots);
         var receiveLimiter = new SnapshotLimiter(storeOptions.MaxConcurrentSnapshots);
         var snapshotLogger = loggers.CreateLogger("kv-node.snapshots");
-        snapshotSender = new SnapshotSender(ident.StoreId, engine, Path.Combine(config.DataDir, "snapshots", "send"), directory, () => clusterId, sendLimiter, snapshotLogger);
+        snapshotSender = new SnapshotSender(ident.StoreId, engine, Path.Combine(config.DataDir, "snapshots", "send"), directory, () => clusterId, sendLimiter, snapshotLogger) { PeerChannel = peerChannel };
         store = new Store(engine, ident.StoreId, storeOptions, transport, storeLogger, ObserveFailure(OnStoreFailure)) { Ranges = ranges, SnapshotSender = snapshotSender, AfterSnapshotIngest = AfterSnapshotIngest, Metrics = metrics.Raft };
         snapshotService = new SnapshotService(store, Path.Combine(config.DataDir, "snapshots", "recv"), receiveLimiter, () => clusterId, snapshotLogger);
         // A replica removed by a membership change leaves the registry with its group.
@@ -164,7 +183,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         // runs the last two for each term this node leads.
         var schedulerBoard = new SchedulerStatusBoard(config.StoreDownReplaceAfterMs);
         var front = new OperationsFront(placementService.Leadership, schedulerBoard, config.MaxKeyBytes);
-        stepCaller = new GrpcRangeStepCaller();
+        stepCaller = new GrpcRangeStepCaller(peerChannel);
         var executor = new OperationExecutor(placementService.Leadership, stepCaller, new ExecutorOptions(), loggers.CreateLogger("kv-node.operations"));
         front.OperationsChanged += executor.Wake;
         var scheduler = new SchedulerLoop(placementService.Leadership, front, schedulerBoard,
@@ -177,6 +196,8 @@ internal sealed partial class NodeHost : IAsyncDisposable
         server = await GrpcServer.StartAsync(new GrpcServerOptions
         {
             EndPoint = NodeConfigLoader.ListenEndPoint(config),
+            ServerCertificate = tls?.Certificate,
+            Authorization = Authorizer(),
             MaxReceiveMessageSize = 64 << 20,
             MaxConcurrentStreamsPerConnection = 1000,
             ConfigureGrpc = grpc => grpc.Interceptors.Add<RpcMetricsInterceptor>(),
@@ -338,9 +359,13 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }
     }
 
+    /// <summary>Secure mode's check of every call (null in cleartext mode).</summary>
+    private CallAuthorizer? Authorizer() =>
+        tls is null ? null : new CallAuthorizer(tls.Authority, () => clusterId, TimeProvider.System) { CheckRoles = CheckRoles };
+
     /// <summary>grpc.health.v1 only (NOT_SERVING, from <see cref="grpcHealth"/>), on the node's address, while it waits to join.</summary>
     private Task<GrpcServer> StartStandInServerAsync(CancellationToken ct) =>
-        GrpcServer.StartAsync(new GrpcServerOptions { EndPoint = NodeConfigLoader.ListenEndPoint(config) },
+        GrpcServer.StartAsync(new GrpcServerOptions { EndPoint = NodeConfigLoader.ListenEndPoint(config), ServerCertificate = tls?.Certificate, Authorization = Authorizer() },
             services => services.AddSingleton(grpcHealth),
             endpoints => endpoints.MapGrpcService<HealthServiceImpl>(), ct);
 
@@ -359,7 +384,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
             return;
         }
 
-        using var peers = new PlacementCaller(others);
+        using var peers = new PlacementCaller(others, peerChannel);
         using var brief = CancellationTokenSource.CreateLinkedTokenSource(ct);
         brief.CancelAfter(TimeSpan.FromSeconds(3));
         GetClusterInfoResponse info;
@@ -579,6 +604,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }
 
         stopping.Dispose();
+        tls?.Dispose();
     }
 
     /// <summary>The names health answers for: the whole node ("") and each kv.v1 service it serves.</summary>

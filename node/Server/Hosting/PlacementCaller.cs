@@ -10,7 +10,9 @@ namespace Kv.Node.Server.Hosting;
 /// members, follows NOT_LEADER hints, retries UNAVAILABLE with backoff until the caller's token
 /// fires. Other placement errors are the caller's to handle.
 /// </summary>
-internal sealed class PlacementCaller(IReadOnlyList<string> members) : IDisposable
+/// <param name="members">The placement members' addresses.</param>
+/// <param name="peer">The node's channel settings for peers (secure mode: its certificate, the cluster CA, the cluster id header); null for cleartext.</param>
+internal sealed class PlacementCaller(IReadOnlyList<string> members, KvChannelOptions? peer = null) : IDisposable
 {
     private readonly ConcurrentDictionary<string, NodeStubs> channels = new(StringComparer.OrdinalIgnoreCase);
     private int target; // index into members of the member tried first
@@ -24,7 +26,7 @@ internal sealed class PlacementCaller(IReadOnlyList<string> members) : IDisposab
             var address = members[i % members.Count];
             try
             {
-                var channel = channels.GetOrAdd(address, a => new NodeStubs(KvChannels.Create(new Uri($"http://{a}"), new KvChannelOptions { ConnectTimeout = TimeSpan.FromSeconds(2) })));
+                var channel = channels.GetOrAdd(address, a => new NodeStubs(KvChannels.ForHostPort(a, (peer ?? new KvChannelOptions()) with { ConnectTimeout = TimeSpan.FromSeconds(2) })));
                 var response = await call(channel, request, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(3), cancellationToken: ct)).ConfigureAwait(false);
                 var error = header(response)?.Error;
                 switch (error?.Code ?? PlacementErrorCode.PlacementErrorNone)

@@ -37,6 +37,9 @@ internal sealed class InProcessCluster : IAsyncDisposable
     /// <summary>Adjusts node i's configuration before it starts (thresholds, limits); automatic splits and the scheduler are off unless a test turns them on.</summary>
     public Func<int, NodeConfig, NodeConfig>? Configure { get; set; }
 
+    /// <summary>Settings of the helpers' channels (secure clusters: the CA and a client certificate); cleartext when null.</summary>
+    public KvChannelOptions? ChannelOptions { get; set; }
+
     /// <summary>Runs on node i's host before it starts (test hooks).</summary>
     public Action<int, NodeHost>? BeforeStart { get; set; }
 
@@ -89,7 +92,7 @@ internal sealed class InProcessCluster : IAsyncDisposable
         {
             if (!channels.TryGetValue(address, out var c))
             {
-                c = new NodeStubs(KvChannels.Create(new Uri($"http://{address}")));
+                c = new NodeStubs(KvChannels.ForHostPort(address, ChannelOptions));
                 channels[address] = c;
             }
 

@@ -24,9 +24,14 @@ public sealed class ClusterProbe : IDisposable
     private RangeInfo? _route; // the range of the last key called (looked up again for a key it does not hold)
     private string? _rangeLeader;
 
-    public ClusterProbe(IReadOnlyList<string> endpoints)
+    private readonly KvChannelOptions _channel;
+
+    /// <param name="endpoints">The nodes' addresses.</param>
+    /// <param name="channel">TLS settings of a secure cluster (CA and client certificate); null: cleartext.</param>
+    public ClusterProbe(IReadOnlyList<string> endpoints, KvChannelOptions? channel = null)
     {
         _endpoints = endpoints;
+        _channel = channel ?? new KvChannelOptions();
     }
 
     /// <summary>The last error a call met before it succeeded or gave up (for messages).</summary>
@@ -199,7 +204,7 @@ public sealed class ClusterProbe : IDisposable
         {
             if (!_channels.TryGetValue(endpoint, out var channel))
             {
-                channel = new NodeStubs(KvChannels.Create(new Uri("http://" + endpoint), new KvChannelOptions { ConnectTimeout = AttemptTimeout }));
+                channel = new NodeStubs(KvChannels.ForHostPort(endpoint, _channel with { ConnectTimeout = AttemptTimeout }));
                 _channels.Add(endpoint, channel);
             }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Kv.Client.Administration;
 using Kv.Client.Cluster;
+using Kv.Client.Transport;
 using Kv.Proto.V1;
 using Xunit.Abstractions;
 
@@ -38,6 +39,12 @@ public sealed class TestCluster : IAsyncDisposable
 
     public IReadOnlyList<int> Ports => _ports;
 
+    /// <summary>More kv-node arguments for every node (a secure cluster's --tls-* flags).</summary>
+    public IReadOnlyList<string> ExtraArguments { get; init; } = [];
+
+    /// <summary>The TLS settings of the probe and clients this class makes (a secure cluster: CA and admin certificate); null: cleartext.</summary>
+    public KvChannelOptions? Channel { get; init; }
+
     public string Dir { get; }
 
     public int Count => _nodes.Length;
@@ -63,7 +70,7 @@ public sealed class TestCluster : IAsyncDisposable
     [
         "serve", "--data-dir", dataDir ?? DataDir(node), "--listen", AddressOf(node), "--advertise", AddressOf(node),
         "--join", join ?? JoinList, "--tick-interval-ms", TickIntervalMs.ToString(CultureInfo.InvariantCulture),
-        "--metrics-addr", "127.0.0.1:0",
+        "--metrics-addr", "127.0.0.1:0", .. ExtraArguments,
     ];
 
     /// <summary>Starts node i (it must not be running).</summary>
@@ -110,13 +117,13 @@ public sealed class TestCluster : IAsyncDisposable
         }
     }
 
-    public ClusterProbe Probe() => new(Endpoints);
+    public ClusterProbe Probe() => new(Endpoints, Channel);
 
     /// <summary>A Kv.Client cluster client of this cluster; requestTimeout bounds each operation, retries included.</summary>
-    public KvClient Client(TimeSpan requestTimeout) => KvClient.Connect(Endpoints, new KvClientOptions { RequestTimeout = requestTimeout });
+    public KvClient Client(TimeSpan requestTimeout) => KvClient.Connect(Endpoints, new KvClientOptions { RequestTimeout = requestTimeout, Channel = Channel });
 
     /// <summary>An admin client (operations) for the cluster; each call, and each reconnection of a watch, has requestTimeout.</summary>
-    public KvAdminClient Admin(TimeSpan requestTimeout) => KvAdminClient.Connect(Endpoints, new KvClientOptions { RequestTimeout = requestTimeout }, who: "system-tests");
+    public KvAdminClient Admin(TimeSpan requestTimeout) => KvAdminClient.Connect(Endpoints, new KvClientOptions { RequestTimeout = requestTimeout, Channel = Channel }, who: "system-tests");
 
     /// <summary>
     /// Waits until every running node answers, bootstraps (first time), and waits until every store is Up and range 1
