@@ -12,10 +12,11 @@ internal sealed class PlacementLeadership
     private readonly TimeProvider _time;
     private readonly TimeSpan _livenessTimeout;
     private readonly long _tsoWindowMs;
+    private readonly TsoLeaseOptions _lease;
     private readonly Lock _lock = new();
     private LeaderSession? _session;
 
-    public PlacementLeadership(IPlacementGroup group, TimeProvider time, TimeSpan livenessTimeout, long tsoWindowMs)
+    public PlacementLeadership(IPlacementGroup group, TimeProvider time, TimeSpan livenessTimeout, long tsoWindowMs, TsoLeaseOptions? lease = null)
     {
         ArgumentNullException.ThrowIfNull(group);
         ArgumentNullException.ThrowIfNull(time);
@@ -23,11 +24,15 @@ internal sealed class PlacementLeadership
         _time = time;
         _livenessTimeout = livenessTimeout;
         _tsoWindowMs = tsoWindowMs;
+        _lease = lease ?? new TsoLeaseOptions();
     }
 
     public IPlacementGroup Group => _group;
 
     public TimeProvider Time => _time;
+
+    /// <summary>This node's monotonic clock in ms (arbitrary origin): what <see cref="TsoLease"/> measures in. Keeps running while the process is stopped.</summary>
+    public long MonotonicNowMs() => (long)(_time.GetTimestamp() * (1000.0 / _time.TimestampFrequency));
 
     /// <summary>Called (under no lock a caller holds) when this node starts leading a new term: the term.</summary>
     public event Action<ulong>? SessionStarted;
@@ -51,7 +56,9 @@ internal sealed class PlacementLeadership
                 _session = new LeaderSession(term,
                     new StoreLiveness(now, _livenessTimeout),
                     new RangeLeaders(),
-                    new TsoAllocator(_tsoWindowMs));
+                    new TsoAllocator(_tsoWindowMs),
+                    // Read here, once this node knows it leads: e in TsoLease's argument.
+                    new TsoLease(_lease.LeaseMs, _lease.MaxDriftRate, MonotonicNowMs(), _lease.UnsafeServeWithoutLease));
                 started = true;
             }
 
@@ -65,4 +72,17 @@ internal sealed class PlacementLeadership
 
         return session;
     }
+}
+
+/// <summary>The TSO lease's tunables (<see cref="TsoLease"/>).</summary>
+internal sealed record TsoLeaseOptions
+{
+    /// <summary>L: how long a quorum-confirmed heartbeat round lets the leader serve.</summary>
+    public long LeaseMs { get; init; } = TsoLease.DefaultLeaseMs;
+
+    /// <summary>rho: the bound on any member's monotonic clock rate error.</summary>
+    public double MaxDriftRate { get; init; } = TsoLease.DefaultMaxDriftRate;
+
+    /// <summary>Tests only, the negative control: serve on the local belief of leadership, without the lease.</summary>
+    public bool UnsafeServeWithoutLease { get; init; }
 }

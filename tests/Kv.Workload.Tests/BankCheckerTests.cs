@@ -47,4 +47,24 @@ public class BankCheckerTests
         var accounts = BankChecker.Check(Init().Op("p1", "ok", "read", null, new JsonObject { ["0"] = 200 }).Operations);
         Assert.True(accounts.HasViolation("wrong-accounts"));
     }
+
+    private static JsonObject Rows(params (int Account, long Balance)[] rows) =>
+        new() { ["rows"] = new JsonArray([.. rows.Select(r => (JsonNode?)new JsonArray(r.Account, r.Balance))]) };
+
+    [Fact]
+    public void Raw_scan_rows_once_each_in_key_order_are_valid()
+    {
+        var r = BankChecker.Check(Init().Op("p1", "ok", "read", null, Rows((0, 100), (1, 100))).Operations);
+        Assert.True(r.Valid, string.Join(" | ", r.Violations));
+    }
+
+    [Fact]
+    public void A_row_the_scan_returned_twice_is_a_duplicate_row_even_when_the_balances_add_up()
+    {
+        // As a map this read would be {0: 100, 1: 100}: valid. Only the raw rows show the repeat.
+        var r = BankChecker.Check(Init().Op("p1", "ok", "read", null, Rows((0, 100), (1, 100), (1, 100))).Operations);
+        Assert.True(r.HasViolation("duplicate-row"), string.Join(" | ", r.Violations));
+        var unordered = BankChecker.Check(Init().Op("p1", "ok", "read", null, Rows((1, 100), (0, 100))).Operations);
+        Assert.True(unordered.HasViolation("unordered-rows"), string.Join(" | ", unordered.Violations));
+    }
 }

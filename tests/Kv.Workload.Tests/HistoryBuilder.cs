@@ -28,12 +28,19 @@ internal sealed class HistoryBuilder
         return this;
     }
 
-    public HistoryBuilder Complete(string process, string type, params JsonArray[] mops)
+    public HistoryBuilder Complete(string process, string type, params JsonArray[] mops) => CompleteTs(process, type, null, null, mops);
+
+    /// <summary>Completes with the transaction's start_ts and commit_ts recorded, as the workload does.</summary>
+    public HistoryBuilder CompleteTs(string process, string type, ulong? startTs, ulong? commitTs, params JsonArray[] mops)
     {
         var value = type == "ok" ? new JsonArray([.. mops.Select(m => (JsonNode?)m.DeepClone())]) : null;
-        _ops.Add(new HistoryOp(process, type, "txn", value, ++_time));
+        _ops.Add(new HistoryOp(process, type, "txn", value, ++_time, startTs, commitTs));
         return this;
     }
+
+    /// <summary>One ok transaction, start to end, with its timestamps.</summary>
+    public HistoryBuilder TxnTs(string process, ulong startTs, ulong commitTs, params JsonArray[] mops) =>
+        Invoke(process, mops).CompleteTs(process, "ok", startTs, commitTs, mops);
 
     public HistoryBuilder Op(string process, string type, string f, JsonNode? invokeValue, JsonNode? completionValue)
     {

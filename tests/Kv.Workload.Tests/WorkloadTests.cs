@@ -4,13 +4,15 @@ namespace Kv.Workload.Tests;
 /// deliberate bug is caught.</summary>
 public class WorkloadTests
 {
-    private static async Task<List<Operation>> RunAsync(string workload, StoreBugs bugs, int seed = 7)
+    private const int Seeds = 40;
+
+    private static async Task<List<Operation>> RunAsync(string workload, StoreBugs bugs, int seed = 7, int opsPerClient = 250)
     {
         var path = Path.Combine(Path.GetTempPath(), $"kv-workload-{Guid.NewGuid():N}.jsonl");
         try
         {
             var store = new MemoryTxnStore(bugs, seed);
-            var options = new WorkloadOptions { Clients = 4, OpsPerClient = 250, Seed = seed, ProcessPrefix = "t", Accounts = 5, Keys = 4 };
+            var options = new WorkloadOptions { Clients = 4, OpsPerClient = opsPerClient, Seed = seed, ProcessPrefix = "t", Accounts = 5, Keys = 4 };
             using (var history = HistoryWriter.Create(path))
             {
                 Workload w = workload == "bank" ? new BankWorkload(store, history, options) : new ListAppendWorkload(store, history, options);
@@ -61,5 +63,45 @@ public class WorkloadTests
     {
         var r = ListAppendChecker.Check(await RunAsync("list-append", bugs));
         Assert.False(r.Valid);
+    }
+
+    private static CheckResult Check(string workload, List<Operation> ops) =>
+        workload == "bank" ? BankChecker.Check(ops) : ListAppendChecker.Check(ops);
+
+    [Theory]
+    [InlineData("bank")]
+    [InlineData("list-append")]
+    public async Task The_snapshot_isolation_store_passes_on_every_seed(string workload)
+    {
+        for (int seed = 1; seed <= Seeds; seed++)
+        {
+            var r = Check(workload, await RunAsync(workload, StoreBugs.None, seed, opsPerClient: 100));
+            Assert.True(r.Valid, $"seed {seed}: {string.Join(" | ", r.Violations)}");
+        }
+    }
+
+    /// <summary>
+    /// Each new broken store is caught, by the check written for it, on at least 95 % of seeds:
+    /// a stale start_ts by the timestamp/real-time check, a long fork by G-nonadjacent (before
+    /// real-time edges are added), a repeated scan row by the raw-row check.
+    /// </summary>
+    [Theory]
+    [InlineData(StoreBugs.StaleSnapshot, "list-append", "ts-realtime")]
+    [InlineData(StoreBugs.StaleSnapshot, "list-append", "G-single-realtime")]
+    [InlineData(StoreBugs.LongFork, "list-append", "G-nonadjacent")]
+    [InlineData(StoreBugs.DuplicateRow, "bank", "duplicate-row")]
+    public async Task A_broken_store_is_flagged_on_at_least_95_percent_of_seeds(StoreBugs bugs, string workload, string kind)
+    {
+        var missed = new List<int>();
+        for (int seed = 1; seed <= Seeds; seed++)
+        {
+            if (!Check(workload, await RunAsync(workload, bugs, seed, opsPerClient: 100)).HasViolation(kind))
+            {
+                missed.Add(seed);
+            }
+        }
+
+        Assert.True((Seeds - missed.Count) * 100 >= Seeds * 95,
+            $"{kind} caught {bugs} on only {Seeds - missed.Count} of {Seeds} seeds (want at least 95 %); missed seeds {string.Join(' ', missed)}");
     }
 }

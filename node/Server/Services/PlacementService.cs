@@ -54,7 +54,12 @@ public sealed class PlacementService : Kv.Proto.V1.Placement.PlacementBase
         _options = options;
         _time = time;
         _logger = logger;
-        Leadership = new PlacementLeadership(group, time, options.StoreLivenessTimeout, (long)options.TsoWindow.TotalMilliseconds);
+        Leadership = new PlacementLeadership(group, time, options.StoreLivenessTimeout, (long)options.TsoWindow.TotalMilliseconds, new TsoLeaseOptions
+        {
+            LeaseMs = (long)options.TsoLease.TotalMilliseconds,
+            MaxDriftRate = options.TsoMaxClockDrift,
+            UnsafeServeWithoutLease = options.UnsafeTsoWithoutLease,
+        });
         Leadership.SessionStarted += term => PlacementServiceLog.LeaderSessionStarted(_logger, _group.LocalMemberId, term);
     }
 
@@ -246,7 +251,11 @@ public sealed class PlacementService : Kv.Proto.V1.Placement.PlacementBase
             {
                 if (!session.TsoReady)
                 {
-                    await _group.ReadBarrierAsync(ct);
+                    // Rule 2 of TsoLease: wait out every earlier leader's lease, then one read
+                    // barrier both confirms this term's lease (rule 1) and reads the persisted
+                    // window every earlier leader served below (rule 3).
+                    await WaitOutEarlierLeadersAsync(session, ct);
+                    await RenewLeaseAsync(session, ct);
                     session.Tso.Reset(_group.State.Snapshot.TsoWindowEndMs);
                     session.TsoReady = true;
                     PlacementServiceLog.TsoStarted(_logger, session.Term, session.Tso.Last.PhysicalMs);
@@ -259,12 +268,34 @@ public sealed class PlacementService : Kv.Proto.V1.Placement.PlacementBase
                         throw new PlacementNotLeaderException(_group.LeaderId);
                     }
 
+                    TsoLeaseCheck lease;
+                    lock (session.LeaseLock)
+                    {
+                        lease = session.Lease.Check(Leadership.MonotonicNowMs());
+                    }
+
+                    if (lease != TsoLeaseCheck.Serve)
+                    {
+                        if (attempt == 3)
+                        {
+                            return Error(PlacementErrorCode.PlacementErrorUnavailable,
+                                $"this placement leader (term {session.Term}) could not renew its TSO lease with a quorum after {attempt} heartbeat rounds; retry after backoff (another member may be taking over)");
+                        }
+
+                        // Expired (say, after a pause): only a fresh quorum round may extend it.
+                        // A quorum that moved to a newer term refuses, and this node steps down.
+                        await WaitOutEarlierLeadersAsync(session, ct);
+                        await RenewLeaseAsync(session, ct);
+                        continue;
+                    }
+
                     long now = NowMs;
                     long windowEnd = _group.State.Snapshot.TsoWindowEndMs;
                     var step = session.Tso.Allocate(now, windowEnd, request.Count);
                     if (step.IsAllocated)
                     {
                         ExtendAhead(session, Math.Max(now, step.Last.PhysicalMs), windowEnd);
+                        RenewLeaseAhead(session);
                         response.Last = step.Last.Value;
                         response.Count = request.Count;
                         Metrics?.Served(request.Count, started);
@@ -291,6 +322,74 @@ public sealed class PlacementService : Kv.Proto.V1.Placement.PlacementBase
             }
         });
         return response;
+    }
+
+    /// <summary>Rule 2 of TsoLease: a new leader serves nothing before every earlier leader's lease has ended.</summary>
+    private async Task WaitOutEarlierLeadersAsync(LeaderSession session, CancellationToken ct)
+    {
+        long wait = session.Lease.ServeNotBeforeMs - Leadership.MonotonicNowMs();
+        if (wait > 0)
+        {
+            PlacementServiceLog.TsoWaitingOutLease(_logger, session.Term, wait);
+            await Task.Delay(TimeSpan.FromMilliseconds(wait), _time, ct);
+        }
+    }
+
+    /// <summary>
+    /// Rule 1 of TsoLease: reads the monotonic clock BEFORE the read barrier (a quorum heartbeat
+    /// round in this term), so the lease never outlives what the quorum's acknowledgement allows.
+    /// Throws <see cref="PlacementNotLeaderException"/> when the quorum refuses (a newer term).
+    /// </summary>
+    private async Task RenewLeaseAsync(LeaderSession session, CancellationToken ct)
+    {
+        long roundStartedAt = Leadership.MonotonicNowMs();
+        await _group.ReadBarrierAsync(ct);
+        if (_group.LeaderTerm != session.Term)
+        {
+            throw new PlacementNotLeaderException(_group.LeaderId);
+        }
+
+        lock (session.LeaseLock)
+        {
+            session.Lease.Confirmed(roundStartedAt);
+        }
+    }
+
+    /// <summary>
+    /// When less than half the lease is left, renews it in the background (one renewal at a time
+    /// per term), so callers rarely wait for a heartbeat round; renewal in the request path stays
+    /// the fallback.
+    /// </summary>
+    private void RenewLeaseAhead(LeaderSession session)
+    {
+        bool due;
+        lock (session.LeaseLock)
+        {
+            due = session.Lease.ShouldRenew(Leadership.MonotonicNowMs());
+        }
+
+        if (!due || Interlocked.CompareExchange(ref session.RenewingLease, 1, 0) != 0)
+        {
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(_options.ProposalTimeout);
+                await RenewLeaseAsync(session, timeout.Token);
+            }
+            catch (Exception ex) when (ex is PlacementNotLeaderException or OperationCanceledException)
+            {
+                // No quorum in this term: the lease runs out and the request path reports it.
+                PlacementServiceLog.TsoLeaseRenewalFailed(_logger, session.Term, ex.Message);
+            }
+            finally
+            {
+                Volatile.Write(ref session.RenewingLease, 0);
+            }
+        });
     }
 
     /// <summary>
@@ -597,4 +696,10 @@ internal static partial class PlacementServiceLog
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Placement: TSO serving in term {Term} above {FloorMs} ms")]
     public static partial void TsoStarted(ILogger logger, ulong term, long floorMs);
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "Placement: TSO in term {Term} waits {WaitMs} ms for earlier leaders' leases to end")]
+    public static partial void TsoWaitingOutLease(ILogger logger, ulong term, long waitMs);
+
+    [LoggerMessage(EventId = 21, Level = LogLevel.Warning, Message = "Placement: renewing the TSO lease failed in term {Term}: {Reason}")]
+    public static partial void TsoLeaseRenewalFailed(ILogger logger, ulong term, string reason);
 }

@@ -33,7 +33,7 @@ public sealed class PlacementServiceTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _group.Lead(term: 1);
-        var service = new PlacementService(_group, new PlacementServiceOptions { ProposalTimeout = TimeSpan.FromSeconds(2) }, _clock, NullLogger.Instance);
+        var service = new PlacementService(_group, new PlacementServiceOptions { ProposalTimeout = TimeSpan.FromSeconds(2), TsoLease = TimeSpan.FromMilliseconds(200) }, _clock, NullLogger.Instance);
         Server = await GrpcServer.StartAsync(new GrpcServerOptions(), services => services.AddSingleton(service), endpoints => endpoints.MapGrpcService<PlacementService>());
         Channel = new NodeStubs(KvChannels.Create(Server.Address));
     }
@@ -364,7 +364,7 @@ public sealed class PlacementServiceTests : IAsyncLifetime
         Assert.Null(after.Header.Error);
         Assert.True(after.Last > later.Last, $"{after.Last} after {later.Last}");
         Assert.True((long)(after.Last >> 18) > _group.Applied.Where(c => c.ExtendTsoWindow is not null).Select(c => c.ExtendTsoWindow.EndMs).SkipLast(1).Max());
-        Assert.Equal(barriers + 1, _group.Barriers);
+        Assert.True(_group.Barriers > barriers, "the new leader read the persisted window after a read barrier in its term");
     }
 
     [Fact]

@@ -81,26 +81,27 @@ public sealed class BankWorkload(ITxnStore store, HistoryWriter history, Workloa
         }
     }
 
+    // A read records the scan's raw rows in the order returned ({"rows": [[account, balance], ...]}),
+    // not a map, so a row the scan returned twice (or out of order) stays visible to the checker.
     private Task<bool> ReadAsync(string process) =>
         RecordAsync(process, "read", null, async (txn, ct) =>
         {
-            var all = await ReadAllAsync(txn, ct);
-            var result = new JsonObject();
-            foreach (var (k, v) in all)
+            var rows = new JsonArray();
+            foreach (var (k, v) in await ReadAllAsync(txn, ct))
             {
-                result[k.ToString(CultureInfo.InvariantCulture)] = v;
+                rows.Add(new JsonArray(k, v));
             }
-            return result;
+            return new JsonObject { ["rows"] = rows };
         }, readOnly: true);
 
-    private async Task<SortedDictionary<int, long>> ReadAllAsync(ITxn txn, CancellationToken ct)
+    private async Task<List<(int Account, long Balance)>> ReadAllAsync(ITxn txn, CancellationToken ct)
     {
         var end = Encoding.UTF8.GetBytes(Prefix[..^1] + "0");
         var pairs = await txn.ScanAsync(Encoding.UTF8.GetBytes(Prefix), end, Options.Accounts + 1000, false, ct);
-        var result = new SortedDictionary<int, long>();
+        var result = new List<(int, long)>(pairs.Count);
         foreach (var (k, v) in pairs)
         {
-            result[int.Parse(Encoding.UTF8.GetString(k).AsSpan(Prefix.Length), CultureInfo.InvariantCulture)] = Parse(v);
+            result.Add((int.Parse(Encoding.UTF8.GetString(k).AsSpan(Prefix.Length), CultureInfo.InvariantCulture), Parse(v)));
         }
         return result;
     }
@@ -108,8 +109,9 @@ public sealed class BankWorkload(ITxnStore store, HistoryWriter history, Workloa
     private static long Parse(byte[] value) => long.Parse(Encoding.UTF8.GetString(value), CultureInfo.InvariantCulture);
 }
 
-/// <summary>Checks a bank history: every ok read has every account, sums to the total and has no
-/// negative balance; the final read of the history agrees with the ok transfers (exactly when no
+/// <summary>Checks a bank history: every ok read has every account exactly once, in ascending
+/// order (duplicate-row, unordered-rows: over the raw scan rows when the read recorded them), sums
+/// to the total and has no negative balance; the final read of the history agrees with the ok transfers (exactly when no
 /// transfer is info or concurrent with it, else within the bounds those uncertain transfers allow).</summary>
 public static class BankChecker
 {
@@ -134,6 +136,19 @@ public static class BankChecker
         Operation? final = null;
         foreach (var read in ops.Where(o => o.F == "read" && o.Type == "ok"))
         {
+            if (Rows(read) is { } rows)
+            {
+                var dup = rows.GroupBy(x => x.Account).FirstOrDefault(g => g.Count() > 1);
+                if (dup is not null)
+                {
+                    r.Violations.Add($"duplicate-row: the scan returned account {dup.Key} {dup.Count()} times ({string.Join(' ', rows.Select(x => $"{x.Account}={x.Balance}"))}); a scan must return each key once: {read}");
+                    continue;
+                }
+                if (rows.Zip(rows.Skip(1)).Any(p => p.First.Account >= p.Second.Account))
+                {
+                    r.Violations.Add($"unordered-rows: the scan returned accounts out of key order ({string.Join(' ', rows.Select(x => x.Account))}); a forward scan must ascend: {read}");
+                }
+            }
             var balances = Balances(read);
             if (balances.Count != n || Enumerable.Range(0, n).Any(i => !balances.ContainsKey(i)))
             {
@@ -196,10 +211,29 @@ public static class BankChecker
         }
     }
 
+    /// <summary>The raw scan rows of a read that recorded them; null for the older map-only form.</summary>
+    private static List<(int Account, long Balance)>? Rows(Operation read)
+    {
+        if (read.Value is not JsonObject o || o["rows"] is not JsonArray rows)
+        {
+            return null;
+        }
+        return [.. rows.Select(row => row is JsonArray { Count: 2 } pair
+            ? ((int)pair[0]!, (long)pair[1]!)
+            : throw new FormatException($"bank read row {row?.ToJsonString()} is not [account, balance]: {read}"))];
+    }
+
     private static Dictionary<int, long> Balances(Operation read)
     {
         var result = new Dictionary<int, long>();
-        if (read.Value is JsonObject o)
+        if (Rows(read) is { } rows)
+        {
+            foreach (var (account, balance) in rows)
+            {
+                result[account] = balance;
+            }
+        }
+        else if (read.Value is JsonObject o)
         {
             foreach (var (k, v) in o)
             {

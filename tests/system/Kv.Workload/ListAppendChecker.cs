@@ -13,6 +13,16 @@ namespace Kv.Workload;
 ///   ww  T1 -> T2: T2's value follows T1's value directly in a key's version order;
 ///   wr  T1 -> T2: T2's read of a key (before T2's own appends to it) ends with T1's value;
 ///   rw  T1 -> T2: T1 read a key whose version order's next value (after what T1 saw) is T2's.
+///   rt  T1 -> T2: T1 (ok) returned before T2 (ok) was invoked. With a timestamp oracle,
+///       commit_ts(T1) &lt; start_ts(T2), so T2's snapshot holds T1 (strong snapshot isolation).
+///       Built through a chain of virtual event nodes (one per invoke/return, in time order), so
+///       the graph stays linear in the history instead of quadratic.
+///
+/// Why the cycles below are forbidden: under SI a ww, wr or rt edge T1 -> T2 means commit(T1) &lt;
+/// start(T2), and an rw edge T1 -> T2 means start(T1) &lt; commit(T2). Along a cycle in which no two
+/// rw edges are adjacent, an rw edge together with the edge after it gives start(T1) &lt; start(T3),
+/// and every other edge alone gives start(T1) &lt; start(T2): start times would rise all the way
+/// around the cycle, which is impossible. Cycles with two adjacent rw edges (write skew) are allowed.
 ///
 /// Violations (each listed with the operations involved):
 ///   duplicate          a read holds the same value twice (or a value is appended twice);
@@ -25,6 +35,16 @@ namespace Kv.Workload;
 ///   G0                 a cycle of ww edges;
 ///   G1c                a cycle of ww and wr edges (with at least one wr);
 ///   G-single           a cycle with exactly one rw edge (read skew; SI forbids it);
+///   G-nonadjacent      a cycle with two or more rw edges, no two of them adjacent (long fork:
+///                      two readers saw two concurrent commits in opposite orders);
+///   G-single-realtime, G-nonadjacent-realtime, G1c-realtime
+///                      the same cycles found only once rt edges are added (a stale snapshot: a
+///                      transaction missed one that had returned before it began);
+///   ts-order           a key's version order disagrees with its writers' commit_ts order;
+///   ts-future-read     a read saw a value whose writer's commit_ts is above the reader's start_ts;
+///   ts-stale-read      a read missed a version whose writer's commit_ts is at or below its start_ts;
+///   ts-realtime        T1 returned before T2 was invoked, yet start_ts(T2) &lt;= commit_ts(T1)
+///                      (start_ts for a read-only T1): the timestamp oracle went back in time;
 ///   lost-update        an ok transaction T appended v to k and returned; an ok transaction R that
 ///                      was invoked after T returned read k without v. R's start_ts comes from the
 ///                      timestamp oracle after T's commit_ts, so its snapshot must hold v: the append
@@ -42,7 +62,10 @@ public static class ListAppendChecker
         WW = 1,
         WR = 2,
         RW = 4,
+        RT = 8,
     }
+
+    private const Edge Dep = Edge.WW | Edge.WR;
 
     public static CheckResult Check(IReadOnlyList<Operation> all)
     {
@@ -210,24 +233,66 @@ public static class ListAppendChecker
             }
         }
 
-        // G-single: an rw edge a -> b closed by a path b -> a of ww/wr edges.
-        var gsingle = 0;
-        foreach (var (a, outs) in graph)
+        CheckTimestamps(r, txns, order, reads, WriterOf);
+
+        // Real-time edges, then the cycles that need an rw edge: first without real time (Adya's
+        // G-single and G-nonadjacent), then, for rw edges on no such cycle, with it.
+        var g2 = Components(graph, Edge.WW | Edge.WR | Edge.RW).Count;
+        int firstVirtual = AddRealtime(graph, txns.Where(o => o.Type == "ok").ToList(), all.Count == 0 ? 0 : all.Max(o => o.Index) + 1);
+        var inG1 = new HashSet<int>();
+        foreach (var scc in Components(graph, Edge.WW | Edge.WR))
         {
-            foreach (var (b, e) in outs)
+            inG1.UnionWith(scc);
+        }
+        foreach (var scc in Components(graph, Dep | Edge.RT))
+        {
+            if (!scc.Any(inG1.Contains))
             {
-                if ((e & Edge.RW) == 0 || gsingle >= MaxReports)
+                Report(r, $"G1c-realtime: a ww/wr path leads back to a transaction that returned before its start: {Describe(Cycle(graph, scc, Dep | Edge.RT), byIndex)}");
+            }
+        }
+        var found = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var scc in Components(graph, Dep | Edge.RW | Edge.RT))
+        {
+            var within = scc.ToHashSet();
+            foreach (var a in scc.Where(v => v < firstVirtual).Order())
+            {
+                foreach (var (b, e) in graph[a])
                 {
-                    continue;
-                }
-                if (Path(graph, b, a, Edge.WW | Edge.WR) is { } back)
-                {
-                    gsingle++;
-                    Report(r, $"G-single: read skew, one rw edge {a} -> {b} closed by ww/wr path: {Describe(back, byIndex)}");
+                    if ((e & Edge.RW) == 0 || !within.Contains(b))
+                    {
+                        continue;
+                    }
+                    string kind;
+                    List<int>? back;
+                    if ((back = Path(graph, b, a, Dep, within)) is not null)
+                    {
+                        kind = "G-single";
+                    }
+                    else if ((back = NonAdjacentPath(graph, b, a, Dep, within)) is not null)
+                    {
+                        kind = "G-nonadjacent";
+                    }
+                    else if ((back = Path(graph, b, a, Dep | Edge.RT, within)) is not null)
+                    {
+                        kind = "G-single-realtime";
+                    }
+                    else if ((back = NonAdjacentPath(graph, b, a, Dep | Edge.RT, within)) is not null)
+                    {
+                        kind = "G-nonadjacent-realtime";
+                    }
+                    else
+                    {
+                        continue; // only cycles with adjacent rw edges: write skew, allowed
+                    }
+                    if (found.GetValueOrDefault(kind) < MaxReports)
+                    {
+                        found[kind] = found.GetValueOrDefault(kind) + 1;
+                        Report(r, $"{kind}: rw edge {Name(a, byIndex)} -> {Name(b, byIndex)} closed by {Describe(back, byIndex)}");
+                    }
                 }
             }
         }
-        var g2 = Components(graph, Edge.WW | Edge.WR | Edge.RW).Count;
         if (g2 > 0)
         {
             r.Notes.Add($"{g2} strongly connected component(s) with rw edges (G2 / write skew); snapshot isolation permits these");
@@ -279,8 +344,196 @@ public static class ListAppendChecker
         }
     }
 
-    private static string Describe(List<int> cycle, Dictionary<int, Operation> byIndex) =>
-        string.Join(" -> ", cycle.Select(i => byIndex[i].ToString())) + " -> (back to the first)";
+    // Virtual real-time event nodes are not operations: a run of them reads as one "(returned before invoke)" hop.
+    private static string Describe(List<int> cycle, Dictionary<int, Operation> byIndex)
+    {
+        var parts = new List<string>();
+        foreach (var i in cycle)
+        {
+            var part = Name(i, byIndex);
+            if (parts.Count == 0 || part != parts[^1] || byIndex.ContainsKey(i))
+            {
+                parts.Add(part);
+            }
+        }
+        return string.Join(" -> ", parts) + " -> (back to the first)";
+    }
+
+    private static string Name(int i, Dictionary<int, Operation> byIndex) =>
+        byIndex.TryGetValue(i, out var op) ? op.ToString() : "(returned before invoke)";
+
+    /// <summary>
+    /// The rt edges: one virtual node per invoke and per return of an ok transaction, chained in
+    /// time order (an invoke sorts before a return at the same time, so equal times order
+    /// nothing); a transaction points to its return's node, its invoke's node points to it. So
+    /// T1 reaches T2 through the chain exactly when T1 returned before T2 was invoked.
+    /// Returns the first virtual node id (every id from it on is virtual).
+    /// </summary>
+    private static int AddRealtime(Dictionary<int, Dictionary<int, Edge>> graph, List<Operation> ok, int firstVirtual)
+    {
+        var events = new List<(long Time, int Kind, int Op)>(ok.Count * 2);
+        foreach (var op in ok)
+        {
+            events.Add((op.Start, 0, op.Index));
+            events.Add((op.End, 1, op.Index));
+        }
+        events.Sort();
+        void Link(int from, int to)
+        {
+            if (!graph.TryGetValue(from, out var outs))
+            {
+                graph[from] = outs = [];
+            }
+            outs[to] = outs.GetValueOrDefault(to) | Edge.RT;
+        }
+        for (var i = 0; i < events.Count; i++)
+        {
+            var node = firstVirtual + i;
+            if (i + 1 < events.Count)
+            {
+                Link(node, node + 1);
+            }
+            if (events[i].Kind == 0)
+            {
+                Link(node, events[i].Op);
+            }
+            else
+            {
+                Link(events[i].Op, node);
+            }
+        }
+        return firstVirtual;
+    }
+
+    /// <summary>
+    /// The commit_ts/start_ts checks (for ok transactions that recorded them): version order
+    /// follows commit_ts; a read sees exactly the versions committed at or below its start_ts;
+    /// timestamps follow real time.
+    /// </summary>
+    private static void CheckTimestamps(CheckResult r, List<Operation> txns, Dictionary<long, List<string>> order,
+        List<(Operation Op, long Key, List<string> Full, List<string> External)> reads, Func<long, string, Operation?> writerOf)
+    {
+        static ulong? CommitTs(Operation? op) => op is { Type: "ok" } ? op.Completion?.CommitTs : null;
+        foreach (var (key, versions) in order)
+        {
+            (string Value, ulong Ts, Operation Op)? last = null;
+            foreach (var v in versions)
+            {
+                var w = writerOf(key, v);
+                if (CommitTs(w) is not { } ts)
+                {
+                    continue;
+                }
+                if (last is { } l && ts <= l.Ts && w!.Index != l.Op.Index)
+                {
+                    Report(r, $"ts-order: key {key} holds {v} (commit_ts {ts}) after {l.Value} (commit_ts {l.Ts}); versions must follow commit_ts: {l.Op} then {w}");
+                }
+                last = (v, ts, w!);
+            }
+        }
+        foreach (var (op, key, _, external) in reads)
+        {
+            if (op.Completion?.StartTs is not { } start || !order.TryGetValue(key, out var versions))
+            {
+                continue;
+            }
+            foreach (var v in external)
+            {
+                var w = writerOf(key, v);
+                if (CommitTs(w) is { } ts && ts > start)
+                {
+                    Report(r, $"ts-future-read: read of key {key} at start_ts {start} saw {v}, committed at {ts} by {w}; reader: {op}");
+                    break;
+                }
+            }
+            if (external.Count < versions.Count && versions.Take(external.Count).SequenceEqual(external))
+            {
+                var missed = writerOf(key, versions[external.Count]);
+                if (CommitTs(missed) is { } ts && ts <= start && missed!.Index != op.Index)
+                {
+                    Report(r, $"ts-stale-read: read of key {key} at start_ts {start} missed {versions[external.Count]}, committed at {ts} by {missed}; reader: {op}");
+                }
+            }
+        }
+
+        // Real time: among the ok transactions that returned before T was invoked, the highest
+        // timestamp (commit_ts, or start_ts of a read-only one) must be below T's start_ts.
+        var ok = txns.Where(o => o.Type == "ok" && o.Completion?.StartTs is not null).ToList();
+        var byEnd = ok.OrderBy(o => o.End).ToList();
+        Operation? highest = null;
+        ulong highestTs = 0;
+        var next = 0;
+        var reported = 0;
+        foreach (var t in ok.OrderBy(o => o.Start))
+        {
+            while (next < byEnd.Count && byEnd[next].End < t.Start)
+            {
+                var c = byEnd[next].Completion!;
+                var ts = c.CommitTs ?? c.StartTs!.Value;
+                if (highest is null || ts > highestTs)
+                {
+                    (highest, highestTs) = (byEnd[next], ts);
+                }
+                next++;
+            }
+            if (highest is not null && t.Completion!.StartTs!.Value <= highestTs && reported++ < MaxReports)
+            {
+                Report(r, $"ts-realtime: {t} was invoked after {highest} returned, but its start_ts {t.Completion.StartTs} is not above {highestTs}; the timestamp oracle handed out a timestamp lower than one already used");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Closes the caller's rw edge (ending at <paramref name="from"/>) into a cycle with no two
+    /// adjacent rw edges: a path from -> to (inclusive) over edges of the kinds in
+    /// <paramref name="dep"/> and rw edges, whose first edge is not rw (it follows the caller's rw
+    /// edge), which has no two rw edges in a row, and whose last edge is not rw (the caller's rw edge
+    /// follows it around the cycle). BFS over (node, entered by an rw edge).
+    /// </summary>
+    private static List<int>? NonAdjacentPath(Dictionary<int, Dictionary<int, Edge>> graph, int from, int to, Edge dep, HashSet<int> within)
+    {
+        var start = (from, true); // entered by the caller's rw edge
+        var parent = new Dictionary<(int, bool), (int, bool)> { [start] = start };
+        var queue = new Queue<(int V, bool ByRw)>([start]);
+        while (queue.Count > 0)
+        {
+            var state = queue.Dequeue();
+            if (state == (to, false))
+            {
+                var path = new List<int>();
+                for (var x = state; ; x = parent[x])
+                {
+                    path.Add(x.Item1);
+                    if (x == start)
+                    {
+                        break;
+                    }
+                }
+                path.Reverse();
+                return path;
+            }
+            if (!graph.TryGetValue(state.V, out var outs))
+            {
+                continue;
+            }
+            foreach (var (w, e) in outs)
+            {
+                if (!within.Contains(w))
+                {
+                    continue;
+                }
+                if ((e & dep) != 0 && parent.TryAdd((w, false), state))
+                {
+                    queue.Enqueue((w, false));
+                }
+                if ((e & Edge.RW) != 0 && !state.ByRw && parent.TryAdd((w, true), state))
+                {
+                    queue.Enqueue((w, true));
+                }
+            }
+        }
+        return null;
+    }
 
     private static List<Mop> Parse(JsonNode? value)
     {

@@ -14,6 +14,18 @@ public enum StoreBugs
 
     /// <summary>Reads see the latest committed version, not the start_ts snapshot.</summary>
     ReadLatest = 4,
+
+    /// <summary>A third of the transactions get a start_ts below timestamps already handed out (a
+    /// timestamp oracle serving from a paused old leader): they read an old snapshot.</summary>
+    StaleSnapshot = 8,
+
+    /// <summary>Two sites (parallel snapshot isolation): a commit is visible at once on its own
+    /// site and on the other only 24 clock ticks later, so two readers can see two concurrent
+    /// commits in opposite orders (a long fork). Write conflicts stay global: no lost updates.</summary>
+    LongFork = 16,
+
+    /// <summary>A quarter of the scans return one row twice (a scan resumed at a range boundary without skipping the row it ended on).</summary>
+    DuplicateRow = 32,
 }
 
 /// <summary>An in-memory snapshot-isolation store behind one global lock: a transaction reads the
@@ -23,7 +35,11 @@ public enum StoreBugs
 public sealed class MemoryTxnStore : ITxnStore
 {
     private readonly Lock _lock = new();
-    private readonly SortedDictionary<string, List<(ulong Ts, byte[]? Value)>> _versions = new(StringComparer.Ordinal);
+    /// <summary>Under <see cref="StoreBugs.LongFork"/>, how many clock ticks a commit takes to reach the other site.</summary>
+    private const ulong ForkLag = 24;
+
+    // Site: the LongFork site of the committing transaction (always 0 otherwise).
+    private readonly SortedDictionary<string, List<(ulong Ts, byte[]? Value, int Site)>> _versions = new(StringComparer.Ordinal);
     private readonly StoreBugs _bugs;
     private readonly Random _random;
     private ulong _clock;
@@ -38,13 +54,25 @@ public sealed class MemoryTxnStore : ITxnStore
     {
         lock (_lock)
         {
-            return Task.FromResult<ITxn>(new MemoryTxn(this, ++_clock));
+            var startTs = ++_clock;
+            if ((_bugs & StoreBugs.StaleSnapshot) != 0 && _random.Next(3) == 0)
+            {
+                startTs = (ulong)Math.Max(1, (long)startTs - 1 - _random.Next(10));
+            }
+
+            var site = (_bugs & StoreBugs.LongFork) != 0 ? _random.Next(2) : 0;
+            return Task.FromResult<ITxn>(new MemoryTxn(this, startTs, site));
         }
     }
 
     private static string K(ReadOnlySpan<byte> key) => Convert.ToHexString(key);
 
-    private byte[]? Read(string key, ulong startTs)
+    /// <summary>Whether a version is in the snapshot of a transaction of <paramref name="site"/> at <paramref name="startTs"/>.</summary>
+    private bool Visible((ulong Ts, byte[]? Value, int Site) version, ulong startTs, int site) =>
+        (_bugs & StoreBugs.ReadLatest) != 0
+        || (version.Ts <= startTs && (version.Site == site || version.Ts + ((_bugs & StoreBugs.LongFork) != 0 ? ForkLag : 0) <= startTs));
+
+    private byte[]? Read(string key, ulong startTs, int site)
     {
         lock (_lock)
         {
@@ -54,7 +82,7 @@ public sealed class MemoryTxnStore : ITxnStore
             }
             for (var i = versions.Count - 1; i >= 0; i--)
             {
-                if ((_bugs & StoreBugs.ReadLatest) != 0 || versions[i].Ts <= startTs)
+                if (Visible(versions[i], startTs, site))
                 {
                     return versions[i].Value;
                 }
@@ -71,7 +99,7 @@ public sealed class MemoryTxnStore : ITxnStore
         }
     }
 
-    private ulong Commit(ulong startTs, Dictionary<string, byte[]?> writes)
+    private ulong Commit(ulong startTs, int site, Dictionary<string, byte[]?> writes)
     {
         lock (_lock)
         {
@@ -79,7 +107,8 @@ public sealed class MemoryTxnStore : ITxnStore
             {
                 foreach (var key in writes.Keys)
                 {
-                    if (_versions.TryGetValue(key, out var versions) && versions.Count > 0 && versions[^1].Ts > startTs)
+                    // First committer wins: a version this transaction could not see (newer, or not yet on its site) conflicts.
+                    if (_versions.TryGetValue(key, out var versions) && versions.Count > 0 && (versions[^1].Ts > startTs || !Visible(versions[^1], startTs, site)))
                     {
                         throw new TxnStoreException(TxnFailure.Definite, "write conflict on key " + key);
                     }
@@ -97,13 +126,22 @@ public sealed class MemoryTxnStore : ITxnStore
                     versions = [];
                     _versions[key] = versions;
                 }
-                versions.Add((commitTs, value));
+                versions.Add((commitTs, value, site));
             }
             return commitTs;
         }
     }
 
-    private sealed class MemoryTxn(MemoryTxnStore store, ulong startTs) : ITxn
+    /// <summary>Under <see cref="StoreBugs.DuplicateRow"/>: whether this scan repeats a row, and which.</summary>
+    private int DuplicateAt(int rows)
+    {
+        lock (_lock)
+        {
+            return (_bugs & StoreBugs.DuplicateRow) != 0 && rows > 0 && _random.Next(4) == 0 ? _random.Next(rows) : -1;
+        }
+    }
+
+    private sealed class MemoryTxn(MemoryTxnStore store, ulong startTs, int site) : ITxn
     {
         private readonly Dictionary<string, byte[]?> _writes = new(StringComparer.Ordinal);
         private bool _done;
@@ -115,7 +153,7 @@ public sealed class MemoryTxnStore : ITxnStore
             await Task.Yield(); // let other transactions interleave
             Check();
             var k = K(key.Span);
-            return _writes.TryGetValue(k, out var own) ? own : store.Read(k, StartTs);
+            return _writes.TryGetValue(k, out var own) ? own : store.Read(k, StartTs, site);
         }
 
         public async Task<IReadOnlyList<KeyValuePair<byte[], byte[]>>> ScanAsync(
@@ -134,7 +172,7 @@ public sealed class MemoryTxnStore : ITxnStore
             var result = new List<KeyValuePair<byte[], byte[]>>();
             foreach (var k in keys)
             {
-                var value = _writes.TryGetValue(k, out var own) ? own : store.Read(k, StartTs);
+                var value = _writes.TryGetValue(k, out var own) ? own : store.Read(k, StartTs, site);
                 if (value is not null)
                 {
                     result.Add(new(Convert.FromHexString(k), value));
@@ -143,6 +181,10 @@ public sealed class MemoryTxnStore : ITxnStore
                         break;
                     }
                 }
+            }
+            if (store.DuplicateAt(result.Count) is var dup and >= 0)
+            {
+                result.Insert(dup + 1, result[dup]);
             }
             return result;
         }
@@ -164,7 +206,7 @@ public sealed class MemoryTxnStore : ITxnStore
             await Task.Yield();
             Check();
             _done = true;
-            return _writes.Count == 0 ? StartTs : store.Commit(StartTs, _writes);
+            return _writes.Count == 0 ? StartTs : store.Commit(StartTs, site, _writes);
         }
 
         public Task RollbackAsync(CancellationToken cancellationToken = default)
