@@ -4,7 +4,7 @@ using Kv.Proto.V1;
 namespace Kv.Node.Placement.Gc;
 
 /// <summary>What holds the GC safe point back, one kind per reason.</summary>
-internal enum GcHolderKind
+internal enum GcBoundKind
 {
     /// <summary>The GC life time: versions younger than now minus the life time are kept.</summary>
     LifeTime,
@@ -18,9 +18,9 @@ internal enum GcHolderKind
 
 /// <summary>
 /// One thing that bounds the candidate: the candidate is at most <see cref="Ts"/>. Service fields
-/// are set for <see cref="GcHolderKind.ServiceSafePoint"/>, lock fields for <see cref="GcHolderKind.Lock"/>.
+/// are set for <see cref="GcBoundKind.ServiceSafePoint"/>, lock fields for <see cref="GcBoundKind.Lock"/>.
 /// </summary>
-internal sealed record GcHolder(GcHolderKind Kind, Timestamp Ts, string Description)
+internal sealed record GcBound(GcBoundKind Kind, Timestamp Ts, string Description)
 {
     public ServiceSafePointRecord? Service { get; init; }
 
@@ -32,7 +32,7 @@ internal sealed record GcHolder(GcHolderKind Kind, Timestamp Ts, string Descript
 internal readonly record struct OldestLock(Timestamp StartTs, byte[] Primary);
 
 /// <summary>The next safe point GC may publish and everything that holds it back, lowest bound first.</summary>
-internal sealed record GcCandidateResult(Timestamp Candidate, Timestamp Current, IReadOnlyList<GcHolder> Holders)
+internal sealed record GcCandidateResult(Timestamp Candidate, Timestamp Current, IReadOnlyList<GcBound> Holders)
 {
     /// <summary>Whether a round would move the safe point.</summary>
     public bool Advances => Candidate > Current;
@@ -58,15 +58,15 @@ internal static class GcCandidate
     {
         ArgumentNullException.ThrowIfNull(gc);
         ArgumentOutOfRangeException.ThrowIfLessThan(lifeTime, TimeSpan.Zero);
-        var holders = new List<GcHolder>();
+        var holders = new List<GcBound>();
         long lifeMs = (long)lifeTime.TotalMilliseconds;
         var byLife = now.PhysicalMs > lifeMs ? Timestamp.Compose(now.PhysicalMs - lifeMs, 0) : Timestamp.Zero;
-        holders.Add(new GcHolder(GcHolderKind.LifeTime, byLife, $"GC life time {lifeTime}: versions newer than now minus the life time are kept"));
+        holders.Add(new GcBound(GcBoundKind.LifeTime, byLife, $"GC life time {lifeTime}: versions newer than now minus the life time are kept"));
         foreach (var service in gc.Services.Values)
         {
             if (GcState.IsLive(service, nowMs))
             {
-                holders.Add(new GcHolder(GcHolderKind.ServiceSafePoint, new Timestamp(service.Ts),
+                holders.Add(new GcBound(GcBoundKind.ServiceSafePoint, new Timestamp(service.Ts),
                     $"service safe point '{service.Name}' (owner {service.Owner}), live until {GcState.ExpiresMs(service)} ms") { Service = service });
             }
         }
@@ -75,7 +75,7 @@ internal static class GcCandidate
         {
             // The lock's transaction reads at its start_ts, so versions visible there must stay
             // until the lock is resolved (a GC round resolves locks below the candidate first).
-            holders.Add(new GcHolder(GcHolderKind.Lock, lk.StartTs, $"unresolved lock of the transaction started at {lk.StartTs}") { LockPrimary = lk.Primary });
+            holders.Add(new GcBound(GcBoundKind.Lock, lk.StartTs, $"unresolved lock of the transaction started at {lk.StartTs}") { LockPrimary = lk.Primary });
         }
 
         holders.Sort(static (a, b) => a.Ts != b.Ts ? a.Ts.CompareTo(b.Ts) : a.Kind.CompareTo(b.Kind));

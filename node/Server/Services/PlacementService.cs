@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Grpc.Core;
+using Kv.Client;
 using Kv.Node.Placement;
 using Kv.Node.Server.Observability;
 using Kv.Proto.V1;
@@ -239,58 +240,80 @@ public sealed class PlacementService : Kv.Proto.V1.Placement.PlacementBase
                 return Error(PlacementErrorCode.PlacementErrorInvalidArgument, $"count {request.Count} is out of range: ask for 1 to {_options.MaxTimestampCount} timestamps");
             }
 
-            // One caller at a time: callers that queue here while one extends the window are
-            // served from that extension (the extension reaches a whole window past the clock).
-            await session.TsoLock.WaitAsync(ct);
-            try
+            var (last, error) = await AllocateAsync(session, request.Count, ct);
+            if (error is null)
             {
-                if (!session.TsoReady)
-                {
-                    await _group.ReadBarrierAsync(ct);
-                    session.Tso.Reset(_group.State.Snapshot.TsoWindowEndMs);
-                    session.TsoReady = true;
-                    PlacementServiceLog.TsoStarted(_logger, session.Term, session.Tso.Last.PhysicalMs);
-                }
-
-                for (int attempt = 0; ; attempt++)
-                {
-                    if (_group.LeaderTerm != session.Term)
-                    {
-                        throw new PlacementNotLeaderException(_group.LeaderId);
-                    }
-
-                    long now = NowMs;
-                    long windowEnd = _group.State.Snapshot.TsoWindowEndMs;
-                    var step = session.Tso.Allocate(now, windowEnd, request.Count);
-                    if (step.IsAllocated)
-                    {
-                        ExtendAhead(session, Math.Max(now, step.Last.PhysicalMs), windowEnd);
-                        response.Last = step.Last.Value;
-                        response.Count = request.Count;
-                        Metrics?.Served(request.Count, started);
-                        return null;
-                    }
-
-                    if (attempt == 3)
-                    {
-                        return Error(PlacementErrorCode.PlacementErrorUnavailable,
-                            $"the TSO window did not reach {step.NeedWindowEndMs} ms after {attempt} extensions; retry after backoff");
-                    }
-
-                    Metrics?.Extended();
-                    var result = await _group.ProposeAsync(new PlacementCommand { ExtendTsoWindow = new ExtendTsoWindowCommand { EndMs = step.NeedWindowEndMs } }, ct);
-                    if (result.Code != PlacementErrorCode.PlacementErrorNone)
-                    {
-                        return Error(PlacementErrorCode.PlacementErrorUnavailable, $"could not extend the TSO window: {result.Message}");
-                    }
-                }
+                response.Last = last.Value;
+                response.Count = request.Count;
+                Metrics?.Served(request.Count, started);
             }
-            finally
-            {
-                session.TsoLock.Release();
-            }
+
+            return error;
         });
         return response;
+    }
+
+    /// <summary>
+    /// The TSO's now for code on the placement leader (the GC front checks a safe point against
+    /// it): one fresh timestamp, served like any other. Throws <see cref="PlacementNotLeaderException"/>
+    /// when this node does not lead.
+    /// </summary>
+    internal async Task<(Timestamp Now, PlacementError? Error)> NowAsync(CancellationToken ct)
+    {
+        var session = CurrentSession() ?? throw new PlacementNotLeaderException(_group.LeaderId);
+        return await AllocateAsync(session, 1, ct);
+    }
+
+    /// <summary><paramref name="count"/> timestamps (the last one), extending the persisted window when needed.</summary>
+    private async Task<(Timestamp Last, PlacementError? Error)> AllocateAsync(LeaderSession session, uint count, CancellationToken ct)
+    {
+        // One caller at a time: callers that queue here while one extends the window are
+        // served from that extension (the extension reaches a whole window past the clock).
+        await session.TsoLock.WaitAsync(ct);
+        try
+        {
+            if (!session.TsoReady)
+            {
+                await _group.ReadBarrierAsync(ct);
+                session.Tso.Reset(_group.State.Snapshot.TsoWindowEndMs);
+                session.TsoReady = true;
+                PlacementServiceLog.TsoStarted(_logger, session.Term, session.Tso.Last.PhysicalMs);
+            }
+
+            for (int attempt = 0; ; attempt++)
+            {
+                if (_group.LeaderTerm != session.Term)
+                {
+                    throw new PlacementNotLeaderException(_group.LeaderId);
+                }
+
+                long now = NowMs;
+                long windowEnd = _group.State.Snapshot.TsoWindowEndMs;
+                var step = session.Tso.Allocate(now, windowEnd, count);
+                if (step.IsAllocated)
+                {
+                    ExtendAhead(session, Math.Max(now, step.Last.PhysicalMs), windowEnd);
+                    return (step.Last, null);
+                }
+
+                if (attempt == 3)
+                {
+                    return (Timestamp.Zero, Error(PlacementErrorCode.PlacementErrorUnavailable,
+                        $"the TSO window did not reach {step.NeedWindowEndMs} ms after {attempt} extensions; retry after backoff"));
+                }
+
+                Metrics?.Extended();
+                var result = await _group.ProposeAsync(new PlacementCommand { ExtendTsoWindow = new ExtendTsoWindowCommand { EndMs = step.NeedWindowEndMs } }, ct);
+                if (result.Code != PlacementErrorCode.PlacementErrorNone)
+                {
+                    return (Timestamp.Zero, Error(PlacementErrorCode.PlacementErrorUnavailable, $"could not extend the TSO window: {result.Message}"));
+                }
+            }
+        }
+        finally
+        {
+            session.TsoLock.Release();
+        }
     }
 
     /// <summary>

@@ -27,7 +27,7 @@ public class GcCandidateTests
         var result = GcCandidate.Compute(State(0), Now, T0, Life);
         Assert.Equal(Ms(T0 - 600_000), result.Candidate);
         Assert.True(result.Advances);
-        Assert.Equal(GcHolderKind.LifeTime, Assert.Single(result.Holders).Kind);
+        Assert.Equal(GcBoundKind.LifeTime, Assert.Single(result.Holders).Kind);
     }
 
     [Fact]
@@ -39,7 +39,7 @@ public class GcCandidateTests
         var gc = State(0, Service("backup-1", T0 - 900_000), Service("cdc", T0 - 700_000, owner: "carol"));
         var result = GcCandidate.Compute(gc, Now, T0, Life, new OldestLock(Ms(T0 - 800_000), [1, 2]));
         Assert.Equal(Ms(T0 - 900_000), result.Candidate);
-        Assert.Equal([GcHolderKind.ServiceSafePoint, GcHolderKind.Lock, GcHolderKind.ServiceSafePoint, GcHolderKind.LifeTime], result.Holders.Select(h => h.Kind));
+        Assert.Equal([GcBoundKind.ServiceSafePoint, GcBoundKind.Lock, GcBoundKind.ServiceSafePoint, GcBoundKind.LifeTime], result.Holders.Select(h => h.Kind));
         Assert.Equal("backup-1", result.Holders[0].Service!.Name);
         Assert.Equal("cdc", result.Holders[2].Service!.Name);
     }
@@ -63,6 +63,6 @@ public class GcCandidateTests
         var result = GcCandidate.Compute(gc, Now, T0, Life, new OldestLock(Ms(T0 - 950_000), [1]));
         Assert.Equal(Ms(T0 - 800_000), result.Candidate);
         Assert.False(result.Advances);
-        Assert.Equal(GcHolderKind.Lock, result.Holders[0].Kind);
+        Assert.Equal(GcBoundKind.Lock, result.Holders[0].Kind);
     }
 }
