@@ -70,6 +70,11 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
     public Task<TxnWriteResult<List<KeyError>>> PrewriteAsync(RangeId range, RangeEpoch? epoch, IReadOnlyList<Mutation> mutations, ByteString primary,
         Timestamp startTs, ulong lockTtlMs, IReadOnlyList<ByteString> secondaries, CancellationToken ct)
     {
+        if (GcSafePointCheck.Check(startTs, store.GcSafePoint, "a transaction starting") is { } below)
+        {
+            return Task.FromResult(new TxnWriteResult<List<KeyError>>(null, [below]));
+        }
+
         var keys = new List<ByteString>(mutations.Count);
         for (var i = 0; i < mutations.Count; i++)
         {
@@ -163,6 +168,11 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
     /// </summary>
     public async Task<TxnGetResult> GetAsync(RangeId range, RangeEpoch? epoch, ByteString key, Timestamp version, CancellationToken ct)
     {
+        if (GcSafePointCheck.Check(version, store.GcSafePoint, "a read") is { } below)
+        {
+            return new(null, below, null);
+        }
+
         // The read point is awaited here rather than through BarrierAsync: one async frame less per read.
         RangeError? error;
         try
@@ -196,6 +206,11 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
     public async Task<TxnScanResult> ScanAsync(RangeId range, RangeEpoch? epoch, ByteString start, ByteString end, int limit, bool reverse,
         Timestamp version, ICollection<KvPair> pairs, CancellationToken ct)
     {
+        if (GcSafePointCheck.Check(version, store.GcSafePoint, "a scan") is { } below)
+        {
+            return new(null, below, false);
+        }
+
         RangeError? error;
         try
         {

@@ -480,6 +480,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }
 
         await LearnClusterIdAsync(response.Header?.ClusterId ?? "").ConfigureAwait(false);
+        store.ObserveGcSafePoint(new Timestamp(response.GcSafePoint));
         if (response.Bootstrapped && clusterId.Length > 0)
         {
             // The store is open (StartAsync opened it before the first heartbeat) and placement

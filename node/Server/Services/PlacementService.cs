@@ -155,6 +155,7 @@ public sealed class PlacementService : Kv.Proto.V1.Placement.PlacementBase
             response.Bootstrapped = true;
             // Only while the directory still holds this store's bootstrap replica (see InitialRangeFor).
             response.InitialRange = _group.State.Snapshot.InitialRangeFor(store.StoreId)?.Clone();
+            response.GcSafePoint = _group.State.Snapshot.Gc.SafePoint.Value;
             return null;
         });
         return response;
