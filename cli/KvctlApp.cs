@@ -19,6 +19,7 @@ internal static class KvctlApp
         root.Subcommands.Add(ReplicaCommand.Build(stdout));
         root.Subcommands.Add(OperationCommand.Build(stdout));
         root.Subcommands.Add(SchedulerCommand.Build(stdout));
+        root.Subcommands.Add(GcCommand.Build(stdout));
         root.Subcommands.Add(AuditCommand.Build(stdout));
         root.Subcommands.Add(KvCommand.Build(stdout));
         root.Subcommands.Add(TxnCommand.Build(stdout, Console.In));

@@ -12,7 +12,7 @@ namespace Kv.Cli.Commands;
 /// options, resolving where to connect (the flag, else the context file), and turning the
 /// client's typed errors into kvctl's exit codes and messages:
 /// Unavailable 5, NotFound 4, InvalidArgument (the server refused an argument, e.g. a key too
-/// large) 2, WriteConflict / TxnAborted / KeyIsLocked (retry the transaction) 6,
+/// large) 2, WriteConflict / TxnAborted / KeyIsLocked / BelowGcSafePoint (retry the transaction) 6,
 /// Conflict (an operation id reused with other content) 6, Refused (a preflight or state refusal) 3,
 /// CommitOutcomeUnknown (never retried) 7, NotBootstrapped / ClusterIdMismatch / Internal 1,
 /// cancelled (Ctrl+C) 130.
@@ -206,7 +206,7 @@ internal static class ClusterConnection
         KvErrorKind.NotFound => ExitCodes.NotFound,
         KvErrorKind.InvalidArgument => ExitCodes.Usage,
         KvErrorKind.Refused => ExitCodes.RefusedUnsafe,
-        KvErrorKind.WriteConflict or KvErrorKind.TxnAborted or KvErrorKind.KeyIsLocked or KvErrorKind.Conflict => ExitCodes.Conflict,
+        KvErrorKind.WriteConflict or KvErrorKind.TxnAborted or KvErrorKind.KeyIsLocked or KvErrorKind.Conflict or KvErrorKind.BelowGcSafePoint => ExitCodes.Conflict,
         KvErrorKind.CommitOutcomeUnknown => ExitCodes.OutcomeUnknown,
         _ => ExitCodes.Failed,
     };

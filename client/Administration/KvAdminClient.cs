@@ -383,6 +383,75 @@ public sealed class KvAdminClient : IAsyncDisposable
         return ClusterSettingsView.From(response.Settings);
     }
 
+    // ---- GC ----
+
+    /// <summary>The GC safe point, the candidate a round would publish now, and every service safe point.</summary>
+    public async Task<GcStatusView> GetGcStatusAsync(CancellationToken cancellationToken = default)
+    {
+        var response = await CallAsync("read the GC status", static (s, r, o) => s.Admin.GetGcStatusAsync(r, o),
+            h => new GetGcStatusRequest { Header = h }, static r => r.Error, cancellationToken).ConfigureAwait(false);
+        return GcStatusView.From(response.Status);
+    }
+
+    /// <summary>
+    /// Moves the GC safe point up to <paramref name="safePoint"/>. Refused (KvAdminException, nothing
+    /// changes) when it is below the current one (it never moves back), above the TSO's now, or above
+    /// a live service safe point.
+    /// </summary>
+    public async Task<GcStatusView> SetGcSafePointAsync(Timestamp safePoint, string? reason = null, CancellationToken cancellationToken = default)
+    {
+        if (safePoint == Timestamp.Zero)
+        {
+            throw new ArgumentException("safe point 0 is no timestamp: give one (`kvctl gc status` shows the current safe point and now)", nameof(safePoint));
+        }
+
+        var response = await CallAsync($"set the GC safe point to {safePoint}", static (s, r, o) => s.Admin.SetGcSafePointAsync(r, o),
+            h => new SetGcSafePointRequest { Header = h, SafePoint = safePoint.Value, Who = Who, Reason = reason ?? string.Empty },
+            static r => r.Error, cancellationToken).ConfigureAwait(false);
+        return GcStatusView.From(response.Status);
+    }
+
+    /// <summary>
+    /// Creates or renews the service safe point <paramref name="name"/> (owned by <see cref="Who"/>):
+    /// GC keeps every version visible at <paramref name="ts"/> until <paramref name="ttl"/> after this
+    /// call. Renew it within the TTL while the service runs.
+    /// </summary>
+    public async Task<ServiceSafePointView> SetServiceSafePointAsync(string name, Timestamp ts, TimeSpan ttl, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (ttl <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ttl), ttl, "a service safe point needs a TTL above zero (the time within which the service renews it)");
+        }
+
+        if (ts == Timestamp.Zero)
+        {
+            throw new ArgumentException("ts 0 is no timestamp: give the timestamp the service reads at", nameof(ts));
+        }
+
+        var response = await CallAsync($"set service safe point '{name}'", static (s, r, o) => s.Admin.SetServiceSafePointAsync(r, o),
+            h => new SetServiceSafePointRequest { Header = h, Name = name, Ts = ts.Value, TtlMs = (long)ttl.TotalMilliseconds, Who = Who },
+            static r => r.Error, cancellationToken).ConfigureAwait(false);
+        return ServiceSafePointView.From(response.ServiceSafePoint);
+    }
+
+    /// <summary>Removes a service safe point; another owner's needs <paramref name="force"/> and a <paramref name="reason"/> (audited).</summary>
+    public async Task RemoveServiceSafePointAsync(string name, bool force = false, string? reason = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        await CallAsync($"remove service safe point '{name}'", static (s, r, o) => s.Admin.RemoveServiceSafePointAsync(r, o),
+            h => new RemoveServiceSafePointRequest { Header = h, Name = name, Who = Who, Force = force, Reason = reason ?? string.Empty },
+            static r => r.Error, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>What holds the GC safe point back, lowest bound first. Read-only.</summary>
+    public async Task<GcExplanationView> ExplainGcSafePointAsync(CancellationToken cancellationToken = default)
+    {
+        var response = await CallAsync("explain the GC safe point", static (s, r, o) => s.Admin.ExplainGcSafePointAsync(r, o),
+            h => new ExplainGcSafePointRequest { Header = h }, static r => r.Error, cancellationToken).ConfigureAwait(false);
+        return GcExplanationView.From(response);
+    }
+
     public ValueTask DisposeAsync()
     {
         _channels.Dispose();

@@ -63,4 +63,11 @@ public enum KvErrorKind
     /// KvOperationFailedException for its final record); what its finished steps did stays done.
     /// </summary>
     OperationFailed = 12,
+
+    /// <summary>
+    /// The transaction's start_ts (or a read's timestamp) is below the GC safe point: versions it
+    /// needs may already be collected. Nothing was read or written; retry the whole transaction
+    /// (a new BeginAsync takes a new start_ts).
+    /// </summary>
+    BelowGcSafePoint = 13,
 }

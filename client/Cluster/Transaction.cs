@@ -125,7 +125,7 @@ public sealed class Transaction : IAsyncDisposable
 
             if (response.Error is { } error)
             {
-
+                ThrowIfBelowSafePoint(error);
                 throw new KvException(KvErrorKind.Internal, $"reading {LockResolver.Display(k)} failed: {LockResolver.Describe(error)}");
             }
 
@@ -408,6 +408,11 @@ public sealed class Transaction : IAsyncDisposable
                 return keys.Where(k => !route.Contains(k.Span)).ToList();
             }
 
+            if (response.Errors.FirstOrDefault(e => e.BelowGcSafePoint is not null) is { } below)
+            {
+                ThrowIfBelowSafePoint(below);
+            }
+
             if (response.Errors.FirstOrDefault(e => e.Conflict is not null) is { } conflict)
             {
                 var c = conflict.Conflict;
@@ -649,6 +654,7 @@ public sealed class Transaction : IAsyncDisposable
 
             if (response.Error is { } error)
             {
+                ThrowIfBelowSafePoint(error);
                 throw new KvException(KvErrorKind.Internal, $"scanning failed: {LockResolver.Describe(error)}");
             }
 
@@ -666,6 +672,16 @@ public sealed class Transaction : IAsyncDisposable
         }
 
         return results;
+    }
+
+    /// <summary>A read or prewrite refused below the GC safe point: the transaction cannot go on at its start_ts.</summary>
+    private static void ThrowIfBelowSafePoint(KeyError error)
+    {
+        if (error.BelowGcSafePoint is { } below)
+        {
+            throw new KvException(KvErrorKind.BelowGcSafePoint,
+                $"transaction at {below.Ts} is below the GC safe point {below.SafePoint}: versions it needs may already be collected; nothing was written: retry the transaction (it takes a new start_ts)");
+        }
     }
 
     private void ThrowIfNotActive()

@@ -8,7 +8,7 @@ namespace Kv.Client.Views;
 /// <summary>
 /// The one JSON shape of the views, which kvctl <c>-o json</c>, the module and the operator all
 /// print (docs/CLI.md, "The JSON contract"): camelCase names; enums as camelCase strings; ids as
-/// numbers (operation ids as strings); times as UTC ISO 8601 with milliseconds
+/// numbers (operation ids as strings); TSO timestamps as numbers (the packed 64-bit value); times as UTC ISO 8601 with milliseconds
 /// ("2026-12-05T19:01:21.123Z"); durations as seconds (a number); null fields left out.
 /// </summary>
 public static class ViewJson
@@ -39,6 +39,7 @@ public static class ViewJson
                 new NumberIdConverter<RangeId>(v => v.Value, v => new RangeId(v)),
                 new NumberIdConverter<ReplicaId>(v => v.Value, v => new ReplicaId(v)),
                 new NumberIdConverter<NodeId>(v => v.Value, v => new NodeId(v)),
+                new NumberIdConverter<Timestamp>(v => v.Value, v => new Timestamp(v)),
                 new OperationIdConverter(),
                 new UtcTimeConverter(),
                 new SecondsConverter(),

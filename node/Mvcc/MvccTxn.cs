@@ -21,6 +21,8 @@ public sealed class MvccTxn
 
     public void PutWrite(ReadOnlySpan<byte> key, Timestamp commitTs, WriteRecord value) => Add("write", key, TxnKeys.WriteKey(key, commitTs), value.Encode());
 
+    public void DeleteWrite(ReadOnlySpan<byte> key, Timestamp commitTs) => Add("write", key, TxnKeys.WriteKey(key, commitTs), null);
+
     public void PutValue(ReadOnlySpan<byte> key, Timestamp startTs, ReadOnlySpan<byte> value) => Add("default", key, TxnKeys.DataKey(key, startTs), value.ToArray());
 
     public void DeleteValue(ReadOnlySpan<byte> key, Timestamp startTs) => Add("default", key, TxnKeys.DataKey(key, startTs), null);

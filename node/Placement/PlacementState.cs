@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Google.Protobuf;
 using Kv.Client;
+using Kv.Node.Placement.Gc;
 using Kv.Node.Placement.Operations;
 using Kv.Proto.V1;
 
@@ -97,6 +98,9 @@ internal sealed class PlacementState
                 PlacementCommand.CommandOneofCase.SetStoreMaintenance => OperationRules.SetStoreMaintenance(before, command.SetStoreMaintenance),
                 PlacementCommand.CommandOneofCase.SetClusterSettings => OperationRules.SetClusterSettings(before, command.SetClusterSettings),
                 PlacementCommand.CommandOneofCase.PruneOperations => OperationRules.Prune(before, command.PruneOperations),
+                PlacementCommand.CommandOneofCase.SetGcSafePoint => GcRules.SetSafePoint(before, command.SetGcSafePoint),
+                PlacementCommand.CommandOneofCase.SetServiceSafePoint => GcRules.SetService(before, command.SetServiceSafePoint),
+                PlacementCommand.CommandOneofCase.RemoveServiceSafePoint => GcRules.RemoveService(before, command.RemoveServiceSafePoint),
                 _ => (PlacementApplyResult.Refused(PlacementErrorCode.PlacementErrorInvalidArgument,
                     "the placement command names no operation; this node may be older than the proposer: upgrade it"), before),
             };
@@ -121,6 +125,7 @@ internal sealed class PlacementState
         var stores = ImmutableSortedDictionary.CreateBuilder<ulong, StoreDescriptor>();
         var ranges = new List<RangeDescriptor>();
         var operations = new OperationsRecords.Loader();
+        var gc = new GcRecords.Loader();
         foreach (var (key, value) in records)
         {
             try
@@ -158,7 +163,7 @@ internal sealed class PlacementState
                         ranges.Add(range);
                         break;
                     default:
-                        if (!operations.TryLoad(key, body))
+                        if (!operations.TryLoad(key, body) && !gc.TryLoad(key, body))
                         {
                             throw new InvalidDataException("unknown record kind or key length");
                         }
@@ -194,6 +199,7 @@ internal sealed class PlacementState
             [.. ranges])
         {
             Ops = ops,
+            Gc = gc.Build(),
         };
         snapshot.AssertInvariants();
         return new PlacementState(snapshot);
@@ -574,6 +580,9 @@ internal sealed partial record PlacementSnapshot(
     /// <summary>Operations, store admin state, cluster settings and the audit log (Operations/).</summary>
     public OperationsState Ops { get; init; } = OperationsState.Empty;
 
+    /// <summary>The GC safe point and service safe points (Gc/).</summary>
+    public GcState Gc { get; init; } = GcState.Empty;
+
     public bool IsBootstrapped => Cluster is not null;
 
     /// <summary>Empty before bootstrap.</summary>
@@ -706,6 +715,7 @@ internal sealed partial record PlacementSnapshot(
     internal void AssertInvariants()
     {
         Ops.AssertInvariants();
+        Gc.AssertInvariants();
         Debug.Assert(RangesById.Count == RangesByStart.Length, "every directory entry is indexed by id and by start key");
         for (int i = 0; i < RangesByStart.Length; i++)
         {

@@ -1175,7 +1175,7 @@ internal static class OperationRules
     }
 
     /// <summary>The mutations and new state of one apply, with the audit entries it appends (and trims).</summary>
-    private sealed class Batch(PlacementSnapshot before)
+    internal sealed class Batch(PlacementSnapshot before)
     {
         private readonly List<KeyValuePair<byte[], byte[]?>> _mutations = [];
 

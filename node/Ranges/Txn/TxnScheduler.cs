@@ -70,6 +70,11 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
     public Task<TxnWriteResult<List<KeyError>>> PrewriteAsync(RangeId range, RangeEpoch? epoch, IReadOnlyList<Mutation> mutations, ByteString primary,
         Timestamp startTs, ulong lockTtlMs, IReadOnlyList<ByteString> secondaries, CancellationToken ct)
     {
+        if (GcSafePointCheck.Check(startTs, store.GcSafePoint, "a transaction starting") is { } below)
+        {
+            return Task.FromResult(new TxnWriteResult<List<KeyError>>(null, [below]));
+        }
+
         var keys = new List<ByteString>(mutations.Count);
         for (var i = 0; i < mutations.Count; i++)
         {
@@ -163,6 +168,11 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
     /// </summary>
     public async Task<TxnGetResult> GetAsync(RangeId range, RangeEpoch? epoch, ByteString key, Timestamp version, CancellationToken ct)
     {
+        if (GcSafePointCheck.Check(version, store.GcSafePoint, "a read") is { } below)
+        {
+            return new(null, below, null);
+        }
+
         // The read point is awaited here rather than through BarrierAsync: one async frame less per read.
         RangeError? error;
         try
@@ -196,6 +206,11 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
     public async Task<TxnScanResult> ScanAsync(RangeId range, RangeEpoch? epoch, ByteString start, ByteString end, int limit, bool reverse,
         Timestamp version, ICollection<KvPair> pairs, CancellationToken ct)
     {
+        if (GcSafePointCheck.Check(version, store.GcSafePoint, "a scan") is { } below)
+        {
+            return new(null, below, false);
+        }
+
         RangeError? error;
         try
         {
@@ -298,6 +313,56 @@ internal sealed class TxnScheduler(Store store, Func<ulong, RangeReplica?> repli
         }
 
         return (RangeBounds.SameEpoch(epoch, replica.Descriptor.Epoch) ? null : replica.EpochNotMatchError(), more);
+    }
+
+    /// <summary>
+    /// One bounded GC batch on the range's leader: from a read point, collects the garbage of at
+    /// most <paramref name="maxKeys"/> user keys of [start, range end) at <paramref name="safePoint"/>
+    /// and proposes the deletes as one txn_write, so every replica drops the same records. Returns
+    /// the records dropped and the key to resume at (null: the range is done).
+    /// Refused (nothing dropped) when this store has not yet learned a safe point at least as high:
+    /// it would otherwise still serve reads below what it drops. No latches: GC only deletes records
+    /// at or below the safe point, and commands never write there any more (reads and prewrites
+    /// below it are refused), so it cannot conflict with them; a record written meanwhile at or
+    /// below it (a late rollback) is left to the next round.
+    /// </summary>
+    public async Task<(RangeError? RangeError, string? Refused, int Dropped, byte[]? Resume)> CollectGarbageAsync(RangeId range, RangeEpoch? epoch, Timestamp safePoint,
+        ByteString start, int maxKeys, CancellationToken ct)
+    {
+        if (safePoint > store.GcSafePoint)
+        {
+            return (null, $"range {range.Value}: store {store.StoreId} knows GC safe point {store.GcSafePoint.Value}, below {safePoint.Value}: " +
+                "publish the safe point first (the store learns it from its next heartbeat), then collect", 0, null);
+        }
+
+        var command = new Command(epoch, []);
+        if (await BarrierAsync(range, command, ct).ConfigureAwait(false) is { } barrierError)
+        {
+            return (barrierError, null, 0, null);
+        }
+
+        if (CurrentReplica(range, epoch, out var moved) is not { } replica)
+        {
+            return (moved, null, 0, null);
+        }
+
+        var d = replica.Descriptor;
+        var txn = new MvccTxn();
+        int dropped;
+        byte[]? resume;
+        using (var snapshot = store.Engine.GetSnapshot())
+        {
+            (dropped, resume) = GcBatch.Collect(store.Engine, snapshot, Max(start, d.StartKey).ToByteArray(), d.EndKey.ToByteArray(), safePoint, maxKeys, txn);
+        }
+
+        if (txn.Writes.Count == 0)
+        {
+            return (null, null, 0, resume);
+        }
+
+        command.Proposal = new RangeCommand { Epoch = epoch, TxnWrite = txn.ToCommand() };
+        var error = await ProposeAsync(range, command).ConfigureAwait(false);
+        return error is not null ? (error, null, 0, null) : (null, null, dropped, resume);
     }
 
     /// <summary>

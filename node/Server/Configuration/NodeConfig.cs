@@ -45,6 +45,12 @@ internal sealed record NodeConfig
     /// <summary>Time between the placement leader's scheduler passes.</summary>
     public int SchedulerIntervalMs { get; init; } = 5000;
 
+    /// <summary>GC keeps replaced versions this long: the candidate safe point is the TSO's now minus it.</summary>
+    public long GcLifeTimeMs { get; init; } = 10 * 60 * 1000;
+
+    /// <summary>The longest TTL a service safe point may ask for.</summary>
+    public long GcMaxServiceTtlMs { get; init; } = 86_400_000;
+
     public int MaxKeyBytes { get; init; } = 4096;
 
     public int MaxValueBytes { get; init; } = 1 << 20;

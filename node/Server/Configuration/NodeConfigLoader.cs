@@ -21,6 +21,7 @@ internal static class NodeConfigLoader
         "range-split-size-mb", "range-split-qps", "range-split-check-interval-ms",
         "raft-log-compact-threshold", "max-concurrent-snapshots", "metrics-addr", "labels",
         "store-down-replace-after", "scheduler-interval-ms", "tls-cert", "tls-key", "tls-client-ca",
+        "gc-life-time", "gc-max-service-ttl",
     ];
 
     public const string Usage = """
@@ -45,6 +46,8 @@ internal static class NodeConfigLoader
           --store-down-replace-after D    the scheduler replaces the replicas of a store Down this long, unless it is
                                           in a maintenance window (default 30m; 500ms, 90s, 30m, 2h, 1d)
           --scheduler-interval-ms N       time between the placement leader's scheduler passes (default 5000)
+          --gc-life-time D                GC keeps replaced versions this long: the candidate safe point is now minus it (default 10m)
+          --gc-max-service-ttl D          longest TTL a service safe point may ask for (default 1d; at most 30d)
           --max-key-bytes N               largest key accepted (default 4096)
           --max-value-bytes N             largest value accepted (default 1048576)
           --range-split-size-mb N         a range's leader splits it in the middle once it holds about N MiB (default 96; 0: never)
@@ -308,6 +311,8 @@ internal static class NodeConfigLoader
             MaxConcurrentSnapshots = Int("max-concurrent-snapshots", 4, 1, 64),
             StoreDownReplaceAfterMs = Duration("store-down-replace-after", 30 * 60 * 1000, 100, 30L * 86_400_000),
             SchedulerIntervalMs = Int("scheduler-interval-ms", 5000, 10, 3_600_000),
+            GcLifeTimeMs = Duration("gc-life-time", 10 * 60 * 1000, 0, 30L * 86_400_000),
+            GcMaxServiceTtlMs = Duration("gc-max-service-ttl", 86_400_000, 1000, 30L * 86_400_000),
         };
         if (config.HeartbeatTicks >= config.ElectionTicks)
         {

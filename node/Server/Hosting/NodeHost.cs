@@ -3,6 +3,7 @@ using Grpc.HealthCheck;
 using Kv.Client;
 using Kv.Client.Transport;
 using Kv.Node.Placement;
+using Kv.Node.Placement.Gc;
 using Kv.Node.Placement.Operations;
 using Kv.Node.Placement.Scheduler;
 using Kv.Node.Ranges;
@@ -190,7 +191,9 @@ internal sealed partial class NodeHost : IAsyncDisposable
             new SchedulerLoopOptions { Interval = TimeSpan.FromMilliseconds(config.SchedulerIntervalMs) }, loggers.CreateLogger("kv-node.scheduler"));
         LeaderWork = new PlacementLeaderWork(placementService.Leadership, executor, scheduler,
             TimeSpan.FromMilliseconds(Math.Max(config.TickIntervalMs, 10)), loggers.CreateLogger("kv-node.placement"));
-        var admin = new AdminService(new AdminOperationsContext(front, placementGroup, TimeSpan.FromSeconds(10)));
+        var gc = new GcFront(placementService.Leadership, placementService.NowAsync,
+            new GcOptions(TimeSpan.FromMilliseconds(config.GcLifeTimeMs), TimeSpan.FromMilliseconds(config.GcMaxServiceTtlMs)));
+        var admin = new AdminService(new AdminOperationsContext(front, placementGroup, TimeSpan.FromSeconds(10)) { Gc = gc });
         var rangeAdmin = new RangeAdminService(changes, ranges.Get, directory);
         var raft = new RaftTransportService(store, () => clusterId, storeLogger);
         server = await GrpcServer.StartAsync(new GrpcServerOptions
@@ -502,6 +505,7 @@ internal sealed partial class NodeHost : IAsyncDisposable
         }
 
         await LearnClusterIdAsync(response.Header?.ClusterId ?? "").ConfigureAwait(false);
+        store.ObserveGcSafePoint(new Timestamp(response.GcSafePoint));
         if (response.Bootstrapped && clusterId.Length > 0)
         {
             // The store is open (StartAsync opened it before the first heartbeat) and placement

@@ -1,12 +1,17 @@
 using Grpc.Core;
 using Kv.Node.Placement;
+using Kv.Node.Placement.Gc;
 using Kv.Node.Placement.Operations;
 using Kv.Proto.V1;
 
 namespace Kv.Node.Server.Services;
 
-/// <summary>What the operation half of the Admin service calls: the front, and the group (for NOT_LEADER hints).</summary>
-internal sealed record AdminOperationsContext(OperationsFront Front, IPlacementGroup Group, TimeSpan RequestTimeout);
+/// <summary>What the Admin service calls: the operations front, the GC front, and the group (for NOT_LEADER hints).</summary>
+internal sealed record AdminOperationsContext(OperationsFront Front, IPlacementGroup Group, TimeSpan RequestTimeout)
+{
+    /// <summary>The GC safe point and service safe points.</summary>
+    public required GcFront Gc { get; init; }
+}
 
 /// <summary>
 /// <c>kv.v1.Admin</c> (proto/kv/v1/admin.proto): operations (plan, submit, get, list, watch,
@@ -145,6 +150,42 @@ internal sealed class AdminService(AdminOperationsContext operations) : Admin.Ad
             var (settings, error) = await Front.UpdateSettingsAsync(request.HasReplicationFactor ? request.ReplicationFactor : null, request.Who, request.Reason, ct).ConfigureAwait(false);
             return new UpdateClusterSettingsResponse { Settings = settings, Error = error };
         }, e => new UpdateClusterSettingsResponse { Error = e });
+
+    // ---- GC: each handler calls one method of GcFront (node/Placement/Gc) ----
+
+    public override Task<GetGcStatusResponse> GetGcStatus(GetGcStatusRequest request, ServerCallContext context) =>
+        RunAsync(context, async ct =>
+        {
+            var (status, error) = await operations.Gc.StatusAsync(ct).ConfigureAwait(false);
+            return new GetGcStatusResponse { Status = status, Error = error };
+        }, e => new GetGcStatusResponse { Error = e });
+
+    public override Task<SetGcSafePointResponse> SetGcSafePoint(SetGcSafePointRequest request, ServerCallContext context) =>
+        RunAsync(context, async ct =>
+        {
+            var (status, error) = await operations.Gc.SetSafePointAsync(request.SafePoint, request.Who, request.Reason, ct).ConfigureAwait(false);
+            return new SetGcSafePointResponse { Status = status, Error = error };
+        }, e => new SetGcSafePointResponse { Error = e });
+
+    public override Task<SetServiceSafePointResponse> SetServiceSafePoint(SetServiceSafePointRequest request, ServerCallContext context) =>
+        RunAsync(context, async ct =>
+        {
+            var (service, error) = await operations.Gc.SetServiceAsync(request.Name, request.Ts, request.TtlMs, request.Who, ct).ConfigureAwait(false);
+            return new SetServiceSafePointResponse { ServiceSafePoint = service, Error = error };
+        }, e => new SetServiceSafePointResponse { Error = e });
+
+    public override Task<RemoveServiceSafePointResponse> RemoveServiceSafePoint(RemoveServiceSafePointRequest request, ServerCallContext context) =>
+        RunAsync(context, async ct => new RemoveServiceSafePointResponse
+        {
+            Error = await operations.Gc.RemoveServiceAsync(request.Name, request.Who, request.Force, request.Reason, ct).ConfigureAwait(false),
+        }, e => new RemoveServiceSafePointResponse { Error = e });
+
+    public override Task<ExplainGcSafePointResponse> ExplainGcSafePoint(ExplainGcSafePointRequest request, ServerCallContext context) =>
+        RunAsync(context, async ct =>
+        {
+            var (explanation, error) = await operations.Gc.ExplainAsync(ct).ConfigureAwait(false);
+            return explanation ?? new ExplainGcSafePointResponse { Error = error };
+        }, e => new ExplainGcSafePointResponse { Error = e });
 
     /// <summary>Runs <paramref name="body"/> under the request timeout; NOT_LEADER and timeouts become the response's PlacementError.</summary>
     private async Task<T> RunAsync<T>(ServerCallContext context, Func<CancellationToken, Task<T>> body, Func<PlacementError, T> failed)

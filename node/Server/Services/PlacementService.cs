@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Grpc.Core;
+using Kv.Client;
 using Kv.Node.Placement;
 using Kv.Node.Server.Observability;
 using Kv.Proto.V1;
@@ -159,6 +160,7 @@ public sealed class PlacementService : Kv.Proto.V1.Placement.PlacementBase
             response.Bootstrapped = true;
             // Only while the directory still holds this store's bootstrap replica (see InitialRangeFor).
             response.InitialRange = _group.State.Snapshot.InitialRangeFor(store.StoreId)?.Clone();
+            response.GcSafePoint = _group.State.Snapshot.Gc.SafePoint.Value;
             return null;
         });
         return response;
@@ -244,82 +246,15 @@ public sealed class PlacementService : Kv.Proto.V1.Placement.PlacementBase
                 return Error(PlacementErrorCode.PlacementErrorInvalidArgument, $"count {request.Count} is out of range: ask for 1 to {_options.MaxTimestampCount} timestamps");
             }
 
-            // One caller at a time: callers that queue here while one extends the window are
-            // served from that extension (the extension reaches a whole window past the clock).
-            await session.TsoLock.WaitAsync(ct);
-            try
+            var (last, error) = await AllocateAsync(session, request.Count, ct);
+            if (error is null)
             {
-                if (!session.TsoReady)
-                {
-                    // Rule 2 of TsoLease: wait out every earlier leader's lease, then one read
-                    // barrier both confirms this term's lease (rule 1) and reads the persisted
-                    // window every earlier leader served below (rule 3).
-                    await WaitOutEarlierLeadersAsync(session, ct);
-                    await RenewLeaseAsync(session, ct);
-                    session.Tso.Reset(_group.State.Snapshot.TsoWindowEndMs);
-                    session.TsoReady = true;
-                    PlacementServiceLog.TsoStarted(_logger, session.Term, session.Tso.Last.PhysicalMs);
-                }
-
-                for (int attempt = 0; ; attempt++)
-                {
-                    if (_group.LeaderTerm != session.Term)
-                    {
-                        throw new PlacementNotLeaderException(_group.LeaderId);
-                    }
-
-                    TsoLeaseCheck lease;
-                    lock (session.LeaseLock)
-                    {
-                        lease = session.Lease.Check(Leadership.MonotonicNowMs());
-                    }
-
-                    if (lease != TsoLeaseCheck.Serve)
-                    {
-                        if (attempt == 3)
-                        {
-                            return Error(PlacementErrorCode.PlacementErrorUnavailable,
-                                $"this placement leader (term {session.Term}) could not renew its TSO lease with a quorum after {attempt} heartbeat rounds; retry after backoff (another member may be taking over)");
-                        }
-
-                        // Expired (say, after a pause): only a fresh quorum round may extend it.
-                        // A quorum that moved to a newer term refuses, and this node steps down.
-                        await WaitOutEarlierLeadersAsync(session, ct);
-                        await RenewLeaseAsync(session, ct);
-                        continue;
-                    }
-
-                    long now = NowMs;
-                    long windowEnd = _group.State.Snapshot.TsoWindowEndMs;
-                    var step = session.Tso.Allocate(now, windowEnd, request.Count);
-                    if (step.IsAllocated)
-                    {
-                        ExtendAhead(session, Math.Max(now, step.Last.PhysicalMs), windowEnd);
-                        RenewLeaseAhead(session);
-                        response.Last = step.Last.Value;
-                        response.Count = request.Count;
-                        Metrics?.Served(request.Count, started);
-                        return null;
-                    }
-
-                    if (attempt == 3)
-                    {
-                        return Error(PlacementErrorCode.PlacementErrorUnavailable,
-                            $"the TSO window did not reach {step.NeedWindowEndMs} ms after {attempt} extensions; retry after backoff");
-                    }
-
-                    Metrics?.Extended();
-                    var result = await _group.ProposeAsync(new PlacementCommand { ExtendTsoWindow = new ExtendTsoWindowCommand { EndMs = step.NeedWindowEndMs } }, ct);
-                    if (result.Code != PlacementErrorCode.PlacementErrorNone)
-                    {
-                        return Error(PlacementErrorCode.PlacementErrorUnavailable, $"could not extend the TSO window: {result.Message}");
-                    }
-                }
+                response.Last = last.Value;
+                response.Count = request.Count;
+                Metrics?.Served(request.Count, started);
             }
-            finally
-            {
-                session.TsoLock.Release();
-            }
+
+            return error;
         });
         return response;
     }
@@ -390,6 +325,95 @@ public sealed class PlacementService : Kv.Proto.V1.Placement.PlacementBase
                 Volatile.Write(ref session.RenewingLease, 0);
             }
         });
+    }
+
+    /// <summary>
+    /// The TSO's now for code on the placement leader (the GC front checks a safe point against
+    /// it): one fresh timestamp, served like any other. Throws <see cref="PlacementNotLeaderException"/>
+    /// when this node does not lead.
+    /// </summary>
+    internal async Task<(Timestamp Now, PlacementError? Error)> NowAsync(CancellationToken ct)
+    {
+        var session = CurrentSession() ?? throw new PlacementNotLeaderException(_group.LeaderId);
+        return await AllocateAsync(session, 1, ct);
+    }
+
+    /// <summary><paramref name="count"/> timestamps (the last one), extending the persisted window when needed.</summary>
+    private async Task<(Timestamp Last, PlacementError? Error)> AllocateAsync(LeaderSession session, uint count, CancellationToken ct)
+    {
+        // One caller at a time: callers that queue here while one extends the window are
+        // served from that extension (the extension reaches a whole window past the clock).
+        await session.TsoLock.WaitAsync(ct);
+        try
+        {
+            if (!session.TsoReady)
+            {
+                // Rule 2 of TsoLease: wait out every earlier leader's lease, then one read
+                // barrier both confirms this term's lease (rule 1) and reads the persisted
+                // window every earlier leader served below (rule 3).
+                await WaitOutEarlierLeadersAsync(session, ct);
+                await RenewLeaseAsync(session, ct);
+                session.Tso.Reset(_group.State.Snapshot.TsoWindowEndMs);
+                session.TsoReady = true;
+                PlacementServiceLog.TsoStarted(_logger, session.Term, session.Tso.Last.PhysicalMs);
+            }
+
+            for (int attempt = 0; ; attempt++)
+            {
+                if (_group.LeaderTerm != session.Term)
+                {
+                    throw new PlacementNotLeaderException(_group.LeaderId);
+                }
+
+                TsoLeaseCheck lease;
+                lock (session.LeaseLock)
+                {
+                    lease = session.Lease.Check(Leadership.MonotonicNowMs());
+                }
+
+                if (lease != TsoLeaseCheck.Serve)
+                {
+                    if (attempt == 3)
+                    {
+                        return (Timestamp.Zero, Error(PlacementErrorCode.PlacementErrorUnavailable,
+                            $"this placement leader (term {session.Term}) could not renew its TSO lease with a quorum after {attempt} heartbeat rounds; retry after backoff (another member may be taking over)"));
+                    }
+
+                    // Expired (say, after a pause): only a fresh quorum round may extend it.
+                    // A quorum that moved to a newer term refuses, and this node steps down.
+                    await WaitOutEarlierLeadersAsync(session, ct);
+                    await RenewLeaseAsync(session, ct);
+                    continue;
+                }
+
+                long now = NowMs;
+                long windowEnd = _group.State.Snapshot.TsoWindowEndMs;
+                var step = session.Tso.Allocate(now, windowEnd, count);
+                if (step.IsAllocated)
+                {
+                    ExtendAhead(session, Math.Max(now, step.Last.PhysicalMs), windowEnd);
+                    RenewLeaseAhead(session);
+                    return (step.Last, null);
+                }
+
+                if (attempt == 3)
+                {
+                    return (Timestamp.Zero, Error(PlacementErrorCode.PlacementErrorUnavailable,
+                        $"the TSO window did not reach {step.NeedWindowEndMs} ms after {attempt} extensions; retry after backoff"));
+                }
+
+                Metrics?.Extended();
+                var result = await _group.ProposeAsync(new PlacementCommand { ExtendTsoWindow = new ExtendTsoWindowCommand { EndMs = step.NeedWindowEndMs } }, ct);
+                if (result.Code != PlacementErrorCode.PlacementErrorNone)
+                {
+                    return (Timestamp.Zero, Error(PlacementErrorCode.PlacementErrorUnavailable, $"could not extend the TSO window: {result.Message}"));
+                }
+            }
+        }
+        finally
+        {
+            session.TsoLock.Release();
+        }
     }
 
     /// <summary>

@@ -124,6 +124,22 @@ public sealed class PlacementServiceTests : IAsyncLifetime
         Assert.Single(_group.Applied);
     }
 
+    [Fact]
+    public async Task A_store_heartbeat_answer_carries_the_GC_safe_point()
+    {
+        await BootstrapAsync();
+        var before = await Call(static (s, r, o) => s.Placement.StoreHeartbeatAsync(r, o), new StoreHeartbeatRequest { Store = Store(1) });
+        Assert.Equal(0UL, before.GcSafePoint);
+
+        var set = await _group.ProposeAsync(new PlacementCommand
+        {
+            SetGcSafePoint = new SetGcSafePointCommand { SafePoint = 500, NowTs = 1000, Who = "alice", AtMs = 1 },
+        }, CancellationToken.None);
+        Assert.Equal(PlacementErrorCode.PlacementErrorNone, set.Code);
+        var after = await Call(static (s, r, o) => s.Placement.StoreHeartbeatAsync(r, o), new StoreHeartbeatRequest { Store = Store(1) });
+        Assert.Equal(500UL, after.GcSafePoint);
+    }
+
     /// <summary>
     /// Regression (found by the system test OperationFaultTests): a store whose bootstrap replica of
     /// range 1 was moved off kept being told the first range and created the replica again.

@@ -182,6 +182,12 @@ internal static class OperationsTestData
             b.Append("split ").Append(id).Append(' ').Append(split).AppendLine();
         }
 
+        b.Append("gc safe point ").Append(s.Gc.SafePointRecord).AppendLine();
+        foreach (var (name, service) in s.Gc.Services)
+        {
+            b.Append("service ").Append(name).Append(' ').Append(service).AppendLine();
+        }
+
         foreach (var entry in s.AuditLog)
         {
             b.Append("audit ").Append(entry).AppendLine();
