@@ -198,10 +198,39 @@ demo() {
   tour kvctl audit list --since 1h
   tour kvctl store undrain 3 --reason "demo: back in service" --dry-run
 
+  demo_powershell
+
   say "stopping the nodes cleanly; the data stays in $DEMO_DIR for the next 'local up'"
   tour kvctl local down --dir "$DEMO_DIR"
   trap - EXIT
   say "done: ./kv.sh test runs every test; README.md has more"
+}
+
+# The same kind of work as a PowerShell runbook (docs/POWERSHELL.md) would do it: the KvControl module
+# in pwsh. Only when pwsh is installed (./kv.sh build and test install it); the tour goes on without.
+# Store 3 was drained by kvctl above: the runbook brings drained stores back, drains another store
+# onto them, waits for the operation and shows it (a fresh operation id, so a second demo drains again). A runbook failure stops the demo like a failed kvctl step.
+demo_powershell() {
+  if [ ! -x "$PWSH_DIR/pwsh" ]; then
+    say "skipping the PowerShell runbook: no pwsh in ${PWSH_DIR#"$ROOT"/} (./kv.sh build installs it)"
+    return
+  fi
+  say "the same from PowerShell: a runbook with the KvControl module (artifacts/module/KvControl)"
+  dotnet build module/Kv.PowerShell.csproj -c Release -nologo -v q -clp:ErrorsOnly >/dev/null
+  local runbook='
+$ErrorActionPreference = "Stop"
+Import-Module ./artifacts/module/KvControl
+$null = Connect-KvCluster -Endpoint (Get-Content -Raw $env:KVCTL_CONTEXT | ConvertFrom-Json).endpoints
+Get-KvCluster | Format-Table
+Get-KvStore | Where-Object AdminState -EQ Drained | Stop-KvStoreDrain -Reason "demo: back in service" | Format-Table
+$store = Get-KvStore | Where-Object { $_.AdminState -eq "Active" -and $_.RangeCount -gt 0 } | Select-Object -Last 1
+$operation = $store | Start-KvStoreDrain -Reason "demo: PowerShell runbook" -Id "demo-ps-drain-$(Get-Date -Format yyyyMMddHHmmss)" -NoWait
+$null = $operation | Wait-KvOperation -Timeout 300
+Get-KvOperation -Id $operation.Id.Value | Format-Table
+Get-KvStore | Format-Table'
+  printf '\n\033[36mPS> %s\033[0m\n' "${runbook//$'\n'/$'\n'PS> }"
+  pwsh_run -NoProfile -NonInteractive -Command "$runbook" ||
+    { printf '\nkv.sh demo: the PowerShell runbook failed (output above); stopping. Node logs: %s/node*/kv-node.log\n' "$DEMO_DIR" >&2; exit 1; }
 }
 
 # Release binaries for the demo and benchmarks, built into one directory (kvctl finds kv-node
