@@ -206,28 +206,25 @@ demo() {
   say "done: ./kv.sh test runs every test; README.md has more"
 }
 
-# The same kind of work as a PowerShell runbook (docs/POWERSHELL.md) would do it: the KvControl module
-# in pwsh. Only when pwsh is installed (./kv.sh build and test install it); the tour goes on without.
-# Store 3 was drained by kvctl above: the runbook brings drained stores back, drains another store
-# onto them, waits for the operation and shows it (a fresh operation id, so a second demo drains again). A runbook failure stops the demo like a failed kvctl step.
+# The drain again, as a PowerShell runbook (docs/POWERSHELL.md) would run it with the KvControl
+# module. Only when pwsh is installed (./kv.sh build and test install it); the tour goes on without.
+# A drained store cannot be brought back and a 4-store cluster has no room for a second drain, so the
+# runbook submits kvctl's drain again under its id: the cluster follows the recorded operation instead
+# of starting a second one (a runbook that is safe to re-run), waits for it and shows it.
+# A runbook failure stops the demo like a failed kvctl step.
 demo_powershell() {
   if [ ! -x "$PWSH_DIR/pwsh" ]; then
     say "skipping the PowerShell runbook: no pwsh in ${PWSH_DIR#"$ROOT"/} (./kv.sh build installs it)"
     return
   fi
-  say "the same from PowerShell: a runbook with the KvControl module (artifacts/module/KvControl)"
+  say "the drain as a PowerShell runbook (KvControl, artifacts/module/KvControl): the same id follows the drain kvctl submitted"
   dotnet build module/Kv.PowerShell.csproj -c Release -nologo -v q -clp:ErrorsOnly >/dev/null
-  local runbook='
-$ErrorActionPreference = "Stop"
+  local runbook='$ErrorActionPreference = "Stop"
 Import-Module ./artifacts/module/KvControl
 $null = Connect-KvCluster -Endpoint (Get-Content -Raw $env:KVCTL_CONTEXT | ConvertFrom-Json).endpoints
-Get-KvCluster | Format-Table
-Get-KvStore | Where-Object AdminState -EQ Drained | Stop-KvStoreDrain -Reason "demo: back in service" | Format-Table
-$store = Get-KvStore | Where-Object { $_.AdminState -eq "Active" -and $_.RangeCount -gt 0 } | Select-Object -Last 1
-$operation = $store | Start-KvStoreDrain -Reason "demo: PowerShell runbook" -Id "demo-ps-drain-$(Get-Date -Format yyyyMMddHHmmss)" -NoWait
-$null = $operation | Wait-KvOperation -Timeout 300
-Get-KvOperation -Id $operation.Id.Value | Format-Table
-Get-KvStore | Format-Table'
+$drain = Start-KvStoreDrain -StoreId 3 -Reason "demo: take store 3 out of service" -Id demo-drain-3 -NoWait
+$drain | Wait-KvOperation -Timeout 300 | Format-Table
+Get-KvStore -StoreId 3 | Format-Table'
   printf '\n\033[36mPS> %s\033[0m\n' "${runbook//$'\n'/$'\n'PS> }"
   pwsh_run -NoProfile -NonInteractive -Command "$runbook" ||
     { printf '\nkv.sh demo: the PowerShell runbook failed (output above); stopping. Node logs: %s/node*/kv-node.log\n' "$DEMO_DIR" >&2; exit 1; }
