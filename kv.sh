@@ -223,8 +223,8 @@ demo_powershell() {
 Import-Module ./artifacts/module/KvControl
 $null = Connect-KvCluster -Endpoint (Get-Content -Raw $env:KVCTL_CONTEXT | ConvertFrom-Json).endpoints
 $drain = Start-KvStoreDrain -StoreId 3 -Reason "demo: take store 3 out of service" -Id demo-drain-3 -NoWait
-$drain | Wait-KvOperation -Timeout 300 | Format-Table
-Get-KvStore -StoreId 3 | Format-Table'
+$drain | Wait-KvOperation -Timeout 300 | Format-List Id, State, Reason, RequestedBy, Finished
+Get-KvStore -StoreId 3 | Format-Table Id, Address, AdminState, Liveness, RangeCount'
   printf '\n\033[36mPS> %s\033[0m\n' "${runbook//$'\n'/$'\n'PS> }"
   pwsh_run -NoProfile -NonInteractive -Command "$runbook" ||
     { printf '\nkv.sh demo: the PowerShell runbook failed (output above); stopping. Node logs: %s/node*/kv-node.log\n' "$DEMO_DIR" >&2; exit 1; }
