@@ -136,9 +136,14 @@ public sealed class InvokeKvTransactionCommand : KvCmdlet
         }
     }
 
-    private static Exception? ClientError(Exception e)
+    /// <summary>
+    /// The client's exception behind a scriptblock's failure: a method of the scope that failed
+    /// (MethodInvocationException, with it inside), or one a nested call threw as it is (the
+    /// exception of the error record). Null for the script's own errors, which pass through.
+    /// </summary>
+    private static Exception? ClientError(RuntimeException e)
     {
-        for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
+        for (Exception? inner = e.InnerException ?? e.ErrorRecord?.Exception; inner is not null; inner = inner.InnerException)
         {
             if (inner is KvException or ArgumentException)
             {

@@ -240,6 +240,27 @@ Describe 'Invoke-KvTransaction' {
         @(Get-KvValue -Key 'txn/contended-side' -ErrorAction SilentlyContinue) | Should -BeNullOrEmpty
     }
 
+    It 'a client error met inside the scriptblock keeps its id and category, and commits nothing: <Kind>' -ForEach @(
+        @{ Kind = 'KeyIsLocked'; Category = 'ResourceBusy' }
+        @{ Kind = 'TxnAborted'; Category = 'ResourceBusy' }
+        @{ Kind = 'CommitOutcomeUnknown'; Category = 'OperationTimeout' }
+        @{ Kind = 'Unavailable'; Category = 'ResourceUnavailable' }
+    ) {
+        # The client raises these from a read or a commit only under faults; thrown here as the
+        # scope's methods would raise them.
+        $refusal = {
+            Invoke-KvTransaction {
+                param($txn)
+                $txn.Put("txn/fault-$Kind", 'x')
+                throw [Kv.Client.Cluster.KvException]::new([Kv.Client.Cluster.KvErrorKind]$Kind, "simulated $Kind")
+            }
+        } | Should -Throw -PassThru
+
+        $refusal.FullyQualifiedErrorId | Should -Be "$Kind,Kv.PowerShell.Data.InvokeKvTransactionCommand"
+        $refusal.CategoryInfo.Category | Should -Be ([System.Management.Automation.ErrorCategory]$Category)
+        @(Get-KvValue -Key "txn/fault-$Kind" -ErrorAction SilentlyContinue) | Should -BeNullOrEmpty
+    }
+
     It 'an empty key inside the scriptblock is InvalidArgument and commits nothing' {
         $refusal = { Invoke-KvTransaction { param($txn) $txn.Put('txn/before-empty', 'x'); $txn.Put('', 'x') } } | Should -Throw -PassThru
 
