@@ -207,10 +207,37 @@ demo() {
   say "and a plaintext caller is refused with the reason"
   tour expect 1 kvctl kv get fruit/apple --endpoint "$(sed -n 's/.*"\(127\.0\.0\.1:[0-9]*\)".*/\1/p' "$KVCTL_CONTEXT" | head -1)" --context "$DEMO_DIR/no-context.json"
 
+  demo_powershell
+
   say "stopping the nodes cleanly; the data stays in $DEMO_DIR for the next 'local up'"
   tour kvctl local down --dir "$DEMO_DIR"
   trap - EXIT
   say "done: ./kv.sh test runs every test; README.md has more"
+}
+
+# The drain again, as a PowerShell runbook (docs/POWERSHELL.md) would run it with the KvControl
+# module. Only when pwsh is installed (./kv.sh build and test install it); the tour goes on without.
+# A drained store cannot be brought back and a 4-store cluster has no room for a second drain, so the
+# runbook submits kvctl's drain again under its id: the cluster follows the recorded operation instead
+# of starting a second one (a runbook that is safe to re-run), waits for it and shows it.
+# A runbook failure stops the demo like a failed kvctl step.
+demo_powershell() {
+  if [ ! -x "$PWSH_DIR/pwsh" ]; then
+    say "skipping the PowerShell runbook: no pwsh in ${PWSH_DIR#"$ROOT"/} (./kv.sh build installs it)"
+    return
+  fi
+  say "the drain as a PowerShell runbook (KvControl, artifacts/module/KvControl): the same id follows the drain kvctl submitted"
+  dotnet build module/Kv.PowerShell.csproj -c Release -nologo -v q -clp:ErrorsOnly >/dev/null
+  local runbook='$ErrorActionPreference = "Stop"
+Import-Module ./artifacts/module/KvControl
+$ctx = Get-Content -Raw $env:KVCTL_CONTEXT | ConvertFrom-Json  # what kvctl local up --secure wrote: endpoints and the admin certificate
+$null = Connect-KvCluster -Endpoint $ctx.endpoints -CaCertificate $ctx.caCertificate -ClientCertificate $ctx.clientCertificate -ClientKey $ctx.clientKey
+$drain = Start-KvStoreDrain -StoreId 3 -Reason "demo: take store 3 out of service" -Id demo-drain-3 -NoWait
+$drain | Wait-KvOperation -Timeout 300 | Format-List Id, State, Reason, RequestedBy, Finished
+Get-KvStore -StoreId 3 | Format-Table Id, Address, AdminState, Liveness, RangeCount'
+  printf '\n\033[36mPS> %s\033[0m\n' "${runbook//$'\n'/$'\n'PS> }"
+  pwsh_run -NoProfile -NonInteractive -Command "$runbook" ||
+    { printf '\nkv.sh demo: the PowerShell runbook failed (output above); stopping. Node logs: %s/node*/kv-node.log\n' "$DEMO_DIR" >&2; exit 1; }
 }
 
 # Release binaries for the demo and benchmarks, built into one directory (kvctl finds kv-node

@@ -28,7 +28,12 @@
         'Get-KvSchedulerStatus',
         'Suspend-KvScheduler',
         'Resume-KvScheduler',
-        'Get-KvAuditEntry'
+        'Get-KvAuditEntry',
+        'Get-KvCluster',
+        'Get-KvValue',
+        'Set-KvValue',
+        'Remove-KvValue',
+        'Invoke-KvTransaction'
     )
     FunctionsToExport = @()
     AliasesToExport   = @('Move-KvLeader')

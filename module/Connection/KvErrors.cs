@@ -13,7 +13,9 @@ namespace Kv.PowerShell.Connection;
 /// NotFound ObjectNotFound; InvalidArgument and checks of arguments InvalidArgument; FailedPrecondition
 /// and StoreRemoved (a refusal in the cluster's current state) InvalidOperation; Conflict (an id
 /// reused with other content) ResourceExists; Unavailable, NotBootstrapped ResourceUnavailable;
-/// ClusterIdMismatch ConnectionError; a forced action without a reason PermissionDenied.
+/// ClusterIdMismatch ConnectionError; a forced action without a reason PermissionDenied;
+/// WriteConflict, TxnAborted and KeyIsLocked (retry the transaction) ResourceBusy; CommitOutcomeUnknown
+/// (never retried: read to learn the outcome) OperationTimeout.
 /// </summary>
 internal static class KvErrors
 {
@@ -82,12 +84,18 @@ internal static class KvErrors
         KvErrorKind.Conflict => ErrorCategory.ResourceExists,
         KvErrorKind.Unavailable or KvErrorKind.NotBootstrapped => ErrorCategory.ResourceUnavailable,
         KvErrorKind.ClusterIdMismatch => ErrorCategory.ConnectionError,
+        // Transactions: nothing of it committed; retrying the whole transaction may succeed.
+        KvErrorKind.WriteConflict or KvErrorKind.TxnAborted or KvErrorKind.KeyIsLocked => ErrorCategory.ResourceBusy,
+        // The commit was sent and no answer settled it: it may or may not have committed.
+        KvErrorKind.CommitOutcomeUnknown => ErrorCategory.OperationTimeout,
         _ => ErrorCategory.NotSpecified,
     };
 
     private static string Advice(KvErrorKind kind) => kind switch
     {
         KvErrorKind.Unavailable => "; check that the nodes run and the endpoints are right (Connect-KvCluster -Endpoint host:port), then retry",
+        KvErrorKind.WriteConflict or KvErrorKind.TxnAborted => "; nothing was committed: run the whole transaction again",
+        KvErrorKind.CommitOutcomeUnknown => "; the transaction may or may not have committed: read the keys to learn which before doing anything else",
         _ => string.Empty,
     };
 }

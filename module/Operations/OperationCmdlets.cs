@@ -19,6 +19,7 @@ public sealed class GetKvOperationCommand : KvCmdlet
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = IdSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [OperationIdTransformation]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(OperationIdCompleter))]
     public string Id { get; set; } = string.Empty;
 
     /// <summary>Only operations in these states (default: all).</summary>
@@ -62,6 +63,7 @@ public sealed class WaitKvOperationCommand : KvCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [OperationIdTransformation]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(OperationIdCompleter))]
     public string Id { get; set; } = string.Empty;
 
     /// <summary>Seconds to wait at most (default: until it finishes).</summary>
@@ -91,6 +93,7 @@ public sealed class StopKvOperationCommand : KvCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [OperationIdTransformation]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(OperationIdCompleter))]
     public string Id { get; set; } = string.Empty;
 
     /// <summary>Why (recorded in the operation and the audit log).</summary>

@@ -18,6 +18,7 @@ public sealed class GetKvRangeCommand : KvCmdlet
     [Alias("Id")]
     [IdTransformation]
     [ValidateRange(1, ulong.MaxValue)]
+    [ArgumentCompleter(typeof(RangeIdCompleter))]
     public ulong[]? RangeId { get; set; }
 
     protected override object? Target => RangeId;
@@ -65,6 +66,7 @@ public sealed class SplitKvRangeCommand : KvOperationCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [IdTransformation]
     [ValidateRange(1, ulong.MaxValue)]
+    [ArgumentCompleter(typeof(RangeIdCompleter))]
     public ulong RangeId { get; set; }
 
     /// <summary>-Key is hex (0x6b31 or 6b31) instead of UTF-8 text.</summary>
@@ -140,12 +142,14 @@ public sealed class MoveKvRangeLeaderCommand : KvOperationCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [IdTransformation]
     [ValidateRange(1, ulong.MaxValue)]
+    [ArgumentCompleter(typeof(RangeIdCompleter))]
     public ulong RangeId { get; set; }
 
     /// <summary>The store that should lead (it must hold a voter of the range).</summary>
     [Parameter(Mandatory = true, Position = 1)]
     [IdTransformation]
     [ValidateRange(1, ulong.MaxValue)]
+    [ArgumentCompleter(typeof(StoreIdCompleter))]
     public ulong StoreId { get; set; }
 
     protected override object? Target => RangeId;
@@ -162,12 +166,14 @@ public sealed class AddKvReplicaCommand : KvOperationCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [IdTransformation]
     [ValidateRange(1, ulong.MaxValue)]
+    [ArgumentCompleter(typeof(RangeIdCompleter))]
     public ulong RangeId { get; set; }
 
     /// <summary>The store that gets the new replica (Up, holding no replica of the range).</summary>
     [Parameter(Mandatory = true, Position = 1)]
     [IdTransformation]
     [ValidateRange(1, ulong.MaxValue)]
+    [ArgumentCompleter(typeof(StoreIdCompleter))]
     public ulong StoreId { get; set; }
 
     protected override object? Target => RangeId;
@@ -188,12 +194,14 @@ public sealed class RemoveKvReplicaCommand : KvOperationCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [IdTransformation]
     [ValidateRange(1, ulong.MaxValue)]
+    [ArgumentCompleter(typeof(RangeIdCompleter))]
     public ulong RangeId { get; set; }
 
     /// <summary>The store whose replica is removed.</summary>
     [Parameter(Mandatory = true, Position = 1)]
     [IdTransformation]
     [ValidateRange(1, ulong.MaxValue)]
+    [ArgumentCompleter(typeof(StoreIdCompleter))]
     public ulong StoreId { get; set; }
 
     protected override object? Target => RangeId;
@@ -214,18 +222,21 @@ public sealed class MoveKvReplicaCommand : KvOperationCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [IdTransformation]
     [ValidateRange(1, ulong.MaxValue)]
+    [ArgumentCompleter(typeof(RangeIdCompleter))]
     public ulong RangeId { get; set; }
 
     /// <summary>The store the replica leaves.</summary>
     [Parameter(Mandatory = true, Position = 1)]
     [IdTransformation]
     [ValidateRange(1, ulong.MaxValue)]
+    [ArgumentCompleter(typeof(StoreIdCompleter))]
     public ulong FromStoreId { get; set; }
 
     /// <summary>The store the replica moves to (Up); default: the planner picks one.</summary>
     [Parameter(Position = 2)]
     [IdTransformation]
     [ValidateRange(1, ulong.MaxValue)]
+    [ArgumentCompleter(typeof(StoreIdCompleter))]
     public ulong ToStoreId { get; set; }
 
     protected override object? Target => RangeId;

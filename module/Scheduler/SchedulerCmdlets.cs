@@ -86,6 +86,7 @@ public sealed class GetKvAuditEntryCommand : KvCmdlet
     [Alias("Id")]
     [OperationIdTransformation]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(OperationIdCompleter))]
     public string? OperationId { get; set; }
 
     /// <summary>At most this many (1 to 10000; default: the server's, 200).</summary>

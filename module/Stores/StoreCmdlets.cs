@@ -16,6 +16,7 @@ public sealed class GetKvStoreCommand : KvCmdlet
     [Alias("Id")]
     [IdTransformation]
     [ValidateRange(1, ulong.MaxValue)]
+    [ArgumentCompleter(typeof(StoreIdCompleter))]
     public ulong[]? StoreId { get; set; }
 
     protected override object? Target => StoreId;
@@ -57,6 +58,7 @@ public sealed class StartKvStoreDrainCommand : KvOperationCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [IdTransformation]
     [ValidateRange(1, ulong.MaxValue)]
+    [ArgumentCompleter(typeof(StoreIdCompleter))]
     public ulong StoreId { get; set; }
 
     protected override object? Target => StoreId;
@@ -76,6 +78,7 @@ public sealed class StopKvStoreDrainCommand : KvCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [IdTransformation]
     [ValidateRange(1, ulong.MaxValue)]
+    [ArgumentCompleter(typeof(StoreIdCompleter))]
     public ulong StoreId { get; set; }
 
     /// <summary>Why (recorded in the audit log).</summary>
@@ -106,6 +109,7 @@ public sealed class RemoveKvStoreCommand : KvCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [IdTransformation]
     [ValidateRange(1, ulong.MaxValue)]
+    [ArgumentCompleter(typeof(StoreIdCompleter))]
     public ulong StoreId { get; set; }
 
     /// <summary>Why (recorded in the audit log; required with -Force).</summary>
@@ -143,6 +147,7 @@ public sealed class SetKvStoreMaintenanceCommand : KvCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [IdTransformation]
     [ValidateRange(1, ulong.MaxValue)]
+    [ArgumentCompleter(typeof(StoreIdCompleter))]
     public ulong StoreId { get; set; }
 
     /// <summary>How long (a TimeSpan: '00:30:00', (New-TimeSpan -Hours 2)); at most 7 days; zero ends the window now.</summary>

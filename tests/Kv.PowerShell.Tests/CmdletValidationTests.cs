@@ -68,6 +68,12 @@ public sealed class CmdletValidationTests : IDisposable
     [InlineData("Move-KvReplica -RangeId 1 -FromStoreId 2 -ToStoreId 2", "SameStore")]
     [InlineData("Split-KvRange -RangeId 1 -Key ''", "InvalidKey")]
     [InlineData("Split-KvRange -RangeId 1 -Key 0xzz -Hex", "InvalidKey")]
+    [InlineData("Get-KvValue -Key ''", "InvalidKey")]
+    [InlineData("Get-KvValue -Key 'ok', 0xzz -Hex", "InvalidKey")]
+    [InlineData("Get-KvValue -StartKey 0xzz -Hex", "InvalidKey")]
+    [InlineData("Set-KvValue -Key '' -Value v", "InvalidKey")]
+    [InlineData("Set-KvValue -Key 6b -Value zz -Hex", "InvalidValue")]
+    [InlineData("Remove-KvValue -Key '' -Force", "InvalidKey")]
     public void Bad_arguments_are_refused_as_InvalidArgument_with_what_to_do_before_any_call(string command, string errorId)
     {
         var error = Refused($"{command} -Endpoint {Endpoint}");
@@ -180,6 +186,19 @@ public sealed class CmdletValidationTests : IDisposable
     }
 
     [Fact]
+    public void Completion_without_a_connection_offers_no_ids_and_writes_no_error()
+    {
+        // Completers run on Tab: with no Connect-KvCluster they must neither call anyone nor fail.
+        foreach (var line in new[] { "Get-KvStore -StoreId ", "Get-KvRange -RangeId ", "Wait-KvOperation -Id " })
+        {
+            var result = Assert.Single(Invoke($"(TabExpansion2 -inputScript '{line}' -cursorColumn {line.Length}).CompletionMatches.Count"));
+            Assert.Equal(0, (int)result.BaseObject);
+        }
+
+        AssertNoConnection();
+    }
+
+    [Fact]
     public void Remove_KvStore_asks_for_confirmation_by_default()
     {
         var command = (CmdletInfo)Assert.Single(Invoke("Get-Command -Name Remove-KvStore")).BaseObject;
@@ -196,6 +215,9 @@ public sealed class CmdletValidationTests : IDisposable
     [InlineData("Kv.Client.Views.AuditEntryView", "Seq,At,Who,Action,OperationId,What,Reason,Outcome")]
     [InlineData("Kv.Client.Views.SchedulerStatusView", "Paused,PausedBy,PausedReason,Running,ReplicationFactor,LastPass")]
     [InlineData("Kv.PowerShell.Connection.KvConnection", "Endpoints,CaCertificate,Who,PlacementLeader")]
+    [InlineData("Kv.Client.Views.ClusterView", "ClusterId,Bootstrapped,PlacementLeader,Members,StoresUp,Ranges,ReplicationFactor")]
+    [InlineData("Kv.PowerShell.Data.KvValue", "Key,Value,Timestamp")]
+    [InlineData("Kv.PowerShell.Data.KvTransactionResult", "StartTs,CommitTs,Writes")]
     public void Every_record_the_cmdlets_write_has_a_table_view(string typeName, string columns)
     {
         var format = (ExtendedTypeDefinition)Assert.Single(Invoke($"Get-FormatData -TypeName '{typeName}'")).BaseObject;

@@ -99,6 +99,18 @@ internal static class ViewFixtures
 
     public static ClusterSettings Settings() => new() { ReplicationFactor = 5, SchedulerPaused = true, UpdatedBy = "alice", Reason = "grow", UpdatedMs = T0 };
 
+    public static GetClusterInfoResponse ClusterInfo() => new()
+    {
+        Header = new ResponseHeader { ClusterId = "c-1" },
+        Bootstrapped = true,
+        Members = { new PlacementMember { MemberId = 1, Address = "10.0.0.1:7400" }, new PlacementMember { MemberId = 2, Address = "10.0.0.2:7400" } },
+        Leader = new PlacementMember { MemberId = 2, Address = "10.0.0.2:7400" },
+        StoreCount = 4,
+        StoresUp = 3,
+        RangeCount = 12,
+        BootstrappedAtMs = T0,
+    };
+
     public static RangeInfo Range() => new()
     {
         Range = new RangeDescriptor

@@ -12,7 +12,7 @@ namespace Kv.Client.Tests.Views;
 /// </summary>
 public sealed class ViewJsonContractTests
 {
-    public static TheoryData<string> Documents() => ["operation", "operation-list", "plan", "store", "audit-entry", "scheduler-status", "cluster-settings", "range"];
+    public static TheoryData<string> Documents() => ["operation", "operation-list", "plan", "store", "audit-entry", "scheduler-status", "cluster-settings", "range", "cluster"];
 
     private static object Document(string name) => name switch
     {
@@ -24,6 +24,7 @@ public sealed class ViewJsonContractTests
         "scheduler-status" => SchedulerStatusView.From(Scheduler()),
         "cluster-settings" => ClusterSettingsView.From(Settings()),
         "range" => RangeView.From(Range()),
+        "cluster" => ClusterView.From(ClusterInfo(), null, 3),
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
 

@@ -137,6 +137,22 @@ public sealed class ViewMappingTests
     }
 
     [Fact]
+    public void Cluster_maps_every_field_and_falls_back_to_the_known_cluster_id_and_no_leader()
+    {
+        var c = ClusterView.From(ClusterInfo(), "known", 3);
+        Assert.Equal(("kv/v1", "Cluster"), (c.ApiVersion, c.Kind));
+        Assert.Equal(("c-1", true, At(T0)), (c.ClusterId, c.Bootstrapped, c.BootstrappedAt));
+        Assert.Equal(new PlacementMemberView(2, "10.0.0.2:7400"), c.PlacementLeader);
+        Assert.Equal([new PlacementMemberView(1, "10.0.0.1:7400"), new PlacementMemberView(2, "10.0.0.2:7400")], c.PlacementMembers);
+        Assert.Equal((3u, 4u, 12u, (uint?)3), (c.StoresUp, c.StoreCount, c.RangeCount, c.ReplicationFactor));
+
+        // A header without an id (not bootstrapped yet) and no leader known: the client's id, no leader.
+        var bare = ClusterView.From(new GetClusterInfoResponse { Leader = new PlacementMember() }, "known", null);
+        Assert.Equal(("known", false, (DateTimeOffset?)null, (PlacementMemberView?)null, (uint?)null), (bare.ClusterId, bare.Bootstrapped, bare.BootstrappedAt, bare.PlacementLeader, bare.ReplicationFactor));
+        Assert.Null(ClusterView.From(new GetClusterInfoResponse(), null, null).ClusterId);
+    }
+
+    [Fact]
     public void Every_proto_enum_value_has_a_view_value_so_none_shows_as_unknown_by_omission()
     {
         Assert.All(Enum.GetValues<OperationKind>().Where(k => k != OperationKind.Unspecified), k => Assert.NotEqual(OperationKindView.Unknown, ViewEnums.From(k)));
