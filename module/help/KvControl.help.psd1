@@ -8,6 +8,8 @@
     Common = @{
         Endpoint      = 'host:port of one or more nodes (a list or comma-separated) to use for this call instead of the session''s connection (Connect-KvCluster).'
         CaCertificate = 'With -Endpoint: the CA certificate (PEM or DER) the nodes'' certificates chain to; dials TLS and trusts only that CA.'
+        ClientCertificate = 'With -CaCertificate, for a secure cluster (mutual TLS): the client certificate (PEM) to present; its role (admin or client) decides what may be done. kvctl cert create-client makes one.'
+        ClientKey     = 'The private key (PEM) of -ClientCertificate.'
         Reason        = 'Why: recorded in the operation and the audit log.'
         NoWait        = 'Return once the operation is submitted, with its record; follow it with Wait-KvOperation.'
         Force         = 'Override a preflight refusal (the plan leaves some range one failure from losing quorum). Needs -Reason; audited.'
@@ -33,6 +35,7 @@
             Examples    = @(
                 @{ Code = 'Connect-KvCluster -Endpoint 127.0.0.1:7401,127.0.0.1:7402'; Remarks = 'Connects to a local cluster through two of its nodes.' }
                 @{ Code = 'Connect-KvCluster -Endpoint kv-0.kv:7400 -CaCertificate ./ca.pem'; Remarks = 'Connects over TLS, trusting only the cluster''s CA.' }
+                @{ Code = 'Connect-KvCluster -Endpoint kv-0.kv:7400 -CaCertificate ./certs/ca.crt -ClientCertificate ./certs/ops.crt -ClientKey ./certs/ops.key'; Remarks = 'Connects to a secure cluster with mutual TLS as the admin certificate ops (kvctl cert create-client --role admin --name ops).' }
             )
         }
         'Disconnect-KvCluster' = @{
