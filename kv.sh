@@ -199,6 +199,12 @@ demo() {
   tour kvctl audit list --since 1h
   tour kvctl store undrain 3 --reason "demo: back in service" --dry-run
 
+  say "GC: the safe point, and what holds it back (a backup's service safe point pins the versions it reads until its TTL runs out)"
+  tour kvctl gc service set demo-backup --ts 5m --ttl 30m
+  tour kvctl gc status
+  tour kvctl gc why
+  tour kvctl gc service remove demo-backup
+
   say "roles: every certificate carries one (node, admin or client); an application certificate (role client) may use keys but not operations"
   local certs="$DEMO_DIR/certs"
   tour kvctl cert create-client --dir "$certs" --role client --name demo-app --force

@@ -67,7 +67,7 @@ internal static class GcCandidate
             if (GcState.IsLive(service, nowMs))
             {
                 holders.Add(new GcBound(GcBoundKind.ServiceSafePoint, new Timestamp(service.Ts),
-                    $"service safe point '{service.Name}' (owner {service.Owner}), live until {GcState.ExpiresMs(service)} ms") { Service = service });
+                    $"service safe point '{service.Name}' (owner {service.Owner}), live until {GcState.Expires(service)}") { Service = service });
             }
         }
 

@@ -90,7 +90,7 @@ internal static class GcRules
         if (s.Gc.LowestLive(c.AtMs) is { } service && asked.Value > service.Ts)
         {
             return Precondition(s, $"the GC safe point {asked} would pass service safe point '{service.Name}' (owner {service.Owner}) at {new Timestamp(service.Ts)}, " +
-                $"live until {service.LastRenewalMs + service.TtlMs} ms: ask for at most {new Timestamp(service.Ts)}, or remove that service safe point " +
+                $"live until {GcState.Expires(service)}: ask for at most {new Timestamp(service.Ts)}, or remove that service safe point " +
                 "(kvctl gc service remove, --force with a reason for another owner's)");
         }
 

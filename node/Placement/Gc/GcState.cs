@@ -20,6 +20,14 @@ internal sealed record GcState(GcSafePointRecord? SafePointRecord, ImmutableSort
     /// <summary>Whether <paramref name="service"/> still pins its timestamp at <paramref name="nowMs"/> (the caller's clock).</summary>
     public static bool IsLive(ServiceSafePointRecord service, long nowMs) => ExpiresMs(service) > nowMs;
 
+    /// <summary>When the service safe point stops pinning unless renewed, as an operator reads it (UTC, ISO 8601).</summary>
+    public static string Expires(ServiceSafePointRecord service)
+    {
+        long ms = ExpiresMs(service);
+        return ms >= DateTimeOffset.MaxValue.ToUnixTimeMilliseconds() ? "never"
+            : DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Unix ms the service safe point stops pinning unless renewed.</summary>
     public static long ExpiresMs(ServiceSafePointRecord service) =>
         service.LastRenewalMs > long.MaxValue - service.TtlMs ? long.MaxValue : service.LastRenewalMs + service.TtlMs;
